@@ -1,0 +1,202 @@
+/**
+ * The three failures that leave core: {@link LettaError} (Letta answered, and said no), {@link HttpError} (Letta could
+ * not be reached or did not answer in time) and {@link DecodeError} (Letta answered something this client cannot read).
+ * Each carries a `reason` and renders a message a user can act on. URLs in them never carry credentials.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+const suffix = (parts: ReadonlyArray<string | undefined>): string => {
+  const present = parts.filter((part): part is string => part !== undefined && part !== "")
+  return present.length === 0 ? "" : ` (${present.join(", ")})`
+}
+
+/**
+ * What went wrong on the Letta side.
+ *
+ * - `InvalidId`: an agent, conversation or run id that does not match Letta's patterns (checked before any request).
+ * - `InvalidRequest`: the request cannot be sent (no user message, no agent chosen, …).
+ * - `Unauthorized` / `Forbidden`: 401 / 403.
+ * - `NotFound`: 404 (unknown agent, run, conversation).
+ * - `Rejected`: 400 / 422, Letta refused the body.
+ * - `Conflict`: 409 (agent busy, approval pending).
+ * - `RateLimited`: 429.
+ * - `ServerError`: 5xx with a Letta error body.
+ * - `StreamError`: an in-band `event: error` during a turn.
+ * - `Cancelled`: the run was cancelled (`event: cancelled`).
+ * - `Incomplete`: the stream ended before Letta said why it stopped.
+ * - `RunFailed`: a polled run ended as `failed`.
+ * - `HookRejected`: an inlet/outlet hook refused the request.
+ *
+ * @category errors
+ */
+export const LettaErrorReason = Schema.Literal(
+  "InvalidId",
+  "InvalidRequest",
+  "Unauthorized",
+  "Forbidden",
+  "NotFound",
+  "Rejected",
+  "Conflict",
+  "RateLimited",
+  "ServerError",
+  "StreamError",
+  "Cancelled",
+  "Incomplete",
+  "RunFailed",
+  "HookRejected"
+)
+/** @category errors */
+export type LettaErrorReason = typeof LettaErrorReason.Type
+
+const hints: Partial<Record<LettaErrorReason, string>> = {
+  Unauthorized: "set LETTA_API_KEY (Letta Cloud) or LETTA_PASSWORD (self-hosted --secure)",
+  Forbidden: "the credentials lack access to this resource",
+  NotFound: "check the agent id (LETTA_AGENT_ID or the model)",
+  RateLimited: "wait and try again",
+  Conflict: "the agent is busy with another run or waits for an approval"
+}
+
+/**
+ * Letta answered, and the answer is an error.
+ *
+ * @category errors
+ */
+export class LettaError extends Schema.TaggedError<LettaError>("@letta-pipeline/core/LettaError")("LettaError", {
+  reason: LettaErrorReason,
+  /** Letta's own words (`detail`, `error.message`, in-band `message`), or ours for local checks. */
+  detail: Schema.String,
+  status: Schema.optional(Schema.Number),
+  /** Letta's `error_type` / `error.type` (e.g. `llm_rate_limit`). */
+  errorType: Schema.optional(Schema.String),
+  agentId: Schema.optional(Schema.String),
+  runId: Schema.optional(Schema.String),
+  /** `METHOD url` of the failed call, credentials removed. */
+  request: Schema.optional(Schema.String)
+}) {
+  override get message(): string {
+    const where = suffix([
+      this.status === undefined ? undefined : `HTTP ${this.status}`,
+      this.request,
+      this.agentId === undefined ? undefined : `agent ${this.agentId}`,
+      this.runId === undefined ? undefined : `run ${this.runId}`,
+      this.errorType
+    ])
+    const hint = hints[this.reason]
+    return `Letta ${describe[this.reason]}: ${this.detail}${where}${hint === undefined ? "" : `; ${hint}`}`
+  }
+}
+
+const describe: Record<LettaErrorReason, string> = {
+  InvalidId: "id rejected",
+  InvalidRequest: "request not sent",
+  Unauthorized: "refused the credentials",
+  Forbidden: "denied access",
+  NotFound: "could not find it",
+  Rejected: "rejected the request",
+  Conflict: "reported a conflict",
+  RateLimited: "rate limit reached",
+  ServerError: "server error",
+  StreamError: "reported an error during the turn",
+  Cancelled: "cancelled the run",
+  Incomplete: "stream ended early",
+  RunFailed: "run failed",
+  HookRejected: "request refused by a hook"
+}
+
+/**
+ * Why Letta could not be talked to.
+ *
+ * - `Transport`: connection refused, reset, DNS, body read failure.
+ * - `Tls`: the certificate was not trusted.
+ * - `Timeout`: a timeout elapsed (see `phase`).
+ * - `StatusCode`: a non-2xx answer that is not Letta's (e.g. a proxy's 502 page).
+ *
+ * @category errors
+ */
+export const HttpErrorReason = Schema.Literal("Transport", "Tls", "Timeout", "StatusCode")
+/** @category errors */
+export type HttpErrorReason = typeof HttpErrorReason.Type
+
+/** Which timeout elapsed. @category errors */
+export const TimeoutPhase = Schema.Literal("connect", "first-event", "idle", "turn")
+/** @category errors */
+export type TimeoutPhase = typeof TimeoutPhase.Type
+
+/**
+ * Letta could not be reached, or did not answer in time.
+ *
+ * @category errors
+ */
+export class HttpError extends Schema.TaggedError<HttpError>("@letta-pipeline/core/HttpError")("HttpError", {
+  reason: HttpErrorReason,
+  /** `METHOD url`, credentials removed. */
+  request: Schema.String,
+  detail: Schema.String,
+  status: Schema.optional(Schema.Number),
+  phase: Schema.optional(TimeoutPhase),
+  cause: Schema.optional(Schema.Defect)
+}) {
+  override get message(): string {
+    switch (this.reason) {
+      case "Timeout":
+        return `Letta did not answer in time (${this.phase ?? "request"} timeout, ${this.request}): ${this.detail}`
+      case "Tls":
+        return `TLS certificate of Letta not trusted (${this.request}): ${this.detail}; ` +
+          "set LETTA_CA_FILE to the server's CA, or LETTA_TLS_INSECURE=true to skip verification"
+      case "StatusCode":
+        return `Unexpected HTTP ${this.status ?? "status"} from ${this.request}: ${this.detail}`
+      case "Transport":
+        return `Cannot reach Letta (${this.request}): ${this.detail}`
+    }
+  }
+}
+
+/**
+ * Why an answer could not be read.
+ *
+ * - `Json`: not JSON.
+ * - `Schema`: JSON of the wrong shape (a malformed known message type, a body missing required keys).
+ * - `TooLarge`: a stream frame above the size limit.
+ * - `ContentType`: a stream answered with something else than `text/event-stream`.
+ *
+ * @category errors
+ */
+export const DecodeErrorReason = Schema.Literal("Json", "Schema", "TooLarge", "ContentType")
+/** @category errors */
+export type DecodeErrorReason = typeof DecodeErrorReason.Type
+
+/**
+ * Letta answered something this client cannot read: a malformed frame, body or event.
+ *
+ * @category errors
+ */
+export class DecodeError extends Schema.TaggedError<DecodeError>("@letta-pipeline/core/DecodeError")("DecodeError", {
+  reason: DecodeErrorReason,
+  /** What was being decoded, e.g. `stream event`, `agent list`. */
+  what: Schema.String,
+  detail: Schema.String,
+  /** The start of the offending input. */
+  excerpt: Schema.optional(Schema.String),
+  request: Schema.optional(Schema.String)
+}) {
+  override get message(): string {
+    const excerpt = this.excerpt === undefined ? "" : ` in ${JSON.stringify(this.excerpt)}`
+    return `Cannot decode the ${this.what} from Letta${suffix([this.request])}: ${this.detail}${excerpt}`
+  }
+}
+
+/**
+ * Every failure core can produce.
+ *
+ * @category errors
+ */
+export type PipelineError = LettaError | HttpError | DecodeError
+
+/** @category errors */
+export const PipelineError = Schema.Union(LettaError, HttpError, DecodeError)
+
+/** Limit excerpts so a huge frame does not end up whole in a log line. @category constructors */
+export const excerptOf = (input: string, max = 200): string =>
+  input.length <= max ? input : `${input.slice(0, max)}… (${input.length} chars)`

@@ -1,0 +1,548 @@
+/**
+ * Wire schemas of the Letta REST API: ids, the streamed message union, request and response bodies.
+ *
+ * Field names are exactly as on the wire (snake_case). Nullable wire fields are `NullOr`, fields that some servers
+ * omit are `optional`. The message union decodes an unknown `message_type` to {@link UnknownMessage} (forward
+ * compatible) while a malformed known type still fails to decode.
+ *
+ * @since 0.1.0
+ */
+import { type Either, type ParseResult, Schema } from "effect"
+
+const uuid4 = "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+const uuid = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+const optionalNullable = <S extends Schema.Schema.Any>(schema: S) => Schema.optional(Schema.NullOr(schema))
+
+// ---------------------------------------------------------------------------------------------------------------------
+// ids
+// ---------------------------------------------------------------------------------------------------------------------
+
+/**
+ * An agent id: classic `agent-<uuid4>` (Letta Cloud, REST server) or App Server `agent-local-<uuid>`.
+ * Checked before any URL is built, so a path can never be smuggled into a request.
+ *
+ * @category schemas
+ */
+export const AgentId = Schema.String.pipe(
+  Schema.pattern(new RegExp(`^agent-(?:${uuid4}|local-${uuid})$`), {
+    message: () => "expected agent-<uuid4> (or agent-local-<uuid>)"
+  }),
+  Schema.brand("AgentId")
+)
+/** @category models */
+export type AgentId = typeof AgentId.Type
+
+/**
+ * A conversation id: classic `conv-<uuid4>`, App Server `local-conv-<n>`, or `default` (the agent's own thread).
+ *
+ * @category schemas
+ */
+export const ConversationId = Schema.String.pipe(
+  Schema.pattern(new RegExp(`^(?:conv-${uuid4}|local-conv-\\d{1,15}|default)$`), {
+    message: () => "expected conv-<uuid4>, local-conv-<n> or default"
+  }),
+  Schema.brand("ConversationId")
+)
+/** @category models */
+export type ConversationId = typeof ConversationId.Type
+
+/**
+ * A run id: classic `run-<uuid4>` or App Server `local-run-<n>`.
+ *
+ * @category schemas
+ */
+export const RunId = Schema.String.pipe(
+  Schema.pattern(new RegExp(`^(?:run-${uuid4}|local-run-\\d{1,15})$`), {
+    message: () => "expected run-<uuid4> or local-run-<n>"
+  }),
+  Schema.brand("RunId")
+)
+/** @category models */
+export type RunId = typeof RunId.Type
+
+// ---------------------------------------------------------------------------------------------------------------------
+// content parts
+// ---------------------------------------------------------------------------------------------------------------------
+
+/** @category schemas */
+export const TextContent = Schema.Struct({
+  type: Schema.optional(Schema.Literal("text")),
+  text: Schema.String,
+  signature: optionalNullable(Schema.String)
+})
+
+/** @category schemas */
+export const ImageSource = Schema.Union(
+  Schema.Struct({ type: Schema.Literal("url"), url: Schema.String }),
+  Schema.Struct({
+    type: Schema.Literal("base64"),
+    media_type: Schema.String,
+    data: Schema.String,
+    detail: optionalNullable(Schema.String)
+  }),
+  Schema.Struct({ type: Schema.Literal("letta"), file_id: Schema.String })
+)
+
+/** @category schemas */
+export const ImageContent = Schema.Struct({ type: Schema.Literal("image"), source: ImageSource })
+
+/** A part of a user message. @category schemas */
+export const UserContentPart = Schema.Union(TextContent, ImageContent)
+/** @category models */
+export type UserContentPart = typeof UserContentPart.Type
+
+// ---------------------------------------------------------------------------------------------------------------------
+// streamed / listed messages
+// ---------------------------------------------------------------------------------------------------------------------
+
+/** Keys every `LettaMessage` carries, in wire order (App Server frames omit most of them). */
+const messageFields = {
+  id: Schema.String,
+  date: Schema.String,
+  name: optionalNullable(Schema.String),
+  otid: optionalNullable(Schema.String),
+  sender_id: optionalNullable(Schema.String),
+  step_id: optionalNullable(Schema.String),
+  is_err: optionalNullable(Schema.Boolean),
+  seq_id: optionalNullable(Schema.Number),
+  run_id: optionalNullable(Schema.String)
+}
+
+/** @category schemas */
+export const SystemMessage = Schema.Struct({
+  ...messageFields,
+  message_type: Schema.Literal("system_message"),
+  content: Schema.String
+})
+
+/** @category schemas */
+export const UserMessage = Schema.Struct({
+  ...messageFields,
+  message_type: Schema.Literal("user_message"),
+  content: Schema.Union(Schema.String, Schema.Array(UserContentPart))
+})
+
+/** @category schemas */
+export const ReasoningMessage = Schema.Struct({
+  ...messageFields,
+  message_type: Schema.Literal("reasoning_message"),
+  source: optionalNullable(Schema.Literal("reasoner_model", "non_reasoner_model")),
+  reasoning: Schema.String,
+  signature: optionalNullable(Schema.String)
+})
+
+/** @category schemas */
+export const HiddenReasoningMessage = Schema.Struct({
+  ...messageFields,
+  message_type: Schema.Literal("hidden_reasoning_message"),
+  state: Schema.Literal("redacted", "omitted"),
+  hidden_reasoning: optionalNullable(Schema.String)
+})
+
+/** @category schemas */
+export const AssistantMessage = Schema.Struct({
+  ...messageFields,
+  message_type: Schema.Literal("assistant_message"),
+  content: Schema.Union(Schema.String, Schema.Array(TextContent))
+})
+
+/**
+ * A tool call. In step mode a complete `{name, arguments, tool_call_id}`; in token mode a delta holding only the keys
+ * present in this fragment (`arguments` is a fragment of a JSON string).
+ *
+ * @category schemas
+ */
+export const ToolCallDelta = Schema.Struct({
+  name: optionalNullable(Schema.String),
+  arguments: optionalNullable(Schema.String),
+  tool_call_id: optionalNullable(Schema.String)
+})
+/** @category models */
+export type ToolCallDelta = typeof ToolCallDelta.Type
+
+const toolCallFields = {
+  tool_call: optionalNullable(ToolCallDelta),
+  tool_calls: optionalNullable(Schema.Union(Schema.Array(ToolCallDelta), ToolCallDelta))
+}
+
+/** @category schemas */
+export const ToolCallMessage = Schema.Struct({
+  ...messageFields,
+  message_type: Schema.Literal("tool_call_message"),
+  ...toolCallFields
+})
+
+/** @category schemas */
+export const ToolReturnStatus = Schema.Literal("success", "error")
+
+/** @category schemas */
+export const ToolReturn = Schema.Struct({
+  type: Schema.optional(Schema.Literal("tool")),
+  tool_return: Schema.Union(Schema.String, Schema.Array(Schema.Unknown)),
+  status: ToolReturnStatus,
+  tool_call_id: Schema.String,
+  stdout: optionalNullable(Schema.Array(Schema.String)),
+  stderr: optionalNullable(Schema.Array(Schema.String))
+})
+/** @category models */
+export type ToolReturn = typeof ToolReturn.Type
+
+/** @category schemas */
+export const ToolReturnMessage = Schema.Struct({
+  ...messageFields,
+  message_type: Schema.Literal("tool_return_message"),
+  tool_return: Schema.String,
+  status: ToolReturnStatus,
+  tool_call_id: Schema.String,
+  stdout: optionalNullable(Schema.Array(Schema.String)),
+  stderr: optionalNullable(Schema.Array(Schema.String)),
+  tool_returns: optionalNullable(Schema.Array(ToolReturn))
+})
+
+/** @category schemas */
+export const ApprovalRequestMessage = Schema.Struct({
+  ...messageFields,
+  message_type: Schema.Literal("approval_request_message"),
+  ...toolCallFields
+})
+
+/** @category schemas */
+export const ApprovalResponseMessage = Schema.Struct({
+  ...messageFields,
+  message_type: Schema.Literal("approval_response_message"),
+  approvals: optionalNullable(Schema.Array(Schema.Unknown)),
+  approve: optionalNullable(Schema.Boolean),
+  approval_request_id: optionalNullable(Schema.String),
+  reason: optionalNullable(Schema.String)
+})
+
+/** @category schemas */
+export const SummaryMessage = Schema.Struct({
+  ...messageFields,
+  message_type: Schema.Literal("summary_message"),
+  summary: Schema.String
+})
+
+/** @category schemas */
+export const EventMessage = Schema.Struct({
+  ...messageFields,
+  message_type: Schema.Literal("event_message"),
+  event_type: Schema.String,
+  event_data: Schema.optional(Schema.Unknown)
+})
+
+/** Keepalive; the first one of a stream carries the `run_id`. @category schemas */
+export const Ping = Schema.Struct({
+  id: Schema.optional(Schema.String),
+  date: Schema.optional(Schema.String),
+  message_type: Schema.Literal("ping"),
+  run_id: optionalNullable(Schema.String),
+  seq_id: optionalNullable(Schema.Number)
+})
+
+/** Stop reasons documented by Letta (the wire field stays an open string). @category schemas */
+export const KnownStopReason = Schema.Literal(
+  "end_turn",
+  "error",
+  "llm_api_error",
+  "invalid_llm_response",
+  "invalid_tool_call",
+  "max_steps",
+  "max_tokens_exceeded",
+  "no_tool_call",
+  "tool_rule",
+  "cancelled",
+  "insufficient_credits",
+  "requires_approval",
+  "context_window_overflow_in_system_prompt"
+)
+
+/** @category schemas */
+export const StopReason = Schema.Struct({
+  message_type: Schema.Literal("stop_reason"),
+  stop_reason: Schema.String,
+  run_id: optionalNullable(Schema.String)
+})
+
+/** @category schemas */
+export const UsageStatistics = Schema.Struct({
+  message_type: Schema.Literal("usage_statistics"),
+  completion_tokens: Schema.Number,
+  prompt_tokens: Schema.Number,
+  total_tokens: Schema.Number,
+  step_count: optionalNullable(Schema.Number),
+  run_ids: optionalNullable(Schema.Array(Schema.String)),
+  cached_input_tokens: optionalNullable(Schema.Number),
+  cache_write_tokens: optionalNullable(Schema.Number),
+  reasoning_tokens: optionalNullable(Schema.Number),
+  context_tokens: optionalNullable(Schema.Number)
+})
+/** @category models */
+export type UsageStatistics = typeof UsageStatistics.Type
+
+/** In-band error (after `event: error`). @category schemas */
+export const ErrorMessage = Schema.Struct({
+  message_type: Schema.Literal("error_message"),
+  run_id: optionalNullable(Schema.String),
+  error_type: Schema.String,
+  message: Schema.String,
+  detail: optionalNullable(Schema.String),
+  seq_id: optionalNullable(Schema.Number)
+})
+/** @category models */
+export type ErrorMessage = typeof ErrorMessage.Type
+
+const knownSchemas = [
+  SystemMessage,
+  UserMessage,
+  ReasoningMessage,
+  HiddenReasoningMessage,
+  AssistantMessage,
+  ToolCallMessage,
+  ToolReturnMessage,
+  ApprovalRequestMessage,
+  ApprovalResponseMessage,
+  SummaryMessage,
+  EventMessage,
+  Ping,
+  StopReason,
+  UsageStatistics,
+  ErrorMessage
+] as const
+
+/** Every `message_type` this version understands. @category models */
+export const knownMessageTypes: ReadonlySet<string> = new Set(
+  knownSchemas.map((schema) => schema.fields.message_type.literals[0])
+)
+
+/**
+ * A message of a type this version does not know, e.g. `{"message_type":"new_thing","x":1}`. Decoded as
+ * `{message_type: "unknown", original_type: "new_thing", fields: {…every key…}}` so that `message_type` stays a
+ * literal discriminator; encoding gives the original object back.
+ *
+ * @category schemas
+ */
+export const UnknownMessage = Schema.transform(
+  Schema.Struct(
+    {
+      message_type: Schema.String.pipe(
+        Schema.filter((type) => !knownMessageTypes.has(type), { message: () => "a known message_type" })
+      )
+    },
+    Schema.Record({ key: Schema.String, value: Schema.Unknown })
+  ),
+  Schema.Struct({
+    message_type: Schema.Literal("unknown"),
+    original_type: Schema.String,
+    fields: Schema.Record({ key: Schema.String, value: Schema.Unknown })
+  }),
+  {
+    strict: true,
+    decode: (wire) => ({ message_type: "unknown" as const, original_type: wire.message_type, fields: wire }),
+    encode: (unknown) => ({ ...unknown.fields, message_type: unknown.original_type })
+  }
+)
+
+/**
+ * Everything Letta streams or lists, discriminated by `message_type`.
+ *
+ * @category schemas
+ */
+export const LettaMessage = Schema.Union(...knownSchemas, UnknownMessage)
+/** @category models */
+export type LettaMessage = typeof LettaMessage.Type
+/** @category models */
+export type LettaMessageEncoded = typeof LettaMessage.Encoded
+
+/** One `data:` payload of a Letta stream, as JSON text. @category schemas */
+export const LettaMessageJson = Schema.parseJson(LettaMessage)
+
+type MessageDecoder = (input: unknown) => Either.Either<LettaMessage, ParseResult.ParseError>
+
+const memberDecoders: Record<(typeof knownSchemas)[number]["fields"]["message_type"]["Type"], MessageDecoder> = {
+  system_message: Schema.decodeUnknownEither(SystemMessage),
+  user_message: Schema.decodeUnknownEither(UserMessage),
+  reasoning_message: Schema.decodeUnknownEither(ReasoningMessage),
+  hidden_reasoning_message: Schema.decodeUnknownEither(HiddenReasoningMessage),
+  assistant_message: Schema.decodeUnknownEither(AssistantMessage),
+  tool_call_message: Schema.decodeUnknownEither(ToolCallMessage),
+  tool_return_message: Schema.decodeUnknownEither(ToolReturnMessage),
+  approval_request_message: Schema.decodeUnknownEither(ApprovalRequestMessage),
+  approval_response_message: Schema.decodeUnknownEither(ApprovalResponseMessage),
+  summary_message: Schema.decodeUnknownEither(SummaryMessage),
+  event_message: Schema.decodeUnknownEither(EventMessage),
+  ping: Schema.decodeUnknownEither(Ping),
+  stop_reason: Schema.decodeUnknownEither(StopReason),
+  usage_statistics: Schema.decodeUnknownEither(UsageStatistics),
+  error_message: Schema.decodeUnknownEither(ErrorMessage)
+}
+const isKnownType = (type: string): type is keyof typeof memberDecoders => knownMessageTypes.has(type)
+const decodeUnknownMessage: MessageDecoder = Schema.decodeUnknownEither(UnknownMessage)
+const decodeUnion: MessageDecoder = Schema.decodeUnknownEither(LettaMessage)
+
+/**
+ * Decodes one parsed message with the {@link LettaMessage} union, picking the member by `message_type` first: the same
+ * result, found without trying every member, and an error that names only what is wrong with that member.
+ *
+ * @category decoding
+ */
+export const decodeMessage = (input: unknown): Either.Either<LettaMessage, ParseResult.ParseError> => {
+  const type = typeof input === "object" && input !== null && "message_type" in input ? input.message_type : undefined
+  if (typeof type !== "string") return decodeUnion(input)
+  return isKnownType(type) ? memberDecoders[type](input) : decodeUnknownMessage(input)
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// requests
+// ---------------------------------------------------------------------------------------------------------------------
+
+/** A user turn. `content`, never the legacy `text` (current Letta rejects it). @category schemas */
+export const MessageCreate = Schema.Struct({
+  type: Schema.optional(Schema.Literal("message")),
+  role: Schema.Literal("user", "system", "assistant"),
+  content: Schema.Union(Schema.String, Schema.Array(UserContentPart)),
+  name: Schema.optional(Schema.String),
+  otid: Schema.optional(Schema.String)
+})
+/** @category models */
+export type MessageCreate = typeof MessageCreate.Type
+
+const requestFields = {
+  messages: Schema.Array(MessageCreate),
+  max_steps: Schema.optional(Schema.Number),
+  include_return_message_types: Schema.optional(Schema.Array(Schema.String)),
+  override_model: Schema.optional(Schema.String)
+}
+
+const streamingFields = {
+  stream_tokens: Schema.optional(Schema.Boolean),
+  include_pings: Schema.optional(Schema.Boolean),
+  background: Schema.optional(Schema.Boolean)
+}
+
+/** Body of `POST /v1/agents/{id}/messages` (blocking) and `/messages/async`. @category schemas */
+export const LettaRequest = Schema.Struct(requestFields)
+/** @category models */
+export type LettaRequest = typeof LettaRequest.Type
+
+/** Body of `POST /v1/agents/{id}/messages/stream`. @category schemas */
+export const LettaStreamingRequest = Schema.Struct({ ...requestFields, ...streamingFields })
+/** @category models */
+export type LettaStreamingRequest = typeof LettaStreamingRequest.Type
+
+/** Body of `POST /v1/conversations/{id}/messages` (`streaming` defaults to true there). @category schemas */
+export const ConversationMessageRequest = Schema.Struct({
+  ...requestFields,
+  ...streamingFields,
+  streaming: Schema.optional(Schema.Boolean),
+  agent_id: Schema.optional(Schema.String)
+})
+/** @category models */
+export type ConversationMessageRequest = typeof ConversationMessageRequest.Type
+
+/** Body of `POST /v1/conversations/?agent_id=`. @category schemas */
+export const CreateConversation = Schema.Struct({
+  summary: Schema.optional(Schema.String),
+  model: Schema.optional(Schema.String)
+})
+/** @category models */
+export type CreateConversation = typeof CreateConversation.Type
+
+// ---------------------------------------------------------------------------------------------------------------------
+// responses
+// ---------------------------------------------------------------------------------------------------------------------
+
+/** `GET /v1/health/`. @category schemas */
+export const Health = Schema.Struct({ version: Schema.String, status: Schema.String })
+/** @category models */
+export type Health = typeof Health.Type
+
+/**
+ * The parts of `AgentState` this project reads. Other keys are accepted and dropped.
+ *
+ * @category schemas
+ */
+export const AgentState = Schema.Struct({
+  id: Schema.String,
+  name: Schema.String,
+  description: optionalNullable(Schema.String),
+  agent_type: optionalNullable(Schema.String),
+  tags: optionalNullable(Schema.Array(Schema.String)),
+  model: optionalNullable(Schema.String),
+  created_at: optionalNullable(Schema.String),
+  updated_at: optionalNullable(Schema.String),
+  last_stop_reason: optionalNullable(Schema.String)
+})
+/** @category models */
+export type AgentState = typeof AgentState.Type
+
+/** @category schemas */
+export const AgentList = Schema.Array(AgentState)
+
+/** @category schemas */
+export const MessageList = Schema.Array(LettaMessage)
+
+/** Body of a blocking `POST /v1/agents/{id}/messages`. @category schemas */
+export const LettaResponse = Schema.Struct({
+  messages: Schema.Array(LettaMessage),
+  stop_reason: StopReason,
+  usage: UsageStatistics
+})
+/** @category models */
+export type LettaResponse = typeof LettaResponse.Type
+
+/** @category schemas */
+export const RunStatus = Schema.Literal("created", "running", "completed", "failed", "cancelled")
+/** @category models */
+export type RunStatus = typeof RunStatus.Type
+
+/** @category schemas */
+export const Run = Schema.Struct({
+  id: Schema.String,
+  status: RunStatus,
+  agent_id: Schema.String,
+  conversation_id: optionalNullable(Schema.String),
+  background: optionalNullable(Schema.Boolean),
+  stop_reason: optionalNullable(Schema.String),
+  created_at: optionalNullable(Schema.String),
+  completed_at: optionalNullable(Schema.String)
+})
+/** @category models */
+export type Run = typeof Run.Type
+
+/** @category schemas */
+export const Conversation = Schema.Struct({
+  id: Schema.String,
+  agent_id: Schema.String,
+  summary: optionalNullable(Schema.String),
+  created_at: optionalNullable(Schema.String),
+  updated_at: optionalNullable(Schema.String)
+})
+/** @category models */
+export type Conversation = typeof Conversation.Type
+
+/**
+ * Both Letta error body families: FastAPI's `{"detail": …}` (string, object, or pydantic list) and the provider
+ * family `{"error": {type, message, detail}}`.
+ *
+ * @category schemas
+ */
+export const ErrorBody = Schema.Union(
+  Schema.Struct({
+    error: Schema.Struct({
+      type: Schema.optional(Schema.String),
+      message: Schema.String,
+      detail: optionalNullable(Schema.Unknown)
+    })
+  }),
+  Schema.Struct({ detail: Schema.Unknown })
+)
+/** @category models */
+export type ErrorBody = typeof ErrorBody.Type
+
+/** `data:` of a transport-level `event: error` sent after the headers. @category schemas */
+export const TransportErrorBody = Schema.Struct({ error: Schema.String, code: Schema.optional(Schema.String) })
+
+/** `data:` of `event: cancelled`. @category schemas */
+export const CancelledBody = Schema.Struct({ message: Schema.String })

@@ -1,0 +1,122 @@
+/**
+ * Open WebUI's background tasks (title, tags, follow-ups, …) reach a model like chat turns. Sent to a stateful agent
+ * they would land in its memory and history, so they are answered here, without Letta.
+ *
+ * Detection, best first: the transport's task (`X-OpenWebUI-Task`), `metadata.task` (what a Pipelines inlet sees),
+ * the legacy `title: true`, and the shape of the default templates: a non-streaming request whose single user message
+ * starts with `### Task:`.
+ *
+ * @since 0.1.0
+ */
+import { Option, Schema } from "effect"
+import * as PipeRequest from "./PipeRequest.js"
+import * as StreamEvent from "./StreamEvent.js"
+
+/** The task names Open WebUI uses. @category models */
+export const taskNames = [
+  "title_generation",
+  "follow_up_generation",
+  "tags_generation",
+  "emoji_generation",
+  "query_generation",
+  "image_prompt_generation",
+  "autocomplete_generation",
+  "function_calling",
+  "moa_response_generation",
+  "context_compaction",
+  "memory_review"
+] as const
+
+const TaskMetadata = Schema.Struct({ metadata: Schema.Struct({ task: Schema.String }) })
+const decodeTaskMetadata = Schema.decodeUnknownOption(TaskMetadata)
+
+const templateMarker = "### Task:"
+
+/** Which default template a task prompt came from, by the JSON it asks for. */
+const inferFromTemplate = (prompt: string): string => {
+  if (/"title"\s*:/.test(prompt)) return "title_generation"
+  if (/"tags"\s*:/.test(prompt)) return "tags_generation"
+  if (/"follow_ups"\s*:/.test(prompt)) return "follow_up_generation"
+  if (/"queries"\s*:/.test(prompt)) return "query_generation"
+  if (/"text"\s*:/.test(prompt)) return "autocomplete_generation"
+  if (/emoji/i.test(prompt)) return "emoji_generation"
+  return "unknown_task"
+}
+
+/**
+ * The Open WebUI task this request is, if it is one.
+ *
+ * @category accessors
+ */
+export const detect = (request: PipeRequest.PipeRequest): Option.Option<string> => {
+  if (request.task !== undefined && request.task.trim() !== "") return Option.some(request.task.trim())
+  const metadata = decodeTaskMetadata(request.body)
+  if (Option.isSome(metadata) && metadata.value.metadata.task.trim() !== "") {
+    return Option.some(metadata.value.metadata.task.trim())
+  }
+  if (request.body.title === true) return Option.some("title_generation")
+  if (request.body.stream === true || request.messages.length !== 1) return Option.none()
+  const only = request.messages[0]
+  if (only === undefined || only.role !== "user") return Option.none()
+  const text = PipeRequest.textOf(only)
+  return text.trimStart().startsWith(templateMarker) ? Option.some(inferFromTemplate(text)) : Option.none()
+}
+
+const chatHistory = /<chat_history>([\s\S]*?)<\/chat_history>/
+
+/**
+ * A title made from the first user line of the chat, without asking the agent.
+ *
+ * @category constructors
+ */
+export const localTitle = (request: PipeRequest.PipeRequest, fallback: string): string => {
+  const prompt = Option.match(PipeRequest.newestUserMessage(request.messages), {
+    onNone: () => "",
+    onSome: PipeRequest.textOf
+  })
+  const history = chatHistory.exec(prompt)?.[1] ?? ""
+  const firstUserLine = history.split("\n").find((line) => /^\s*USER:/i.test(line))?.replace(/^\s*USER:\s*/i, "")
+  const words = (firstUserLine ?? "").replace(/[^\p{L}\p{N}\s'-]/gu, " ").split(/\s+/).filter((w) => w !== "")
+  if (words.length === 0) return fallback
+  const title = words.slice(0, 6).join(" ")
+  const capped = title.length > 48 ? `${title.slice(0, 47).trimEnd()}…` : title
+  return capped.charAt(0).toUpperCase() + capped.slice(1)
+}
+
+const Tags = Schema.parseJson(Schema.Struct({ tags: Schema.Array(Schema.String) }))
+const FollowUps = Schema.parseJson(Schema.Struct({ follow_ups: Schema.Array(Schema.String) }))
+const Queries = Schema.parseJson(Schema.Struct({ queries: Schema.Array(Schema.String) }))
+const Completion = Schema.parseJson(Schema.Struct({ text: Schema.String }))
+
+const localAnswer = (task: string): string => {
+  switch (task) {
+    case "tags_generation":
+      return Schema.encodeSync(Tags)({ tags: ["Letta"] })
+    case "follow_up_generation":
+      return Schema.encodeSync(FollowUps)({ follow_ups: [] })
+    case "query_generation":
+      return Schema.encodeSync(Queries)({ queries: [] })
+    case "autocomplete_generation":
+      return Schema.encodeSync(Completion)({ text: "" })
+    case "emoji_generation":
+      return "💬"
+    default:
+      return ""
+  }
+}
+
+/**
+ * The local answer to a task: a `title` event for titles, a short valid `message` for the rest, then `done`.
+ *
+ * @category constructors
+ */
+export const reply = (
+  task: string,
+  request: PipeRequest.PipeRequest,
+  fallbackTitle: string
+): ReadonlyArray<StreamEvent.StreamEvent> => {
+  const answer = task === "title_generation"
+    ? StreamEvent.title(localTitle(request, fallbackTitle))
+    : StreamEvent.message(`task-${task}`, localAnswer(task))
+  return [answer, StreamEvent.done("end_turn", null)]
+}

@@ -1,0 +1,110 @@
+/**
+ * One chat turn as a transport hands it to the pipeline: the seed's `pipe(user_message, model_id, messages, body)`.
+ *
+ * Letta keeps the history itself, so only the newest user message is sent; `messages` is there for task detection
+ * and for hooks.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Option, Schema } from "effect"
+import { LettaError } from "./LettaError.js"
+import type * as LettaSchema from "./LettaSchema.js"
+
+/** @category schemas */
+export const TextPart = Schema.Struct({ type: Schema.Literal("text"), text: Schema.String })
+
+/** @category schemas */
+export const ImagePart = Schema.Struct({
+  type: Schema.Literal("image_url"),
+  image_url: Schema.Struct({ url: Schema.String, detail: Schema.optional(Schema.String) })
+})
+
+/** Any other part (audio, files, …): accepted, not sent. @category schemas */
+export const OtherPart = Schema.Struct(
+  {
+    type: Schema.String.pipe(Schema.filter((type) => type !== "text" && type !== "image_url"))
+  },
+  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+)
+
+const isTextPart = Schema.is(TextPart)
+const isImagePart = Schema.is(ImagePart)
+
+/** @category schemas */
+export const ContentPart = Schema.Union(TextPart, ImagePart, OtherPart)
+/** @category models */
+export type ContentPart = typeof ContentPart.Type
+
+/** An OpenAI-style chat message. @category schemas */
+export const ChatMessage = Schema.Struct({
+  role: Schema.String,
+  content: Schema.optionalWith(Schema.NullOr(Schema.Union(Schema.String, Schema.Array(ContentPart))), {
+    default: () => null
+  }),
+  name: Schema.optional(Schema.String)
+})
+/** @category models */
+export type ChatMessage = typeof ChatMessage.Type
+
+/** @category models */
+export interface PipeRequest {
+  /** Text of the newest user message; derived from `messages` when absent. */
+  readonly userMessage?: string | undefined
+  /** The agent id; `LETTA_AGENT_ID` when absent. */
+  readonly model?: string | undefined
+  /** The transcript as the client has it. */
+  readonly messages: ReadonlyArray<ChatMessage>
+  /** The raw request body. */
+  readonly body: Readonly<Record<string, unknown>>
+  /** The Letta conversation to continue; the agent's default thread when absent. */
+  readonly conversationId?: string | undefined
+  /** An Open WebUI task name the transport already knows (e.g. from `X-OpenWebUI-Task`). */
+  readonly task?: string | undefined
+}
+
+/** @category constructors */
+export const make = (request: PipeRequest): PipeRequest => request
+
+/** The newest message with role `user`. @category accessors */
+export const newestUserMessage = (messages: ReadonlyArray<ChatMessage>): Option.Option<ChatMessage> =>
+  Option.fromNullable(messages.findLast((message) => message.role === "user"))
+
+/** All text parts of a message, joined by newlines. @category accessors */
+export const textOf = (message: ChatMessage): string => {
+  const content = message.content
+  if (content === null) return ""
+  if (typeof content === "string") return content
+  return content.flatMap((part) => (isTextPart(part) ? [part.text] : [])).join("\n")
+}
+
+const dataUrl = /^data:([^;,]+);base64,(.*)$/s
+
+const imageOf = (part: typeof ImagePart.Type): LettaSchema.UserContentPart => {
+  const match = dataUrl.exec(part.image_url.url)
+  return match === null
+    ? { type: "image", source: { type: "url", url: part.image_url.url } }
+    : { type: "image", source: { type: "base64", media_type: match[1] ?? "image/png", data: match[2] ?? "" } }
+}
+
+/**
+ * What goes to Letta: the newest user message as Letta content (text, plus images as Letta image parts).
+ *
+ * @category accessors
+ */
+export const lettaContent = (request: PipeRequest): Effect.Effect<LettaSchema.MessageCreate["content"], LettaError> => {
+  const newest = newestUserMessage(request.messages)
+  const text = request.userMessage ?? Option.match(newest, { onNone: () => "", onSome: textOf })
+  const images = Option.match(newest, {
+    onNone: () => [],
+    onSome: (message) =>
+      typeof message.content === "string" || message.content === null
+        ? []
+        : message.content.flatMap((part) => (isImagePart(part) ? [imageOf(part)] : []))
+  })
+  if (text.trim() === "" && images.length === 0) {
+    return Effect.fail(
+      new LettaError({ reason: "InvalidRequest", detail: "the request holds no user message to send to the agent" })
+    )
+  }
+  return Effect.succeed(images.length === 0 ? text : [{ type: "text", text }, ...images])
+}

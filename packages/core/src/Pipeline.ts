@@ -1,0 +1,208 @@
+/**
+ * The chat pipeline: one turn in, a `Stream` of {@link StreamEvent}s out. It is what the Python "Async Letta Chat
+ * Pipeline" meant to be: streamed from Letta as it happens, typed, cancellable, with Open WebUI's background tasks kept
+ * away from the agent and a polling mode, done right, for networks that buffer SSE.
+ *
+ * Lifecycle: building the layer is the seed's `on_startup`, releasing it its `on_shutdown`.
+ *
+ * @since 0.1.0
+ */
+import { Chunk, Context, Effect, Layer, Option, type Scope, Stream } from "effect"
+import type { ConfigError } from "effect/ConfigError"
+import * as ChatStream from "./ChatStream.js"
+import * as LettaClient from "./LettaClient.js"
+import * as LettaConfig from "./LettaConfig.js"
+import { LettaError, type PipelineError } from "./LettaError.js"
+import type * as LettaSchema from "./LettaSchema.js"
+import * as OpenWebUITask from "./OpenWebUITask.js"
+import * as PipeRequest from "./PipeRequest.js"
+import * as PipelineHooks from "./PipelineHooks.js"
+import type * as StreamEvent from "./StreamEvent.js"
+
+/** @category models */
+export interface Service {
+  /** The name shown to users (`PIPELINE_NAME`). */
+  readonly name: string
+  /** One turn as events. Interrupting the stream aborts the upstream Letta request. */
+  readonly pipe: (request: PipeRequest.PipeRequest) => Stream.Stream<StreamEvent.StreamEvent, PipelineError>
+  /** The inlet hook, applied to a request body. */
+  readonly inlet: (
+    body: PipelineHooks.FilterBody,
+    user?: PipelineHooks.FilterUser
+  ) => Effect.Effect<PipelineHooks.FilterBody, PipelineError>
+  /** The outlet hook, applied to a response body. */
+  readonly outlet: (
+    body: PipelineHooks.FilterBody,
+    user?: PipelineHooks.FilterUser
+  ) => Effect.Effect<PipelineHooks.FilterBody, PipelineError>
+}
+
+/** @category services */
+export class Pipeline extends Context.Tag("@letta-pipeline/core/Pipeline")<Pipeline, Service>() {}
+
+/** Page size when polling a run's messages. */
+const pollPageSize = 100
+
+const isTerminal = (status: LettaSchema.RunStatus): boolean =>
+  status === "completed" || status === "failed" || status === "cancelled"
+
+interface PollState {
+  readonly after: string | undefined
+  /** Sleep before the next poll; false right after a full page, which may have a successor. */
+  readonly wait: boolean
+  readonly failure: LettaError | undefined
+}
+
+/**
+ * Builds the pipeline over a `LettaClient`, its settings and the hooks.
+ *
+ * @category constructors
+ */
+export const make: Effect.Effect<
+  Service,
+  never,
+  LettaClient.LettaClient | LettaConfig.LettaConfig | PipelineHooks.PipelineHooks | Scope.Scope
+> = Effect.gen(function*() {
+  const client = yield* LettaClient.LettaClient
+  const settings = yield* LettaConfig.LettaConfig
+  const hooks = yield* PipelineHooks.PipelineHooks
+
+  yield* Effect.acquireRelease(
+    Effect.logInfo(
+      `Pipeline "${settings.name}" started: Letta at ${settings.baseUrl}, ` +
+        `agent ${Option.getOrElse(settings.agentId, () => "chosen per request")}, mode ${settings.mode}, ` +
+        `token streaming ${settings.streamTokens ? "on" : "off"}`
+    ),
+    () => Effect.logInfo(`Pipeline "${settings.name}" stopped`)
+  )
+
+  const resolveAgent = (request: PipeRequest.PipeRequest): Effect.Effect<string, LettaError> => {
+    const agent = request.model ?? Option.getOrUndefined(settings.agentId)
+    return agent === undefined || agent.trim() === ""
+      ? Effect.fail(
+        new LettaError({
+          reason: "InvalidRequest",
+          detail: "no agent chosen: pass an agent id as the model, or set LETTA_AGENT_ID"
+        })
+      )
+      : LettaClient.checkAgentId(agent.trim())
+  }
+
+  const fromResponse = (response: LettaSchema.LettaResponse): ReadonlyArray<LettaSchema.LettaMessage> => [
+    ...response.messages,
+    response.stop_reason,
+    response.usage
+  ]
+
+  /** The seed's polling, done right: start a background run, then follow its status and messages. */
+  const pollRun = (agentId: string, messages: ReadonlyArray<LettaSchema.MessageCreate>) =>
+    Stream.unwrap(
+      Effect.map(client.createRun(agentId, { messages }), (run) =>
+        Stream.paginateChunkEffect<PollState, LettaSchema.LettaMessage, PipelineError, never>(
+          { after: undefined, wait: false, failure: undefined },
+          (state) =>
+            Effect.gen(function*() {
+              if (state.failure !== undefined) return yield* Effect.fail(state.failure)
+              if (state.wait) yield* Effect.sleep(settings.pollInterval)
+              const current = yield* client.getRun(run.id)
+              const batch = yield* client.listRunMessages(run.id, { after: state.after, limit: pollPageSize })
+              const lastId = batch.findLast((message) => "id" in message && typeof message.id === "string")
+              const after = lastId !== undefined && "id" in lastId && typeof lastId.id === "string"
+                ? lastId.id
+                : state.after
+              const fullPage = batch.length >= pollPageSize
+              if (!isTerminal(current.status) || fullPage) {
+                return [batch, Option.some({ after, wait: !fullPage, failure: undefined })] as const
+              }
+              const stop: LettaSchema.LettaMessage = {
+                message_type: "stop_reason",
+                stop_reason: current.stop_reason ?? (current.status === "completed" ? "end_turn" : current.status),
+                run_id: run.id
+              }
+              const output = [...batch, stop]
+              if (current.status !== "failed") return [output, Option.none()] as const
+              const failure = new LettaError({
+                reason: "RunFailed",
+                detail: `the run ended as failed (stop reason: ${stop.stop_reason})`,
+                agentId,
+                runId: run.id
+              })
+              return [output, Option.some({ after, wait: false, failure })] as const
+            }).pipe(Effect.map(([chunk, next]) => [Chunk.unsafeFromArray(chunk), next] as const))
+        ).pipe(LettaClient.turnTimeout(`poll ${run.id}`, settings.timeouts.turn))
+      )
+    )
+
+  const turn = (
+    agentId: string,
+    request: PipeRequest.PipeRequest,
+    content: LettaSchema.MessageCreate["content"]
+  ): Stream.Stream<LettaSchema.LettaMessage, PipelineError> => {
+    const messages: ReadonlyArray<LettaSchema.MessageCreate> = [{ role: "user", content }]
+    const conversationId = request.conversationId
+    const agentOfConversation = conversationId === "default" ? { agent_id: agentId } : {}
+    if (settings.mode === "poll") {
+      return conversationId === undefined
+        ? pollRun(agentId, messages)
+        : Stream.fromIterableEffect(
+          Effect.map(
+            client.sendConversation(conversationId, { messages, ...agentOfConversation }),
+            fromResponse
+          )
+        )
+    }
+    const streaming = { messages, stream_tokens: settings.streamTokens, include_pings: true }
+    return conversationId === undefined
+      ? client.streamMessage(agentId, streaming)
+      : client.streamConversation(conversationId, { ...streaming, ...agentOfConversation })
+  }
+
+  const pipe: Service["pipe"] = (request) => {
+    const task = OpenWebUITask.detect(request)
+    if (Option.isSome(task)) {
+      return Stream.fromIterable(OpenWebUITask.reply(task.value, request, `Chat with ${settings.name}`)).pipe(
+        Stream.tap(() => Effect.logDebug(`Answered Open WebUI task ${task.value} locally`))
+      )
+    }
+    return Stream.unwrap(
+      Effect.gen(function*() {
+        const agentId = yield* resolveAgent(request)
+        const content = yield* PipeRequest.lettaContent(request)
+        return ChatStream.toEvents(turn(agentId, request, content))
+      })
+    )
+  }
+
+  const runHook = (hook: PipelineHooks.Hook, name: string) =>
+  (body: PipelineHooks.FilterBody, user?: PipelineHooks.FilterUser) =>
+    hook(body, Option.fromNullable(user)).pipe(Effect.withSpan(`Pipeline.${name}`))
+
+  return Pipeline.of({
+    name: settings.name,
+    pipe,
+    inlet: runHook(hooks.inlet, "inlet"),
+    outlet: runHook(hooks.outlet, "outlet")
+  })
+})
+
+/**
+ * The pipeline over the given client, settings and hooks.
+ *
+ * @category layers
+ */
+export const layer: Layer.Layer<
+  Pipeline,
+  never,
+  LettaClient.LettaClient | LettaConfig.LettaConfig | PipelineHooks.PipelineHooks
+> = Layer.scoped(Pipeline, make)
+
+/**
+ * Everything from the environment, with identity hooks: the quickest way to a working pipeline.
+ *
+ * @category layers
+ */
+export const layerConfig: Layer.Layer<Pipeline | LettaClient.LettaClient | LettaConfig.LettaConfig, ConfigError> =
+  layer.pipe(
+    Layer.provide(PipelineHooks.layerIdentity),
+    Layer.provideMerge(LettaClient.layerConfig)
+  )

@@ -1,0 +1,16 @@
+/**
+ * `@letta-pipeline/core`: Letta chat turns as typed Effect streams.
+ *
+ * @since 0.1.0
+ */
+export * as ChatStream from "./ChatStream.js"
+export * as HttpTransport from "./HttpTransport.js"
+export * as LettaClient from "./LettaClient.js"
+export * as LettaConfig from "./LettaConfig.js"
+export * as LettaError from "./LettaError.js"
+export * as LettaSchema from "./LettaSchema.js"
+export * as OpenWebUITask from "./OpenWebUITask.js"
+export * as PipeRequest from "./PipeRequest.js"
+export * as Pipeline from "./Pipeline.js"
+export * as PipelineHooks from "./PipelineHooks.js"
+export * as StreamEvent from "./StreamEvent.js"

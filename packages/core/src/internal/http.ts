@@ -1,0 +1,168 @@
+/**
+ * Turning `@effect/platform` HTTP outcomes into core's three errors.
+ */
+import type * as Sse from "@effect/experimental/Sse"
+import { HttpClientError, type HttpClientRequest, type HttpClientResponse } from "@effect/platform"
+import { Duration, Effect, Either, Option, ParseResult, Schema } from "effect"
+import { DecodeError, excerptOf, HttpError, LettaError, type LettaErrorReason, type TimeoutPhase } from "../LettaError.js"
+import * as LettaSchema from "../LettaSchema.js"
+
+/** `METHOD url` without query string; base URLs never hold credentials (checked by the config). */
+export const describeRequest = (request: HttpClientRequest.HttpClientRequest): string => {
+  const url = request.url
+  const query = url.indexOf("?")
+  return `${request.method} ${query === -1 ? url : url.slice(0, query)}`
+}
+
+const tlsCodes = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_UNTRUSTED",
+  "CERT_REJECTED",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+  "HOSTNAME_MISMATCH"
+])
+
+interface ErrorLike {
+  readonly code?: unknown
+  readonly message?: unknown
+  readonly cause?: unknown
+}
+
+const causeChain = (cause: unknown): ReadonlyArray<ErrorLike> => {
+  const chain: Array<ErrorLike> = []
+  let current = cause
+  while (typeof current === "object" && current !== null && chain.length < 8) {
+    const error = current as ErrorLike
+    chain.push(error)
+    current = error.cause
+  }
+  return chain
+}
+
+/** Describes a transport failure by its innermost `code` and message (no headers, so no secrets). */
+export const fromRequestError = (error: HttpClientError.HttpClientError): HttpError => {
+  const chain = causeChain(error.cause)
+  const tls = chain.find((e) => typeof e.code === "string" && tlsCodes.has(e.code))
+  const coded = tls ?? [...chain].reverse().find((e) => typeof e.code === "string") ?? chain.at(-1)
+  const text = coded === undefined
+    ? error.reason
+    : [coded.code, coded.message].filter((part) => typeof part === "string" && part !== "").join(" ")
+  return new HttpError({
+    reason: tls === undefined ? "Transport" : "Tls",
+    request: describeRequest(error.request),
+    detail: text === "" ? error.message : text,
+    cause: error.cause
+  })
+}
+
+export const timeoutError = (request: string, phase: TimeoutPhase, after: Duration.Duration): HttpError =>
+  new HttpError({
+    reason: "Timeout",
+    request,
+    phase,
+    detail: `nothing within ${Duration.format(after)}`
+  })
+
+const reasonOf = (status: number): LettaErrorReason => {
+  switch (status) {
+    case 401:
+      return "Unauthorized"
+    case 403:
+      return "Forbidden"
+    case 404:
+      return "NotFound"
+    case 409:
+      return "Conflict"
+    case 429:
+      return "RateLimited"
+    default:
+      return status >= 500 ? "ServerError" : "Rejected"
+  }
+}
+
+const jsonText = Schema.parseJson()
+const encodeJson = Schema.encodeSync(jsonText)
+const decodeJson = Schema.decodeEither(jsonText)
+const decodeErrorBody = Schema.decodeUnknownEither(LettaSchema.ErrorBody)
+
+const textOf = (value: unknown): string => {
+  if (typeof value === "string") return value
+  if (typeof value === "object" && value !== null && "message" in value && typeof value.message === "string") {
+    return value.message
+  }
+  return excerptOf(encodeJson(value))
+}
+
+/**
+ * A non-2xx answer: a `LettaError` when the body is one of Letta's two error families, else an `HttpError` (a proxy
+ * page, an empty body).
+ */
+export const fromStatus = (
+  response: HttpClientResponse.HttpClientResponse,
+  body: string,
+  ids: { readonly agentId?: string | undefined }
+): LettaError | HttpError => {
+  const request = describeRequest(response.request)
+  const decoded = Either.flatMap(decodeJson(body), decodeErrorBody)
+  if (Either.isLeft(decoded)) {
+    return new HttpError({
+      reason: "StatusCode",
+      request,
+      status: response.status,
+      detail: body.trim() === "" ? "empty body" : excerptOf(body.trim())
+    })
+  }
+  const errorBody = decoded.right
+  const [detail, errorType] = "error" in errorBody
+    ? [
+      errorBody.error.detail === undefined || errorBody.error.detail === null
+        ? errorBody.error.message
+        : `${errorBody.error.message}: ${textOf(errorBody.error.detail)}`,
+      errorBody.error.type
+    ]
+    : [textOf(errorBody.detail), undefined]
+  return new LettaError({
+    reason: reasonOf(response.status),
+    status: response.status,
+    detail,
+    request,
+    ...(errorType === undefined ? {} : { errorType }),
+    ...(ids.agentId === undefined ? {} : { agentId: ids.agentId })
+  })
+}
+
+export const formatParseError = (error: ParseResult.ParseError): string => ParseResult.TreeFormatter.formatErrorSync(error)
+
+export const invalidJson = (what: string, request: string, input: string): DecodeError =>
+  new DecodeError({ reason: "Json", what, request, detail: "not valid JSON", excerpt: excerptOf(input) })
+
+export const invalidShape = (what: string, request: string, input: string, error: ParseResult.ParseError): DecodeError =>
+  new DecodeError({ reason: "Schema", what, request, detail: formatParseError(error), excerpt: excerptOf(input) })
+
+export const frameTooLarge = (request: string, error: Sse.EventTooLarge): DecodeError =>
+  new DecodeError({ reason: "TooLarge", what: "stream frame", request, detail: error.message })
+
+/** Reads a whole body, bounded by `timeout`; a read failure is a transport error. */
+export const readText = (
+  response: HttpClientResponse.HttpClientResponse,
+  timeout: Duration.Duration
+): Effect.Effect<string, HttpError> =>
+  response.text.pipe(
+    Effect.mapError(fromRequestError),
+    Effect.timeoutFail({
+      duration: timeout,
+      onTimeout: () => timeoutError(describeRequest(response.request), "idle", timeout)
+    })
+  )
+
+export const isResponseError = (u: unknown): u is HttpClientError.ResponseError =>
+  HttpClientError.isHttpClientError(u) && u._tag === "ResponseError"
+
+export const optionalString = (value: string | null | undefined): Option.Option<string> =>
+  value === null || value === undefined || value === "" ? Option.none() : Option.some(value)

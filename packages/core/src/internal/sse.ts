@@ -1,0 +1,42 @@
+/**
+ * Server-sent events in, through the parser of `@effect/experimental/Sse`.
+ *
+ * `Sse.makeChannel` is not used: it turns an oversized event into a defect and answers a `retry:` field by sleeping,
+ * where this client needs a typed error and no retries. Line endings are normalised before parsing because the parser
+ * forgets a CR that ends one chunk when the LF starts the next.
+ */
+import * as Sse from "@effect/experimental/Sse"
+import { Effect, Stream } from "effect"
+
+export type SseEvent = Sse.Event
+
+/** Largest frame accepted; a larger one fails with `EventTooLarge`. */
+export const defaultMaxEventSize = 8 * 1024 * 1024
+
+export const decode = (options?: { readonly maxEventSize?: number }) =>
+<E, R>(bytes: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Sse.Event, E | Sse.EventTooLarge, R> =>
+  Stream.suspend(() => {
+    const decoder = new TextDecoder("utf-8")
+    let events: Array<Sse.Event> = []
+    let carriageReturnPending = false
+    const parser = Sse.makeParser((event) => {
+      if (event._tag === "Event") events.push(event)
+    }, { maxEventSize: options?.maxEventSize ?? defaultMaxEventSize })
+
+    const feed = (text: string): Effect.Effect<ReadonlyArray<Sse.Event>, Sse.EventTooLarge> => {
+      let input = carriageReturnPending ? `\r${text}` : text
+      carriageReturnPending = input.endsWith("\r")
+      if (carriageReturnPending) input = input.slice(0, -1)
+      const error = parser.feed(input.replace(/\r\n?/g, "\n"))
+      const parsed = events
+      events = []
+      return error === undefined ? Effect.succeed(parsed) : Effect.fail(error.cause)
+    }
+
+    return bytes.pipe(
+      Stream.mapEffect((chunk) => feed(decoder.decode(chunk, { stream: true }))),
+      // a clean end dispatches an event that lacks only its blank line
+      Stream.concat(Stream.fromEffect(Effect.suspend(() => feed(`${decoder.decode()}\n\n`)))),
+      Stream.flattenIterables
+    )
+  })
