@@ -1,0 +1,152 @@
+/**
+ * The client over real loopback sockets: cancellation reaches the server, TLS is verified, transport errors are typed.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Duration, Effect, Exit, Fiber, Layer, Logger, Option, Ref, Stream } from "effect"
+import { readFileSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+import { HttpTransport, LettaClient, LettaConfig } from "../src/index.js"
+import * as Letta from "./utils/letta.js"
+import * as Mock from "./utils/MockHttpClient.js"
+import { closedPort, serve } from "./utils/servers.js"
+
+const certPath = fileURLToPath(new URL("./fixtures/tls-cert.pem", import.meta.url))
+const tls = {
+  cert: readFileSync(certPath, "utf8"),
+  key: readFileSync(new URL("./fixtures/tls-key.pem", import.meta.url), "utf8")
+}
+
+const clientAt = (settings: Parameters<typeof LettaConfig.make>[0]) => {
+  const config = LettaConfig.make(settings)
+  return LettaClient.layer.pipe(
+    Layer.provide(HttpTransport.layer(config)),
+    Layer.provide(Layer.succeed(LettaConfig.LettaConfig, config))
+  )
+}
+
+const turn = { messages: [{ role: "user" as const, content: "Hello" }] }
+
+/** A server that streams one ping and then holds the response open, signalling when the client goes away. */
+const holdingServer = Effect.gen(function*() {
+  const closed = yield* Deferred.make<void>()
+  const opened = yield* Deferred.make<void>()
+  const server = yield* serve((request, response) => {
+    Deferred.unsafeDone(opened, Exit.void)
+    response.on("close", () => Deferred.unsafeDone(closed, Exit.void))
+    response.writeHead(200, { "content-type": "text/event-stream" })
+    response.write(Mock.frames(Letta.ping))
+  })
+  return { ...server, closed, opened }
+})
+
+const within = <A, E, R>(effect: Effect.Effect<A, E, R>, what: string) =>
+  effect.pipe(Effect.timeoutFail({ duration: Duration.seconds(5), onTimeout: () => new Error(`timed out: ${what}`) }))
+
+describe("cancellation", () => {
+  it.live("a consumer that stops early closes the upstream connection", () =>
+    Effect.gen(function*() {
+      const server = yield* holdingServer
+      const first = yield* Effect.gen(function*() {
+        const client = yield* LettaClient.LettaClient
+        return yield* Stream.runHead(client.streamMessage(Letta.agentId, turn))
+      }).pipe(Effect.provide(clientAt({ baseUrl: server.url })))
+      assert.strictEqual(Option.getOrThrow(first).message_type, "ping")
+      yield* within(Deferred.await(server.closed), "server sees the close")
+    }).pipe(Effect.scoped))
+
+  it.live("interrupting the fiber mid-stream aborts the request at once", () =>
+    Effect.gen(function*() {
+      const server = yield* holdingServer
+      yield* Effect.gen(function*() {
+        const client = yield* LettaClient.LettaClient
+        const fiber = yield* Effect.fork(Stream.runDrain(client.streamMessage(Letta.agentId, turn)))
+        yield* within(Deferred.await(server.opened), "request arrives")
+        yield* Fiber.interrupt(fiber)
+        yield* within(Deferred.await(server.closed), "server sees the close")
+      }).pipe(Effect.provide(clientAt({ baseUrl: server.url })))
+    }).pipe(Effect.scoped))
+})
+
+describe("TLS", () => {
+  const healthServer = serve((_, response) => {
+    response.writeHead(200, { "content-type": "application/json" })
+    response.end("{\"version\":\"0.16.8\",\"status\":\"ok\"}")
+  }, tls)
+
+  const health = Effect.flatMap(LettaClient.LettaClient, (client) => client.health)
+
+  it.live("verification is on: a self-signed server is refused with a hint", () =>
+    Effect.gen(function*() {
+      const server = yield* healthServer
+      const error = yield* Effect.flip(health.pipe(Effect.provide(clientAt({ baseUrl: server.url }))))
+      assert.strictEqual(error._tag, "HttpError")
+      if (error._tag !== "HttpError") return
+      assert.strictEqual(error.reason, "Tls")
+      assert.include(error.message, "LETTA_CA_FILE")
+    }).pipe(Effect.scoped))
+
+  it.live("a CA file makes the self-signed server trusted", () =>
+    Effect.gen(function*() {
+      const server = yield* healthServer
+      const result = yield* health.pipe(
+        Effect.provide(clientAt({ baseUrl: server.url, tls: { caFile: Option.some(certPath) } }))
+      )
+      assert.strictEqual(result.status, "ok")
+    }).pipe(Effect.scoped))
+
+  it.live("an unreadable CA file fails the layer, naming the setting", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        health.pipe(Effect.provide(clientAt({ tls: { caFile: Option.some("/nonexistent/ca.pem") } })))
+      )
+      assert.include(String(error), "LETTA_CA_FILE")
+    }))
+
+  it.live("skipping verification is an explicit opt-in, and it is logged", () =>
+    Effect.gen(function*() {
+      const server = yield* healthServer
+      const logs = yield* Ref.make<ReadonlyArray<string>>([])
+      const capture = Logger.replace(
+        Logger.defaultLogger,
+        Logger.make(({ logLevel, message }) => Ref.update(logs, (all) => [...all, `${logLevel.label} ${String(message)}`]).pipe(Effect.runSync))
+      )
+      const result = yield* health.pipe(
+        Effect.provide(clientAt({ baseUrl: server.url, tls: { insecure: true } })),
+        Effect.provide(capture)
+      )
+      assert.strictEqual(result.status, "ok")
+      const lines = yield* Ref.get(logs)
+      assert.isTrue(lines.some((line) => line.startsWith("WARN") && line.includes("TLS certificate verification is OFF")))
+    }).pipe(Effect.scoped))
+})
+
+describe("transport errors", () => {
+  it.live("connection refused is an HttpError naming the URL", () =>
+    Effect.gen(function*() {
+      const port = yield* closedPort
+      const error = yield* Effect.flip(
+        Effect.flatMap(LettaClient.LettaClient, (client) => client.health).pipe(
+          Effect.provide(clientAt({ baseUrl: `http://127.0.0.1:${port}` }))
+        )
+      )
+      assert.strictEqual(error._tag === "HttpError" && error.reason, "Transport")
+      assert.include(error.message, `GET http://127.0.0.1:${port}/v1/health/`)
+      assert.include(error.message, "ECONNREFUSED")
+    }))
+
+  it.live("a connection reset mid-stream is a Transport error after the events before it", () =>
+    Effect.gen(function*() {
+      const server = yield* serve((_, response) => {
+        response.writeHead(200, { "content-type": "text/event-stream" })
+        response.write(Mock.frames(Letta.ping, Letta.assistant("half")), () => response.socket?.destroy())
+      })
+      const items = yield* Effect.gen(function*() {
+        const client = yield* LettaClient.LettaClient
+        return yield* Stream.runCollect(Stream.either(client.streamMessage(Letta.agentId, turn)))
+      }).pipe(Effect.provide(clientAt({ baseUrl: server.url })))
+      const all = [...items]
+      assert.strictEqual(all.length, 3)
+      const last = all[2]
+      assert.isTrue(last?._tag === "Left" && last.left._tag === "HttpError" && last.left.reason === "Transport")
+    }).pipe(Effect.scoped))
+})

@@ -1,0 +1,40 @@
+/**
+ * Real loopback HTTP(S) servers for tests that need a socket: started in a Scope, closed with it.
+ */
+import { Effect, type Scope } from "effect"
+import * as http from "node:http"
+import * as https from "node:https"
+import type { AddressInfo } from "node:net"
+
+export type Handler = (request: http.IncomingMessage, response: http.ServerResponse) => void
+
+export interface Started {
+  readonly url: string
+  readonly port: number
+}
+
+export const serve = (
+  handler: Handler,
+  tls?: { readonly key: string; readonly cert: string }
+): Effect.Effect<Started, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.async<http.Server>((resume) => {
+      const server = tls === undefined ? http.createServer(handler) : https.createServer(tls, handler)
+      server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+    }),
+    (server) =>
+      Effect.async<void>((resume) => {
+        server.closeAllConnections()
+        server.close(() => resume(Effect.void))
+      })
+  ).pipe(
+    Effect.map((server) => {
+      const port = (server.address() as AddressInfo).port
+      return { port, url: `${tls === undefined ? "http" : "https"}://127.0.0.1:${port}` }
+    })
+  )
+
+/** A port nothing listens on (it was free a moment ago). */
+export const closedPort: Effect.Effect<number> = Effect.scoped(
+  Effect.map(serve(() => {}), (started) => started.port)
+)
