@@ -1,6 +1,8 @@
 import { defineConfig } from "vitest/config"
 
 export default defineConfig({
+  resolve: { conditions: ["@letta-pipeline/source"] },
+  ssr: { resolve: { conditions: ["@letta-pipeline/source"] } },
   test: {
     include: ["test/**/*.test.ts"],
     setupFiles: ["./test/setup.ts"],

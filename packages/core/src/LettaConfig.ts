@@ -102,7 +102,7 @@ const normalizeBaseUrl = (url: string): string => url.replace(/\/+$/, "")
 /** A duration as seconds (`30`, `0.5`) or in Effect's syntax (`30 seconds`). @category constructors */
 export const duration = (name: string): Config.Config<Duration.Duration> =>
   Config.number(name).pipe(
-    Config.validate({ message: "Expected a non-negative number of seconds", validation: (n) => n >= 0 }),
+    Config.validate({ message: `${name}: expected a non-negative number of seconds`, validation: (n) => n >= 0 }),
     Config.map((seconds) => Duration.millis(seconds * 1000)),
     Config.orElse(() => Config.duration(name))
   )
@@ -110,7 +110,7 @@ export const duration = (name: string): Config.Config<Duration.Duration> =>
 const baseUrl = Config.string("LETTA_BASE_URL").pipe(
   Config.withDefault(defaults.baseUrl),
   Config.validate({
-    message: "Expected an http:// or https:// URL without credentials, e.g. http://localhost:8283",
+    message: "LETTA_BASE_URL: expected an http:// or https:// URL without credentials, e.g. http://localhost:8283",
     validation: (value) => {
       try {
         const url = new URL(value)

@@ -1,0 +1,80 @@
+import { assert, describe, it } from "@effect/vitest"
+import { ConfigProvider, Duration, Effect, Inspectable, Option, Redacted } from "effect"
+import { LettaConfig } from "../src/index.js"
+
+const read = (env: Record<string, string>) =>
+  Effect.withConfigProvider(LettaConfig.config, ConfigProvider.fromMap(new Map(Object.entries(env))))
+
+describe("LettaConfig", () => {
+  it.effect("defaults without any variable", () =>
+    Effect.gen(function*() {
+      const settings = yield* read({})
+      assert.strictEqual(settings.name, "Letta")
+      assert.strictEqual(settings.baseUrl, "http://localhost:8283")
+      assert.isTrue(Option.isNone(settings.apiKey))
+      assert.isTrue(Option.isNone(settings.agentId))
+      assert.strictEqual(settings.mode, "stream")
+      assert.isTrue(settings.streamTokens)
+      assert.isFalse(settings.tls.insecure)
+      assert.deepStrictEqual(settings.timeouts, LettaConfig.defaults.timeouts)
+    }))
+
+  it.effect("reads every variable; durations as seconds or Effect durations; trailing slash dropped", () =>
+    Effect.gen(function*() {
+      const settings = yield* read({
+        PIPELINE_NAME: "Milo",
+        LETTA_BASE_URL: "https://api.letta.com/",
+        LETTA_API_KEY: "sk-let-123",
+        LETTA_PASSWORD: "pw",
+        LETTA_AGENT_ID: "agent-6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f",
+        LETTA_CONNECT_TIMEOUT: "2.5",
+        LETTA_FIRST_EVENT_TIMEOUT: "45 seconds",
+        LETTA_IDLE_TIMEOUT: "2 minutes",
+        LETTA_TURN_TIMEOUT: "600",
+        LETTA_CA_FILE: "/etc/ssl/letta-ca.pem",
+        LETTA_TLS_INSECURE: "true",
+        LETTA_STREAM_TOKENS: "false",
+        LETTA_MODE: "poll",
+        LETTA_POLL_INTERVAL: "500 millis"
+      })
+      assert.strictEqual(settings.name, "Milo")
+      assert.strictEqual(settings.baseUrl, "https://api.letta.com")
+      assert.strictEqual(Option.map(settings.apiKey, Redacted.value).pipe(Option.getOrThrow), "sk-let-123")
+      assert.strictEqual(Duration.toMillis(settings.timeouts.connect), 2500)
+      assert.strictEqual(Duration.toMillis(settings.timeouts.firstEvent), 45_000)
+      assert.strictEqual(Duration.toMillis(settings.timeouts.idle), 120_000)
+      assert.strictEqual(Duration.toMillis(settings.timeouts.turn), 600_000)
+      assert.deepStrictEqual(settings.tls, { caFile: Option.some("/etc/ssl/letta-ca.pem"), insecure: true })
+      assert.isFalse(settings.streamTokens)
+      assert.strictEqual(settings.mode, "poll")
+      assert.strictEqual(Duration.toMillis(settings.pollInterval), 500)
+    }))
+
+  it.effect("empty secrets and agent id count as unset", () =>
+    Effect.gen(function*() {
+      const settings = yield* read({ LETTA_API_KEY: "", LETTA_PASSWORD: "  ", LETTA_AGENT_ID: "" })
+      assert.isTrue(Option.isNone(settings.apiKey))
+      assert.isTrue(Option.isNone(settings.password))
+      assert.isTrue(Option.isNone(settings.agentId))
+    }))
+
+  it.effect("bad values fail with the variable's name", () =>
+    Effect.gen(function*() {
+      const badUrl = yield* Effect.flip(read({ LETTA_BASE_URL: "localhost:8283" }))
+      assert.include(String(badUrl), "LETTA_BASE_URL")
+      const credentials = yield* Effect.flip(read({ LETTA_BASE_URL: "https://user:pw@letta.example" }))
+      assert.include(String(credentials), "without credentials")
+      const badMode = yield* Effect.flip(read({ LETTA_MODE: "turbo" }))
+      assert.include(String(badMode), "LETTA_MODE")
+      const badDuration = yield* Effect.flip(read({ LETTA_IDLE_TIMEOUT: "soon" }))
+      assert.include(String(badDuration), "LETTA_IDLE_TIMEOUT")
+    }))
+
+  it.effect("secrets never show when the settings are printed or logged", () =>
+    Effect.gen(function*() {
+      const settings = yield* read({ LETTA_API_KEY: "sk-let-very-secret", LETTA_PASSWORD: "hunter2" })
+      const printed = `${Inspectable.format(settings)} ${String(settings.apiKey)} ${JSON.stringify(settings)}`
+      assert.notInclude(printed, "sk-let-very-secret")
+      assert.notInclude(printed, "hunter2")
+    }))
+})
