@@ -1,6 +1,6 @@
 import { HttpClient, HttpClientRequest, HttpLayerRouter } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { assert, describe, layer } from "@effect/vitest"
+import { assert, layer } from "@effect/vitest"
 import { LettaClient, LettaConfig, LettaError, Pipeline, PipelineHooks } from "@letta-pipeline/core"
 import { Effect, Layer, Stream } from "effect"
 import { Routes } from "../src/index.js"
@@ -22,7 +22,7 @@ const letta = LettaClient.layerTest({
 
 const App = HttpLayerRouter.serve(Routes.routes, { disableLogger: true }).pipe(
   Layer.provide(Pipeline.layer.pipe(
-    Layer.provide([letta, LettaConfig.layer({ agentId: undefined }), PipelineHooks.layerIdentity])
+    Layer.provide([letta, LettaConfig.layer(), PipelineHooks.layerIdentity])
   )),
   Layer.provideMerge(NodeHttpServer.layerTest)
 )
