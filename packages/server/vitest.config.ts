@@ -1,12 +1,1 @@
-import { defineConfig } from "vitest/config"
-
-export default defineConfig({
-  resolve: { conditions: ["@letta-pipeline/source"] },
-  ssr: { resolve: { conditions: ["@letta-pipeline/source"] } },
-  test: {
-    include: ["test/**/*.test.ts"],
-    setupFiles: ["./test/setup.ts"],
-    testTimeout: 20_000,
-    hookTimeout: 20_000
-  }
-})
+export { default } from "../../vitest.shared.js"
