@@ -6,12 +6,13 @@
 import { Command } from "@effect/cli"
 import { agents } from "./commands/agents.js"
 import { chat } from "./commands/chat.js"
+import { emulator } from "./commands/emulator.js"
 import { serve } from "./commands/serve.js"
 
 /** @category commands */
 export const root = Command.make("letta-pipeline").pipe(
   Command.withDescription("Talk to Letta agents from the terminal, or serve them over HTTP"),
-  Command.withSubcommands([serve, chat, agents])
+  Command.withSubcommands([serve, chat, agents, emulator])
 )
 
 /** @category commands */

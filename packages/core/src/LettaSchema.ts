@@ -96,37 +96,38 @@ export type UserContentPart = typeof UserContentPart.Type
 // streamed / listed messages
 // ---------------------------------------------------------------------------------------------------------------------
 
-/** Keys every `LettaMessage` carries, in wire order (App Server frames omit most of them). */
-const messageFields = {
+/**
+ * Keys every `LettaMessage` carries, in Letta's serialisation order (App Server frames omit most of them), so that
+ * encoding through these schemas writes keys as Letta does.
+ */
+const messageFields = <T extends string>(messageType: T) => ({
   id: Schema.String,
   date: Schema.String,
   name: optionalNullable(Schema.String),
+  message_type: Schema.Literal(messageType),
   otid: optionalNullable(Schema.String),
   sender_id: optionalNullable(Schema.String),
   step_id: optionalNullable(Schema.String),
   is_err: optionalNullable(Schema.Boolean),
   seq_id: optionalNullable(Schema.Number),
   run_id: optionalNullable(Schema.String)
-}
+})
 
 /** @category schemas */
 export const SystemMessage = Schema.Struct({
-  ...messageFields,
-  message_type: Schema.Literal("system_message"),
+  ...messageFields("system_message"),
   content: Schema.String
 })
 
 /** @category schemas */
 export const UserMessage = Schema.Struct({
-  ...messageFields,
-  message_type: Schema.Literal("user_message"),
+  ...messageFields("user_message"),
   content: Schema.Union(Schema.String, Schema.Array(UserContentPart))
 })
 
 /** @category schemas */
 export const ReasoningMessage = Schema.Struct({
-  ...messageFields,
-  message_type: Schema.Literal("reasoning_message"),
+  ...messageFields("reasoning_message"),
   source: optionalNullable(Schema.Literal("reasoner_model", "non_reasoner_model")),
   reasoning: Schema.String,
   signature: optionalNullable(Schema.String)
@@ -134,16 +135,14 @@ export const ReasoningMessage = Schema.Struct({
 
 /** @category schemas */
 export const HiddenReasoningMessage = Schema.Struct({
-  ...messageFields,
-  message_type: Schema.Literal("hidden_reasoning_message"),
+  ...messageFields("hidden_reasoning_message"),
   state: Schema.Literal("redacted", "omitted"),
   hidden_reasoning: optionalNullable(Schema.String)
 })
 
 /** @category schemas */
 export const AssistantMessage = Schema.Struct({
-  ...messageFields,
-  message_type: Schema.Literal("assistant_message"),
+  ...messageFields("assistant_message"),
   content: Schema.Union(Schema.String, Schema.Array(TextContent))
 })
 
@@ -168,8 +167,7 @@ const toolCallFields = {
 
 /** @category schemas */
 export const ToolCallMessage = Schema.Struct({
-  ...messageFields,
-  message_type: Schema.Literal("tool_call_message"),
+  ...messageFields("tool_call_message"),
   ...toolCallFields
 })
 
@@ -190,8 +188,7 @@ export type ToolReturn = typeof ToolReturn.Type
 
 /** @category schemas */
 export const ToolReturnMessage = Schema.Struct({
-  ...messageFields,
-  message_type: Schema.Literal("tool_return_message"),
+  ...messageFields("tool_return_message"),
   tool_return: Schema.String,
   status: ToolReturnStatus,
   tool_call_id: Schema.String,
@@ -202,15 +199,13 @@ export const ToolReturnMessage = Schema.Struct({
 
 /** @category schemas */
 export const ApprovalRequestMessage = Schema.Struct({
-  ...messageFields,
-  message_type: Schema.Literal("approval_request_message"),
+  ...messageFields("approval_request_message"),
   ...toolCallFields
 })
 
 /** @category schemas */
 export const ApprovalResponseMessage = Schema.Struct({
-  ...messageFields,
-  message_type: Schema.Literal("approval_response_message"),
+  ...messageFields("approval_response_message"),
   approvals: optionalNullable(Schema.Array(Schema.Unknown)),
   approve: optionalNullable(Schema.Boolean),
   approval_request_id: optionalNullable(Schema.String),
@@ -219,27 +214,19 @@ export const ApprovalResponseMessage = Schema.Struct({
 
 /** @category schemas */
 export const SummaryMessage = Schema.Struct({
-  ...messageFields,
-  message_type: Schema.Literal("summary_message"),
+  ...messageFields("summary_message"),
   summary: Schema.String
 })
 
 /** @category schemas */
 export const EventMessage = Schema.Struct({
-  ...messageFields,
-  message_type: Schema.Literal("event_message"),
+  ...messageFields("event_message"),
   event_type: Schema.String,
   event_data: Schema.optional(Schema.Unknown)
 })
 
 /** Keepalive; the first one of a stream carries the `run_id`. @category schemas */
-export const Ping = Schema.Struct({
-  id: Schema.optional(Schema.String),
-  date: Schema.optional(Schema.String),
-  message_type: Schema.Literal("ping"),
-  run_id: optionalNullable(Schema.String),
-  seq_id: optionalNullable(Schema.Number)
-})
+export const Ping = Schema.Struct(messageFields("ping"))
 
 /** Stop reasons documented by Letta (the wire field stays an open string). @category schemas */
 export const KnownStopReason = Schema.Literal(

@@ -32,6 +32,13 @@ describe("LettaSchema", () => {
       assert.strictEqual(assistant.run_id, "run-76568f61-da60-42a9-855c-3aa80d16ca13")
     })
 
+    it("re-encodes the recorded chunks byte for byte: Letta's key order and nulls", () => {
+      for (const line of fixture("recorded-2026-05-token-stream-chunks.jsonl").trim().split("\n")) {
+        const message = Either.getOrThrow(decodeJson(line))
+        assert.strictEqual(Schema.encodeSync(LettaSchema.LettaMessageJson)(message), line)
+      }
+    })
+
     it("decodes the legacy 2024 excerpt (no otid, run_id, step_id)", () => {
       const datas = fixture("legacy-2024-12-pr2283-token-stream-excerpt.sse")
         .split("\n")

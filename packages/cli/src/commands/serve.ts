@@ -1,24 +1,46 @@
 /**
- * `letta-pipeline serve`: the HTTP server over the configured Letta.
+ * `letta-pipeline serve`: the HTTP server over the configured Letta, or, when `LETTA_BASE_URL` is not set, over an
+ * emulated Letta in this process with a demo agent.
  */
-import { Command, Options } from "@effect/cli"
-import { Pipeline } from "@letta-pipeline/core"
+import { Command } from "@effect/cli"
+import { HttpTransport, LettaClient, LettaConfig, Pipeline, PipelineHooks } from "@letta-pipeline/core"
+import { Emulator } from "@letta-pipeline/emulator"
 import { Server } from "@letta-pipeline/server"
-import { Config, Effect, Layer } from "effect"
+import { Config, Duration, Effect, Layer, Option } from "effect"
+import { host, port } from "./options.js"
 
-const port = Options.integer("port").pipe(
-  Options.withDescription("Port to listen on (env PORT, default 3000)"),
-  Options.withFallbackConfig(Config.integer("PORT")),
-  Options.withDefault(3000)
+/** The pipeline over an in-process emulator; settings other than the URL still come from the environment. */
+const embeddedPipeline = Layer.unwrapEffect(Effect.gen(function*() {
+  const emulator = yield* Emulator.Emulator
+  const fromEnv = yield* LettaConfig.config
+  const settings: LettaConfig.Settings = {
+    ...fromEnv,
+    baseUrl: emulator.url,
+    agentId: Option.orElse(fromEnv.agentId, () => Option.some(emulator.demoAgent.id))
+  }
+  yield* Effect.logInfo(
+    `LETTA_BASE_URL is not set: using the built-in Letta emulator at ${emulator.url} ` +
+      `with its demo agent ${emulator.demoAgent.id} (${emulator.demoAgent.name}). Set LETTA_BASE_URL to use your Letta.`
+  )
+  return Pipeline.layer.pipe(
+    Layer.provide(PipelineHooks.layerIdentity),
+    Layer.provide(LettaClient.layer),
+    Layer.provide(HttpTransport.layer(settings)),
+    Layer.provide(Layer.succeed(LettaConfig.LettaConfig, settings))
+  )
+})).pipe(Layer.provide(Emulator.layer({ tokenDelay: Duration.millis(15) })))
+
+const pipeline = Layer.unwrapEffect(
+  Effect.map(
+    Config.option(Config.string("LETTA_BASE_URL")),
+    Option.match({ onNone: () => embeddedPipeline, onSome: () => Pipeline.layerConfig })
+  )
 )
 
-const host = Options.text("host").pipe(
-  Options.withDescription("Interface to listen on (env HOST, default 127.0.0.1)"),
-  Options.withFallbackConfig(Config.string("HOST")),
-  Options.withDefault("127.0.0.1")
-)
-
-export const serve = Command.make("serve", { port, host }, (options) =>
-  Layer.launch(Server.layer(options).pipe(Layer.provide(Pipeline.layerConfig))).pipe(
-    Effect.zipLeft(Effect.logInfo(`Serving on http://${options.host}:${options.port}`))
-  )).pipe(Command.withDescription("Serve the pipeline over HTTP"))
+export const serve = Command.make("serve", { port: port(3000), host }, (options) =>
+  Layer.launch(
+    Layer.mergeAll(
+      Server.layer(options),
+      Layer.effectDiscard(Effect.logInfo(`Serving on http://${options.host}:${options.port}`))
+    ).pipe(Layer.provide(pipeline))
+  )).pipe(Command.withDescription("Serve the pipeline over HTTP (an emulated Letta when LETTA_BASE_URL is unset)"))

@@ -1,0 +1,214 @@
+/**
+ * One agent turn as Letta streams it: the initial ping with the run id, each LLM response (step or token mode) with
+ * its pauses, tool returns, the stop reason, usage and `[DONE]`; history and the run recorded as it goes; faults
+ * injected where they hurt; keepalive pings while quiet; cancellation honoured.
+ *
+ * @since 0.1.0
+ */
+import type { LettaSchema } from "@letta-pipeline/core"
+import { Deferred, Duration, Effect, Option, Schedule, Stream } from "effect"
+import * as EmulatorConfig from "./EmulatorConfig.js"
+import type * as Fault from "./Fault.js"
+import * as Script from "./Script.js"
+import * as Store from "./Store.js"
+import * as Wire from "./Wire.js"
+
+/** What a turn emits. @category models */
+export type Item =
+  /** A Letta message, written as `data: <json>`. */
+  | { readonly _tag: "Message"; readonly message: LettaSchema.LettaMessage }
+  /** SSE text written as is (errors, `[DONE]`, broken frames). */
+  | { readonly _tag: "Frame"; readonly text: string }
+  /** Tear the connection down. */
+  | { readonly _tag: "Reset" }
+
+/** @category models */
+export interface Input {
+  readonly agent: Store.Agent
+  readonly thread: string
+  /** The user's message as sent (string or content parts). */
+  readonly content: LettaSchema.MessageCreate["content"]
+  readonly tokens: boolean
+  readonly includePings: boolean
+  readonly fault: Option.Option<Fault.Fault>
+}
+
+const message = (m: LettaSchema.LettaMessage): Item => ({ _tag: "Message", message: m })
+const frame = (text: string): Item => ({ _tag: "Frame", text })
+
+/** The text of a user turn, for the script. @category constructors */
+export const textOf = (content: LettaSchema.MessageCreate["content"]): string =>
+  typeof content === "string"
+    ? content
+    : content.flatMap((part) => (part.type === "image" ? ["[image]"] : [part.text])).join(" ")
+
+const earlierUserTexts = (history: Iterable<LettaSchema.LettaMessage>): ReadonlyArray<string> => {
+  const out: Array<string> = []
+  for (const m of history) {
+    if (m.message_type === "user_message") out.push(typeof m.content === "string" ? m.content : textOf(m.content))
+  }
+  return out
+}
+
+const faultIs = (fault: Option.Option<Fault.Fault>, kind: Fault.Fault["kind"]) =>
+  Option.isSome(fault) && fault.value.kind === kind
+
+/**
+ * Runs a turn for a run that was already created.
+ *
+ * @category constructors
+ */
+export const run = (
+  input: Input,
+  record: Store.RunRecord
+): Stream.Stream<Item, never, Store.Store | EmulatorConfig.EmulatorConfig> =>
+  Stream.unwrap(Effect.gen(function*() {
+    const store = yield* Store.Store
+    const settings = yield* EmulatorConfig.EmulatorConfig
+    const runId = record.run.id
+    const history = yield* store.thread(input.thread)
+    const userText = textOf(input.content)
+    const callId = `call_${(yield* Wire.id("step")).slice(-24).replace(/-/g, "")}`
+    const steps = Script.plan(
+      { text: userText, agentName: input.agent.name, earlier: earlierUserTexts(history) },
+      callId
+    )
+    const mode = { tokens: input.tokens, size: settings.tokenSize }
+    const pause = (duration: Duration.Duration) =>
+      Duration.toMillis(duration) > 0 ? Effect.sleep(duration) : Effect.void
+
+    yield* store.record(runId, input.thread, [
+      Script.userMessage({ messageId: yield* Wire.id("message"), runId, date: yield* Wire.now }, userText)
+    ])
+    yield* store.updateRun(runId, (r) => ({ ...r, status: "running" }))
+
+    const finish = (status: LettaSchema.RunStatus, stopReason: string) =>
+      Effect.flatMap(Wire.now, (date) =>
+        store.updateRun(runId, (r) => ({ ...r, status, stop_reason: stopReason, completed_at: date })))
+
+    const response = Effect.gen(function*() {
+      return {
+        messageId: yield* Wire.id("message"),
+        stepId: yield* Wire.id("step"),
+        runId,
+        date: yield* Wire.now
+      } satisfies Script.Response
+    })
+
+    const ping = Effect.gen(function*() {
+      const m: LettaSchema.LettaMessage = {
+        id: yield* Wire.id("ping"),
+        date: yield* Wire.now,
+        name: null,
+        message_type: "ping",
+        otid: null,
+        sender_id: null,
+        step_id: null,
+        is_err: null,
+        seq_id: null,
+        run_id: runId
+      }
+      return m
+    })
+
+    const paced = (items: ReadonlyArray<Item>) =>
+      Stream.fromIterable(items).pipe(Stream.tap(() => pause(settings.tokenDelay)))
+
+    /** One LLM response, then its tool's return; recorded in history once complete. */
+    const step = (s: Script.Step, index: number): Stream.Stream<Item> =>
+      Stream.unwrap(Effect.gen(function*() {
+        yield* pause(settings.stepDelay)
+        const ids = yield* response
+        const streamed = Script.streamedMessages(ids, s, mode).map(message)
+        const afterReasoning = streamed.findIndex((item) =>
+          item._tag === "Message" && item.message.message_type !== "reasoning_message"
+        )
+        const cut = afterReasoning === -1 ? streamed.length : afterReasoning
+        if (index === 0 && faultIs(input.fault, "reset")) {
+          yield* finish("failed", "error")
+          return Stream.concat(paced(streamed.slice(0, cut)), Stream.succeed<Item>({ _tag: "Reset" }))
+        }
+        if (index === 0 && faultIs(input.fault, "llm-error")) {
+          return paced(streamed.slice(0, cut)).pipe(Stream.concat(llmErrorTail))
+        }
+        const recorded = Stream.fromEffect(store.record(runId, input.thread, Script.stepMessages(ids, s))).pipe(
+          Stream.drain
+        )
+        const tool = s.tool
+        const toolReturn: Stream.Stream<Item> = tool === undefined ? Stream.empty : Stream.unwrap(Effect.gen(function*() {
+          const returned = Script.toolReturn(yield* response, tool)
+          yield* store.record(runId, input.thread, [returned])
+          return Stream.succeed(message(returned))
+        }))
+        return Stream.concat(paced(streamed), Stream.concat(recorded, toolReturn))
+      }))
+
+    const llmErrorTail: Stream.Stream<Item> = Stream.unwrap(Effect.gen(function*() {
+      yield* finish("failed", "llm_api_error")
+      return Stream.make(
+        message({ message_type: "stop_reason", stop_reason: "llm_api_error" }),
+        frame(Wire.errorFrame(Wire.json({
+          message_type: "error_message",
+          run_id: runId,
+          error_type: "llm_error",
+          message: "An error occurred with the LLM request.",
+          detail: "Emulated LLM failure (fault llm-error)",
+          seq_id: null
+        }))),
+        frame(Wire.doneFrame)
+      )
+    }))
+
+    const ending: Stream.Stream<Item> = Stream.unwrap(Effect.gen(function*() {
+      yield* finish("completed", "end_turn")
+      return Stream.make(
+        message({ message_type: "stop_reason", stop_reason: "end_turn" }),
+        message(Script.usage(steps, history.length, settings.tokenSize)),
+        ...(faultIs(input.fault, "no-done") ? [] : [frame(Wire.doneFrame)])
+      )
+    }))
+
+    const stalled = faultIs(input.fault, "stall")
+    const injected: Stream.Stream<Item> = faultIs(input.fault, "malformed")
+      ? Stream.make(frame(Wire.dataFrame("{\"message_type\": \"assistant_message\", \"content\": \"cut off")))
+      : faultIs(input.fault, "unknown-type")
+      ? Stream.fromEffect(Effect.map(response, (ids) =>
+        frame(Wire.dataFrame(Wire.json({
+          id: ids.messageId,
+          date: ids.date,
+          message_type: "emulator_trace_message",
+          trace: "a message type no client knows"
+        })))
+      ))
+      : stalled
+      ? Stream.fromEffect(pause(settings.stall)).pipe(Stream.drain)
+      : Stream.empty
+
+    const failedEarly = faultIs(input.fault, "reset") || faultIs(input.fault, "llm-error")
+    const body = Stream.concat(
+      Stream.fromIterable(steps).pipe(Stream.zipWithIndex, Stream.flatMap(([s, i]) => step(s, i))),
+      failedEarly ? Stream.empty : ending
+    )
+
+    const cancelled = Stream.unwrap(
+      Effect.as(finish("cancelled", "cancelled"), Stream.make(frame(Wire.cancelledStopFrame)))
+    )
+    const turn = Stream.concat(injected, body).pipe(
+      Stream.interruptWhen(Deferred.await(record.cancel)),
+      Stream.concat(Stream.unwrap(Effect.map(Deferred.isDone(record.cancel), (done) => done ? cancelled : Stream.empty)))
+    )
+
+    const first = input.includePings ? Stream.fromEffect(Effect.map(ping, message)) : Stream.empty
+    const keepalive = input.includePings && !stalled
+      ? Stream.fromSchedule(Schedule.spaced(settings.keepalive)).pipe(Stream.mapEffect(() => Effect.map(ping, message)))
+      : Stream.empty
+    return Stream.concat(first, Stream.merge(turn, keepalive, { haltStrategy: "left" }))
+  }))
+
+/** A message item as SSE text; background runs also get their sequence number. @category encoding */
+export const encode = (item: Exclude<Item, { readonly _tag: "Reset" }>, seq?: number): string => {
+  if (item._tag === "Frame") return item.text
+  const m = item.message
+  const numbered = seq !== undefined && "seq_id" in m && m.seq_id === null ? { ...m, seq_id: seq } : m
+  return Wire.dataFrame(Wire.messageJson(numbered))
+}
