@@ -214,8 +214,15 @@ export const layer = Layer.unwrapScoped(Effect.gen(function*() {
           Stream.mapEffect((item) => {
             if (item._tag !== "Reset") return Effect.succeed(Turn.encode(item))
             faulted = true
+            // reset only once what was written before has left, so the client sees the first events
+            const response = NodeHttpServerRequest.toServerResponse(request)
             return Effect.zipRight(
-              Effect.sync(() => NodeHttpServerRequest.toServerResponse(request).socket?.destroy()),
+              Effect.async<void>((resume) => {
+                response.write("", () => {
+                  response.socket?.destroy()
+                  resume(Effect.void)
+                })
+              }),
               Effect.never
             )
           }),

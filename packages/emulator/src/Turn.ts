@@ -198,11 +198,17 @@ export const run = (
       Stream.concat(Stream.unwrap(Effect.map(Deferred.isDone(record.cancel), (done) => done ? cancelled : Stream.empty)))
     )
 
+    // a turn torn down early (client gone) must not leave its run "running"
+    const settle = Effect.flatMap(store.run(runId), (current) =>
+      Option.isSome(current) && (current.value.run.status === "created" || current.value.run.status === "running")
+        ? finish("cancelled", "cancelled")
+        : Effect.void)
+
     const first = input.includePings ? Stream.fromEffect(Effect.map(ping, message)) : Stream.empty
     const keepalive = input.includePings && !stalled
       ? Stream.fromSchedule(Schedule.spaced(settings.keepalive)).pipe(Stream.mapEffect(() => Effect.map(ping, message)))
       : Stream.empty
-    return Stream.concat(first, Stream.merge(turn, keepalive, { haltStrategy: "left" }))
+    return Stream.concat(first, Stream.merge(turn, keepalive, { haltStrategy: "left" })).pipe(Stream.ensuring(settle))
   }))
 
 /** A message item as SSE text; background runs also get their sequence number. @category encoding */

@@ -65,7 +65,13 @@ const pyRepr = (value: unknown): string => {
   if (value === null || value === undefined) return "None"
   if (value === true) return "True"
   if (value === false) return "False"
-  if (typeof value === "string") return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`
+  if (typeof value === "string") {
+    // Python picks double quotes for a string holding single quotes and no double ones
+    const escaped = value.replace(/\\/g, "\\\\")
+    return value.includes("'") && !value.includes("\"")
+      ? `"${escaped}"`
+      : `'${escaped.replace(/'/g, "\\'")}'`
+  }
   if (typeof value === "number") return String(value)
   if (Array.isArray(value)) return `(${value.map(pyRepr).join(", ")}${value.length === 1 ? "," : ""})`
   if (typeof value === "object") {
