@@ -68,6 +68,13 @@ layer(emulatorLayer(), { excludeTestServices: true })("emulator routes", (it) =>
           yield* request("GET", `/v1/agents/?tags=${tag}&order=asc&limit=2&after=${first[1]?.id}`)
         )
         assert.deepStrictEqual([...first, ...second].map((a) => a.id), created.slice(0, 4).map((a) => a.id))
+        const before = decode(
+          LettaSchema.AgentList,
+          yield* request("GET", `/v1/agents/?tags=${tag}&order=asc&limit=2&before=${created[3]?.id}`)
+        )
+        assert.deepStrictEqual(before.map((a) => a.id), created.slice(1, 3).map((a) => a.id))
+        const newestFirst = decode(LettaSchema.AgentList, yield* request("GET", `/v1/agents/?tags=${tag}`))
+        assert.deepStrictEqual(newestFirst.map((a) => a.id), created.map((a) => a.id).reverse())
       }))
 
     it.effect("GET /v1/agents/{id}: 200, 404 with Letta's detail, 422 for a malformed id", () =>

@@ -38,9 +38,4 @@ const pipeline = Layer.unwrapEffect(
 )
 
 export const serve = Command.make("serve", { port: port(3000), host }, (options) =>
-  Layer.launch(
-    Layer.mergeAll(
-      Server.layer(options),
-      Layer.effectDiscard(Effect.logInfo(`Serving on http://${options.host}:${options.port}`))
-    ).pipe(Layer.provide(pipeline))
-  )).pipe(Command.withDescription("Serve the pipeline over HTTP (an emulated Letta when LETTA_BASE_URL is unset)"))
+  Layer.launch(Server.layer(options).pipe(Layer.provide(pipeline)))).pipe(Command.withDescription("Serve the pipeline over HTTP (an emulated Letta when LETTA_BASE_URL is unset)"))

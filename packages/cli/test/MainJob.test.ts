@@ -1,0 +1,54 @@
+/**
+ * The README's main job, as a real process: `letta-pipeline serve` with no Letta configured serves the embedded
+ * emulator's demo agent.
+ */
+import { Command, HttpClient, HttpClientRequest } from "@effect/platform"
+import { NodeContext, NodeHttpClient } from "@effect/platform-node"
+import { assert, layer } from "@effect/vitest"
+import { Duration, Effect, Layer, Option, Stream, String as Str } from "effect"
+import { fileURLToPath } from "node:url"
+
+const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
+
+/** Starts the CLI from source; resolves with the URL it listens on and its first log lines. */
+const startServe = Effect.gen(function*() {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("LETTA_")))
+  const process_ = yield* Command.make("npx", "tsx", "--conditions=@letta-pipeline/source", main, "serve", "--port", "0").pipe(
+    Command.env({ ...env, NO_COLOR: "1" }),
+    Command.start
+  )
+  const lines = yield* process_.stdout.pipe(
+    Stream.decodeText(),
+    Stream.splitLines,
+    Stream.takeUntil((line) => line.includes("Listening on")),
+    Stream.runCollect,
+    Effect.timeoutFail({ duration: Duration.seconds(60), onTimeout: () => new Error("serve did not start") })
+  )
+  const all = [...lines]
+  const url = Option.fromNullable(/Listening on (http:\/\/\S+)/.exec(all.at(-1) ?? "")?.[1])
+  return { url: Option.getOrThrow(url), lines: all }
+})
+
+layer(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici), { excludeTestServices: true })("main job", (it) => {
+  it.scoped("without LETTA_BASE_URL, serve says it uses the emulator and answers with its demo agent", () =>
+    Effect.gen(function*() {
+      const { url, lines } = yield* startServe
+      const first = lines.join("\n")
+      assert.include(first, "LETTA_BASE_URL is not set: using the built-in Letta emulator")
+      assert.include(first, "(demo-agent)")
+      const response = yield* HttpClient.execute(
+        HttpClientRequest.post(`${url}/v1/pipe`).pipe(
+          HttpClientRequest.bodyUnsafeJson({ messages: [{ role: "user", content: "Hello main job" }] })
+        )
+      )
+      const text = yield* response.text
+      const content = text.split("\n")
+        .filter((line) => line.startsWith("data: "))
+        .map((line) => JSON.parse(line.slice(6)))
+        .filter((event) => event.type === "message")
+        .map((event) => event.data.content)
+        .join("")
+      assert.include(content, "You said: \"Hello main job\"")
+      assert.isTrue(Str.includes("event: done")(text))
+    }), { timeout: 90_000 })
+})
