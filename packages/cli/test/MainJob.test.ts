@@ -5,7 +5,7 @@
 import { Command, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
-import { Duration, Effect, Layer, Option, Stream, String as Str } from "effect"
+import { Deferred, Duration, Effect, Layer, Option, Ref, Stream, String as Str } from "effect"
 import { fileURLToPath } from "node:url"
 
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
@@ -17,16 +17,27 @@ const startServe = Effect.gen(function*() {
     Command.env({ ...env, NO_COLOR: "1" }),
     Command.start
   )
-  const lines = yield* process_.stdout.pipe(
+  // keep reading stdout for the process' whole life: a closed pipe would kill it at its next log line
+  const lines = yield* Ref.make<ReadonlyArray<string>>([])
+  const listening = yield* Deferred.make<string>()
+  yield* process_.stdout.pipe(
     Stream.decodeText(),
     Stream.splitLines,
-    Stream.takeUntil((line) => line.includes("Listening on")),
-    Stream.runCollect,
+    Stream.runForEach((line) =>
+      Effect.zipRight(
+        Ref.update(lines, (all) => [...all, line]),
+        Option.match(Option.fromNullable(/Listening on (http:\/\/\S+)/.exec(line)?.[1]), {
+          onNone: () => Effect.void,
+          onSome: (url) => Deferred.succeed(listening, url)
+        })
+      )
+    ),
+    Effect.forkScoped
+  )
+  const url = yield* Deferred.await(listening).pipe(
     Effect.timeoutFail({ duration: Duration.seconds(60), onTimeout: () => new Error("serve did not start") })
   )
-  const all = [...lines]
-  const url = Option.fromNullable(/Listening on (http:\/\/\S+)/.exec(all.at(-1) ?? "")?.[1])
-  return { url: Option.getOrThrow(url), lines: all }
+  return { url, lines: yield* Ref.get(lines) }
 })
 
 layer(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici), { excludeTestServices: true })("main job", (it) => {

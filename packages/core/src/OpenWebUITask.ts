@@ -3,7 +3,7 @@
  * they would land in its memory and history, so they are answered here, without Letta.
  *
  * Detection, best first: the transport's task (`X-OpenWebUI-Task`), `metadata.task` (what a Pipelines inlet sees),
- * the legacy `title: true`, and the shape of the default templates: a non-streaming request whose single user message
+ * a top-level `task` (where an inlet copies it), the legacy `title: true`, and the shape of the default templates: a non-streaming request whose single user message
  * starts with `### Task:`.
  *
  * @since 0.1.0
@@ -29,6 +29,9 @@ export const taskNames = [
 
 const TaskMetadata = Schema.Struct({ metadata: Schema.Struct({ task: Schema.String }) })
 const decodeTaskMetadata = Schema.decodeUnknownOption(TaskMetadata)
+/** Where a Pipelines inlet puts the task, since Open WebUI drops `metadata` before the chat request. */
+const TaskField = Schema.Struct({ task: Schema.String })
+const decodeTaskField = Schema.decodeUnknownOption(TaskField)
 
 const templateMarker = "### Task:"
 
@@ -54,6 +57,8 @@ export const detect = (request: PipeRequest.PipeRequest): Option.Option<string> 
   if (Option.isSome(metadata) && metadata.value.metadata.task.trim() !== "") {
     return Option.some(metadata.value.metadata.task.trim())
   }
+  const field = decodeTaskField(request.body)
+  if (Option.isSome(field) && field.value.task.trim() !== "") return Option.some(field.value.task.trim())
   if (request.body.title === true) return Option.some("title_generation")
   if (request.body.stream === true || request.messages.length !== 1) return Option.none()
   const only = request.messages[0]

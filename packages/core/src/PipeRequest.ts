@@ -60,6 +60,8 @@ export interface PipeRequest {
   readonly conversationId?: string | undefined
   /** An Open WebUI task name the transport already knows (e.g. from `X-OpenWebUI-Task`). */
   readonly task?: string | undefined
+  /** Overrides `LETTA_STREAM_TOKENS` for this turn. */
+  readonly streamTokens?: boolean | undefined
 }
 
 /** @category constructors */

@@ -151,7 +151,7 @@ export const make: Effect.Effect<
           )
         )
     }
-    const streaming = { messages, stream_tokens: settings.streamTokens, include_pings: true }
+    const streaming = { messages, stream_tokens: request.streamTokens ?? settings.streamTokens, include_pings: true }
     return conversationId === undefined
       ? client.streamMessage(agentId, streaming)
       : client.streamConversation(conversationId, { ...streaming, ...agentOfConversation })

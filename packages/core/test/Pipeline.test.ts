@@ -43,9 +43,11 @@ describe("Pipeline.pipe", () => {
   it.effect("uses LETTA_AGENT_ID when the request names no model, and honours token streaming off", () =>
     Effect.gen(function*() {
       yield* pipe({ messages: transcript, body: {} })
-      const [sent] = yield* sentBodies
+      yield* pipe({ messages: transcript, body: {}, streamTokens: true })
+      const [sent, overridden] = yield* sentBodies
       assert.strictEqual(sent?.url, `/v1/agents/${Letta.agentId}/messages/stream`)
       assert.strictEqual(sent?.body.stream_tokens, false)
+      assert.strictEqual(overridden?.body.stream_tokens, true)
     }).pipe(Effect.provide(pipelineLayer(answer, { agentId: Option.some(Letta.agentId), streamTokens: false }))))
 
   it.effect("an explicit userMessage wins over the transcript's text", () =>
@@ -138,6 +140,8 @@ JSON format: { "tags": ["tag1", "tag2", "tag3"] }`
         body: { stream: true, metadata: { task: "tags_generation" } }
       })
       assert.deepStrictEqual(byMetadata[0], StreamEvent.message("task-tags_generation", "{\"tags\":[\"Letta\"]}"))
+      const byField = yield* pipe({ model: Letta.agentId, messages: [{ role: "user", content: tagsPrompt }], body: { stream: true, task: "tags_generation" } })
+      assert.strictEqual(byField[0]?.type, "message")
       const byShape = yield* pipe({ model: Letta.agentId, messages: [{ role: "user", content: titlePrompt }], body: { stream: false } })
       assert.strictEqual(byShape[0]?.type, "title")
       const followUps = yield* pipe({

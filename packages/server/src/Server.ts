@@ -1,14 +1,63 @@
 /**
- * The HTTP server: the routes served on a port by Node's `http` module.
+ * The HTTP server: every route over core's pipeline, CORS when configured, metrics, and a graceful shutdown that stops
+ * accepting connections and lets open streams finish for `PIPELINE_SHUTDOWN_GRACE` before cutting them.
  *
  * @since 0.1.0
  */
-import { HttpLayerRouter, type HttpServerError } from "@effect/platform"
-import type { Pipeline } from "@letta-pipeline/core"
+import { HttpLayerRouter, HttpServer, type HttpServerError } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Layer } from "effect"
-import { createServer } from "node:http"
-import * as Routes from "./Routes.js"
+import type { LettaClient, LettaConfig, Pipeline } from "@letta-pipeline/core"
+import { type ConfigError, Duration, Effect, Layer, Option } from "effect"
+import { createServer, type Server as NodeServer } from "node:http"
+import * as ChatThreads from "./ChatThreads.js"
+import * as Metrics from "./Metrics.js"
+import * as Models from "./Models.js"
+import * as NativeRoutes from "./NativeRoutes.js"
+import * as OpenAiRoutes from "./OpenAiRoutes.js"
+import * as OpsRoutes from "./OpsRoutes.js"
+import * as PipelinesRoutes from "./PipelinesRoutes.js"
+import * as ServerConfig from "./ServerConfig.js"
+import * as Valves from "./Valves.js"
+
+/** What the server needs from core. @category models */
+export type Requirements = Pipeline.Pipeline | LettaClient.LettaClient | LettaConfig.LettaConfig
+
+const routes = Layer.mergeAll(OpenAiRoutes.layer, PipelinesRoutes.layer, NativeRoutes.layer, OpsRoutes.layer)
+
+const cors = Layer.unwrapEffect(Effect.map(ServerConfig.ServerConfig, (settings) =>
+  settings.corsOrigins.length === 0
+    ? Layer.empty
+    : HttpLayerRouter.cors({ allowedOrigins: settings.corsOrigins, allowedHeaders: ["authorization", "content-type"] })))
+
+const services = Layer.mergeAll(Models.layer, ChatThreads.layerMemory).pipe(Layer.provideMerge(Valves.layer))
+
+/**
+ * The routes, served on whatever `HttpServer` is provided (tests use `NodeHttpServer.layerTest`).
+ *
+ * @category layers
+ */
+export const layerApp: Layer.Layer<never, never, HttpServer.HttpServer | Requirements | ServerConfig.ServerConfig> =
+  HttpLayerRouter.serve(Layer.mergeAll(routes, cors), { disableListenLog: true }).pipe(
+    Layer.provide(services),
+    Layer.provide(Metrics.layer)
+  )
+
+/** Stops accepting, waits for open connections up to `grace`, then cuts the rest. */
+const drain = (server: NodeServer, grace: Duration.Duration) =>
+  Effect.gen(function*() {
+    yield* Effect.logInfo(`Shutting down: waiting up to ${Duration.format(grace)} for open streams`)
+    yield* Effect.async<void>((resume) => {
+      server.close(() => resume(Effect.void))
+      server.closeIdleConnections()
+    }).pipe(
+      Effect.timeout(grace),
+      Effect.catchTag("TimeoutException", () =>
+        Effect.zipRight(
+          Effect.logWarning("Shutdown grace period over: closing the remaining streams"),
+          Effect.sync(() => server.closeAllConnections())
+        ))
+    )
+  })
 
 /** @category models */
 export interface Options {
@@ -16,12 +65,33 @@ export interface Options {
   readonly host: string
 }
 
+const announce = Layer.effectDiscard(Effect.gen(function*() {
+  const server = yield* HttpServer.HttpServer
+  const settings = yield* ServerConfig.ServerConfig
+  const address = server.address
+  const url = address._tag === "TcpAddress" ? `http://${address.hostname}:${address.port}` : "unix socket"
+  const key = Option.isSome(settings.apiKey) ? "the value of PIPELINE_API_KEY" : "any value (PIPELINE_API_KEY is not set)"
+  yield* Effect.logInfo(`Listening on ${url}`)
+  yield* Effect.logInfo(
+    `Open WebUI: Admin Settings → Connections → add an OpenAI API connection (or a Pipelines one) with URL ${url}/v1 and key ${key}`
+  )
+}))
+
 /**
- * Serves every route; needs a `Pipeline`.
+ * Serves on a port, with graceful shutdown; settings from the environment.
  *
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<never, HttpServerError.ServeError, Pipeline.Pipeline> =>
-  HttpLayerRouter.serve(Routes.routes).pipe(
-    Layer.provide(NodeHttpServer.layer(createServer, { port: options.port, host: options.host }))
-  )
+export const layer = (
+  options: Options
+): Layer.Layer<never, HttpServerError.ServeError | ConfigError.ConfigError, Requirements> =>
+  Layer.unwrapScoped(Effect.gen(function*() {
+    const node = createServer()
+    const settings = yield* ServerConfig.ServerConfig
+    // built after the server, so released before it: drain first, then the server's own close finds it stopped
+    const graceful = Layer.scopedDiscard(Effect.addFinalizer(() => drain(node, settings.shutdownGrace)))
+    return Layer.mergeAll(layerApp, announce, graceful).pipe(
+      Layer.provideMerge(NodeHttpServer.layer(() => node, { port: options.port, host: options.host })),
+      Layer.provide(Layer.succeed(ServerConfig.ServerConfig, settings))
+    )
+  })).pipe(Layer.provide(ServerConfig.layerConfig))

@@ -24,9 +24,9 @@ const embeddedPipeline = Layer.unwrapEffect(Effect.gen(function*() {
   )
   return Pipeline.layer.pipe(
     Layer.provide(PipelineHooks.layerIdentity),
-    Layer.provide(LettaClient.layer),
+    Layer.provideMerge(LettaClient.layer),
     Layer.provide(HttpTransport.layer(settings)),
-    Layer.provide(Layer.succeed(LettaConfig.LettaConfig, settings))
+    Layer.provideMerge(Layer.succeed(LettaConfig.LettaConfig, settings))
   )
 })).pipe(Layer.provide(Emulator.layer({ tokenDelay: Duration.millis(15) })))
 

@@ -1,0 +1,163 @@
+/**
+ * What every route shares: registration with auth (constant-time bearer check) and metrics, bounded body reading,
+ * JSON decoding with clear 4xx answers, and the chat request → pipeline turn step.
+ *
+ * @since 0.1.0
+ */
+import { HttpLayerRouter, HttpServerRequest, type HttpServerResponse } from "@effect/platform"
+import { LettaClient, LettaConfig, LettaError, OpenWebUITask, type PipeRequest } from "@letta-pipeline/core"
+import { Effect, Either, Option, ParseResult, Redacted, Schema, type Scope } from "effect"
+import { createHash, timingSafeEqual } from "node:crypto"
+import * as ApiError from "./ApiError.js"
+import * as ChatThreads from "./ChatThreads.js"
+import * as Metrics from "./Metrics.js"
+import * as Models from "./Models.js"
+import type * as OpenAi from "./OpenAi.js"
+import * as ServerConfig from "./ServerConfig.js"
+import * as Valves from "./Valves.js"
+
+/** A handler with its dependencies already captured. @category models */
+export type Handler = Effect.Effect<
+  HttpServerResponse.HttpServerResponse,
+  never,
+  HttpServerRequest.HttpServerRequest | HttpLayerRouter.RouteContext | Scope.Scope
+>
+
+/** @category models */
+export type Path = `/${string}`
+
+const digest = (text: string) => createHash("sha256").update(text).digest()
+
+/** Constant-time comparison: the digests have equal length whatever the inputs. */
+export const sameSecret = (given: string, expected: string): boolean => timingSafeEqual(digest(given), digest(expected))
+
+/** Routes reachable without the API key. */
+const open = new Set<string>(["/health"])
+
+/**
+ * Registers one route (also under `/v1` when `alsoV1`): counts it, and requires `PIPELINE_API_KEY` as a bearer token
+ * when one is set.
+ *
+ * @category constructors
+ */
+export const route = Effect.fnUntraced(function*(
+  method: "GET" | "POST",
+  path: Path,
+  handler: Handler,
+  options: { readonly alsoV1?: boolean } = {}
+) {
+  const router = yield* HttpLayerRouter.HttpRouter
+  const settings = yield* ServerConfig.ServerConfig
+  const metrics = yield* Metrics.Metrics
+  const key = Option.map(settings.apiKey, Redacted.value)
+  const guarded = (template: string): Handler =>
+    Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const authorization = request.headers.authorization ?? ""
+      const response = Option.isNone(key) || open.has(template)
+        ? yield* handler
+        : !authorization.toLowerCase().startsWith("bearer ")
+        ? ApiError.both({ status: 401, message: "Not authenticated: send Authorization: Bearer <PIPELINE_API_KEY>", type: "invalid_request_error", code: "invalid_api_key" })
+        : !sameSecret(authorization.slice(7).trim(), key.value)
+        ? ApiError.both({ status: 401, message: "Invalid API key", type: "invalid_request_error", code: "invalid_api_key" })
+        : yield* handler
+      yield* metrics.request(template, method, response.status)
+      return response
+    })
+  yield* router.add(method, path, guarded(path))
+  if (options.alsoV1 === true) yield* router.add(method, `/v1${path}`, guarded(`/v1${path}`))
+})
+
+/**
+ * The request body as JSON, within `PIPELINE_MAX_BODY`; a clear `Problem` otherwise.
+ *
+ * @category constructors
+ */
+export const jsonBody = Effect.gen(function*() {
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const settings = yield* ServerConfig.ServerConfig
+  const tooLarge = ApiError.badRequest(`request body larger than ${settings.maxBodyBytes} bytes`, "body_too_large")
+  const declared = Number(request.headers["content-length"] ?? "0")
+  if (declared > settings.maxBodyBytes) return Either.left({ ...tooLarge, status: 413 })
+  const text = yield* request.text.pipe(Effect.either)
+  if (Either.isLeft(text)) return Either.left({ ...tooLarge, status: 413 })
+  if (Buffer.byteLength(text.right) > settings.maxBodyBytes) return Either.left({ ...tooLarge, status: 413 })
+  return Either.mapLeft(
+    decodeJson(text.right),
+    () => ApiError.badRequest("request body is not valid JSON", "invalid_json")
+  )
+})
+
+const decodeJson = Schema.decodeEither(Schema.parseJson())
+
+/** Decodes a parsed body; the problem names every wrong field. @category constructors */
+export const decodeBody = <A, I>(schema: Schema.Schema<A, I>, body: unknown): Either.Either<A, ApiError.Problem> =>
+  Either.mapLeft(
+    Schema.decodeUnknownEither(schema, { errors: "all" })(body),
+    (error) => ApiError.badRequest(`invalid request body: ${ParseResult.TreeFormatter.formatErrorSync(error)}`)
+  )
+
+/** The body as a record, for hooks and task detection. */
+export const asRecord = (value: unknown): Readonly<Record<string, unknown>> =>
+  typeof value === "object" && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : {}
+
+const ChatIdFields = Schema.Struct({ metadata: Schema.Struct({ chat_id: Schema.String }) })
+const metadataChatId = Schema.decodeUnknownOption(ChatIdFields)
+
+/** Whether a request comes through Open WebUI's backend (its headers, its aiohttp client, its body fields). */
+export const fromOpenWebUI = (
+  headers: Readonly<Record<string, string | undefined>>,
+  body: Readonly<Record<string, unknown>>
+): boolean =>
+  Object.keys(headers).some((name) => name.startsWith("x-openwebui-")) ||
+  (headers["user-agent"] ?? "").includes("aiohttp") ||
+  body.metadata !== undefined ||
+  (typeof body.user === "object" && body.user !== null)
+
+/**
+ * An OpenAI-style chat request as a pipeline turn: the model resolved to an agent, the Open WebUI chat mapped to its
+ * Letta conversation (never for background tasks), the task and the token valve passed on.
+ *
+ * @category constructors
+ */
+export const turnRequest = Effect.fnUntraced(function*(
+  chat: Pick<OpenAi.ChatCompletionRequest, "messages" | "chat_id" | "task"> & {
+    readonly model?: string | undefined
+    readonly conversation_id?: string | undefined
+    readonly user_message?: string | undefined
+  },
+  raw: Readonly<Record<string, unknown>>
+) {
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const models = yield* Models.Models
+  const threads = yield* ChatThreads.ChatThreads
+  const valves = yield* (yield* Valves.ValvesStore).get
+  const letta = yield* LettaConfig.LettaConfig
+  const model = chat.model ?? Option.getOrUndefined(letta.agentId)
+  if (model === undefined) {
+    return yield* new LettaError.LettaError({
+      reason: "InvalidRequest",
+      detail: "no agent chosen: pass an agent id or name as the model, or set LETTA_AGENT_ID"
+    })
+  }
+  const agentId = yield* models.resolve(model)
+  yield* LettaClient.checkAgentId(agentId)
+  const task = request.headers["x-openwebui-task"] ?? chat.task
+  const chatId = request.headers["x-openwebui-chat-id"] ??
+    chat.chat_id ?? Option.getOrUndefined(Option.map(metadataChatId(raw), (m) => m.metadata.chat_id))
+  const draft: PipeRequest.PipeRequest = {
+    model: agentId,
+    userMessage: chat.user_message,
+    messages: chat.messages,
+    body: raw,
+    task: task === "" ? undefined : task,
+    streamTokens: valves.stream_tokens
+  }
+  const isTask = Option.isSome(OpenWebUITask.detect(draft))
+  const conversation = chat.conversation_id !== undefined
+    ? Option.some(chat.conversation_id)
+    : isTask
+    ? Option.none()
+    : yield* threads.conversationFor(agentId, chatId)
+  return { ...draft, conversationId: Option.getOrUndefined(conversation) } satisfies PipeRequest.PipeRequest
+})

@@ -1,0 +1,79 @@
+/**
+ * Request and stream metrics, exposed at `/metrics` in Prometheus' text format (through `prom-client`, with Node's
+ * process metrics). One registry per server.
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Exit, Layer, Stream } from "effect"
+import * as Prometheus from "prom-client"
+
+/** How a stream ended. @category models */
+export type StreamEnd = "completed" | "client_closed" | "error"
+
+/** @category models */
+export interface Service {
+  readonly request: (route: string, method: string, status: number) => Effect.Effect<void>
+  /** Counts a response stream of `surface` while it is open, and how it ended. */
+  readonly track: (surface: string) => <A, E, R>(stream: Stream.Stream<A, E, R>) => Stream.Stream<A, E, R>
+  readonly activeStreams: Effect.Effect<number>
+  readonly text: Effect.Effect<string>
+  readonly contentType: string
+}
+
+/** @category services */
+export class Metrics extends Context.Tag("@letta-pipeline/server/Metrics")<Metrics, Service>() {}
+
+/** @category layers */
+export const layer: Layer.Layer<Metrics> = Layer.sync(Metrics, () => {
+  const registry = new Prometheus.Registry()
+  Prometheus.collectDefaultMetrics({ register: registry, prefix: "letta_pipeline_" })
+  const requests = new Prometheus.Counter({
+    name: "letta_pipeline_http_requests_total",
+    help: "HTTP requests by route, method and status",
+    labelNames: ["route", "method", "status"],
+    registers: [registry]
+  })
+  const active = new Prometheus.Gauge({
+    name: "letta_pipeline_streams_active",
+    help: "Response streams open now",
+    labelNames: ["surface"],
+    registers: [registry]
+  })
+  const streams = new Prometheus.Counter({
+    name: "letta_pipeline_streams_total",
+    help: "Response streams by surface and how they ended",
+    labelNames: ["surface", "end"],
+    registers: [registry]
+  })
+  const durations = new Prometheus.Histogram({
+    name: "letta_pipeline_stream_duration_seconds",
+    help: "How long response streams stayed open",
+    labelNames: ["surface"],
+    buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300],
+    registers: [registry]
+  })
+  let open = 0
+
+  return Metrics.of({
+    request: (route, method, status) => Effect.sync(() => requests.inc({ route, method, status: String(status) })),
+    track: (surface) => (stream) =>
+      Stream.acquireRelease(
+        Effect.sync(() => {
+          open++
+          active.inc({ surface })
+          return durations.startTimer({ surface })
+        }),
+        (stop, exit) =>
+          Effect.sync(() => {
+            open--
+            active.dec({ surface })
+            stop()
+            const end: StreamEnd = Exit.isSuccess(exit) ? "completed" : Exit.isInterrupted(exit) ? "client_closed" : "error"
+            streams.inc({ surface, end })
+          })
+      ).pipe(Stream.flatMap(() => stream)),
+    activeStreams: Effect.sync(() => open),
+    text: Effect.promise(() => registry.metrics()),
+    contentType: registry.contentType
+  })
+})

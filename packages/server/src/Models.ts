@@ -1,0 +1,65 @@
+/**
+ * Letta agents as models: what `/v1/models` lists and how a request's `model` becomes an agent id.
+ *
+ * @since 0.1.0
+ */
+import { LettaClient, LettaConfig, LettaError, LettaSchema } from "@letta-pipeline/core"
+import { Context, Effect, Layer, Option, Schema } from "effect"
+import * as ServerConfig from "./ServerConfig.js"
+import * as Valves from "./Valves.js"
+
+/** @category models */
+export interface Service {
+  /** The agents offered as models: `LETTA_AGENT_ID` alone when set, else every agent (with a valve tag when set). */
+  readonly list: Effect.Effect<ReadonlyArray<LettaSchema.AgentState>, LettaError.PipelineError>
+  /** An agent id from a model: an agent id, `<pipeline id>.<agent id>`, or an agent's name. */
+  readonly resolve: (model: string) => Effect.Effect<string, LettaError.PipelineError>
+}
+
+/** @category services */
+export class Models extends Context.Tag("@letta-pipeline/server/Models")<Models, Service>() {}
+
+const isAgentId = Schema.is(LettaSchema.AgentId)
+
+/** @category layers */
+export const layer: Layer.Layer<
+  Models,
+  never,
+  LettaClient.LettaClient | LettaConfig.LettaConfig | ServerConfig.ServerConfig | Valves.ValvesStore
+> = Layer.effect(
+  Models,
+  Effect.gen(function*() {
+    const client = yield* LettaClient.LettaClient
+    const letta = yield* LettaConfig.LettaConfig
+    const server = yield* ServerConfig.ServerConfig
+    const valves = yield* Valves.ValvesStore
+
+    const list = Option.match(letta.agentId, {
+      onSome: (id) => Effect.map(client.getAgent(id), (agent) => [agent]),
+      onNone: () =>
+        Effect.flatMap(valves.get, (v) => client.listAgents(v.agent_tags.length === 0 ? {} : { tags: v.agent_tags }))
+    })
+
+    const unknownModel = (model: string) =>
+      new LettaError.LettaError({
+        reason: "NotFound",
+        detail: `the model ${JSON.stringify(model)} is not an agent offered here (see GET /v1/models)`
+      })
+
+    const resolve = (model: string): Effect.Effect<string, LettaError.PipelineError> => {
+      const name = model.startsWith(`${server.pipelineId}.`) ? model.slice(server.pipelineId.length + 1) : model
+      if (isAgentId(name)) {
+        return Option.match(letta.agentId, {
+          onNone: () => Effect.succeed(name),
+          onSome: (only) => only === name ? Effect.succeed(name) : Effect.fail(unknownModel(model))
+        })
+      }
+      return Effect.flatMap(list, (agents) => {
+        const found = agents.find((agent) => agent.name === name)
+        return found === undefined ? Effect.fail(unknownModel(model)) : Effect.succeed(found.id)
+      })
+    }
+
+    return Models.of({ list, resolve })
+  })
+)

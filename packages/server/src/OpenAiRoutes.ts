@@ -1,0 +1,115 @@
+/**
+ * `GET /v1/models` and `POST /v1/chat/completions` (also without `/v1`): Letta agents as OpenAI models.
+ *
+ * @since 0.1.0
+ */
+import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { ChatStream, type LettaConfig, Pipeline, StreamEvent } from "@letta-pipeline/core"
+import { Chunk, Clock, Effect, Either, Layer, Schema, Stream } from "effect"
+import { randomUUID } from "node:crypto"
+import * as ApiError from "./ApiError.js"
+import * as ChatThreads from "./ChatThreads.js"
+import * as Http from "./Http.js"
+import * as Metrics from "./Metrics.js"
+import * as Models from "./Models.js"
+import * as OpenAi from "./OpenAi.js"
+import * as ServerConfig from "./ServerConfig.js"
+import * as SseResponse from "./SseResponse.js"
+import * as Valves from "./Valves.js"
+
+/** `/v1/models` in the Pipelines flavour: OpenAI's list plus `pipelines: true` and a `pipeline` per model. */
+export const ModelList = Schema.Struct({
+  object: Schema.Literal("list"),
+  data: Schema.Array(Schema.Struct({
+    id: Schema.String,
+    name: Schema.String,
+    object: Schema.Literal("model"),
+    created: Schema.Number,
+    owned_by: Schema.Literal("letta"),
+    description: Schema.optional(Schema.String),
+    pipeline: Schema.Struct({ type: Schema.Literal("pipe"), valves: Schema.Boolean })
+  })),
+  pipelines: Schema.Literal(true)
+})
+const encodeModels = Schema.encodeSync(Schema.parseJson(ModelList))
+
+const unixSeconds = (iso: string | null | undefined): number => {
+  const millis = iso === null || iso === undefined ? Number.NaN : Date.parse(iso)
+  return Number.isNaN(millis) ? 0 : Math.floor(millis / 1000)
+}
+
+/** @category layers */
+export const layer = Layer.effectDiscard(Effect.gen(function*() {
+  const pipeline = yield* Pipeline.Pipeline
+  const models = yield* Models.Models
+  const settings = yield* ServerConfig.ServerConfig
+  const valves = yield* Valves.ValvesStore
+  const metrics = yield* Metrics.Metrics
+  const context = yield* Effect.context<
+    Models.Models | ChatThreads.ChatThreads | Valves.ValvesStore | ServerConfig.ServerConfig | LettaConfig.LettaConfig
+  >()
+
+  const listModels: Http.Handler = Effect.map(Effect.either(models.list), Either.match({
+    onLeft: (error) => ApiError.openAi(ApiError.fromPipelineError(error)),
+    onRight: (agents) =>
+      HttpServerResponse.text(
+        encodeModels({
+          object: "list",
+          data: agents.map((agent) => ({
+            id: agent.id,
+            name: agent.name,
+            object: "model",
+            created: unixSeconds(agent.created_at),
+            owned_by: "letta",
+            ...(agent.description === null || agent.description === undefined ? {} : { description: agent.description }),
+            pipeline: { type: "pipe", valves: true }
+          })),
+          pipelines: true
+        }),
+        { contentType: "application/json" }
+      )
+  }))
+
+  const chatCompletions: Http.Handler = Effect.gen(function*() {
+    const parsed = yield* Http.jsonBody
+    if (Either.isLeft(parsed)) return ApiError.openAi(parsed.left)
+    const chat = Http.decodeBody(OpenAi.ChatCompletionRequest, parsed.right)
+    if (Either.isLeft(chat)) return ApiError.openAi(chat.left)
+    const raw = Http.asRecord(parsed.right)
+    const turn = yield* Effect.either(Http.turnRequest(chat.right, raw))
+    if (Either.isLeft(turn)) return ApiError.openAi(ApiError.fromPipelineError(turn.left))
+    const options = {
+      id: `chatcmpl-${randomUUID()}`,
+      created: Math.floor((yield* Clock.currentTimeMillis) / 1000),
+      model: chat.right.model
+    }
+    const events = pipeline.pipe(turn.right)
+
+    if (chat.right.stream !== true) {
+      const all = yield* Effect.either(Stream.runCollect(events))
+      if (Either.isLeft(all)) return ApiError.openAi(ApiError.fromPipelineError(all.left))
+      const list = Chunk.toReadonlyArray(all.right)
+      const collected = yield* ChatStream.collect(Stream.fromIterable(list))
+      return HttpServerResponse.text(OpenAi.encodeCompletion(OpenAi.toCompletion(options, list, collected)), {
+        contentType: "application/json"
+      })
+    }
+
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const mode = (yield* valves.get).status_events
+    const statusEvents = mode === "on" || (mode === "auto" && Http.fromOpenWebUI(request.headers, raw))
+    const peeked = yield* SseResponse.peek(events, settings.firstEventWait)
+    if (Either.isLeft(peeked)) return ApiError.openAi(ApiError.fromPipelineError(peeked.left))
+    const frames = peeked.right.pipe(
+      StreamEvent.catchToEvent,
+      OpenAi.toChunks({ ...options, includeUsage: chat.right.stream_options?.include_usage === true, statusEvents }),
+      Stream.map(SseResponse.data),
+      Stream.concat(Stream.succeed(SseResponse.done)),
+      metrics.track("openai")
+    )
+    return SseResponse.make(frames, settings.heartbeat)
+  }).pipe(Effect.provide(context))
+
+  yield* Http.route("GET", "/models", listModels, { alsoV1: true })
+  yield* Http.route("POST", "/chat/completions", chatCompletions, { alsoV1: true })
+}))

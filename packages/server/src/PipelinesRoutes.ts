@@ -1,0 +1,111 @@
+/**
+ * Open WebUI's Pipelines protocol, so the server can be added as a Pipelines connection: `/pipelines`, valves (read,
+ * JSON Schema, update without restart) and the filter `inlet`/`outlet` Open WebUI calls around every chat of a model
+ * that carries a `pipeline` entry. Every route also under `/v1`.
+ *
+ * @since 0.1.0
+ */
+import { HttpLayerRouter, HttpServerResponse } from "@effect/platform"
+import { LettaSchema, Pipeline, PipelineHooks } from "@letta-pipeline/core"
+import { Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
+import * as ApiError from "./ApiError.js"
+import * as Http from "./Http.js"
+import * as ServerConfig from "./ServerConfig.js"
+import * as Valves from "./Valves.js"
+
+/** What Open WebUI posts to `/{id}/filter/inlet` and `/outlet`. @category schemas */
+export const FilterRequest = Schema.Struct({
+  body: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+  user: Schema.optional(Schema.NullOr(PipelineHooks.FilterUser))
+})
+
+const InletMetadata = Schema.Struct({
+  metadata: Schema.Struct({ chat_id: Schema.optional(Schema.String), task: Schema.optional(Schema.String) })
+})
+const decodeInletMetadata = Schema.decodeUnknownOption(InletMetadata)
+
+const json = (value: unknown, status = 200) =>
+  HttpServerResponse.text(Schema.encodeSync(Schema.parseJson())(value), { status, contentType: "application/json" })
+
+/**
+ * Open WebUI drops `metadata` before the chat request reaches a model, so the inlet copies what the pipeline needs (the
+ * chat id for its thread, the task to answer locally) to top-level fields that survive.
+ */
+export const keepMetadata = (body: PipelineHooks.FilterBody): PipelineHooks.FilterBody =>
+  Option.match(decodeInletMetadata(body), {
+    onNone: () => body,
+    onSome: ({ metadata }) => ({
+      ...body,
+      ...(metadata.chat_id === undefined ? {} : { chat_id: metadata.chat_id }),
+      ...(metadata.task === undefined || metadata.task === "" ? {} : { task: metadata.task })
+    })
+  })
+
+/** @category layers */
+export const layer = Layer.effectDiscard(Effect.gen(function*() {
+  const pipeline = yield* Pipeline.Pipeline
+  const settings = yield* ServerConfig.ServerConfig
+  const valves = yield* Valves.ValvesStore
+  const context = yield* Effect.context<ServerConfig.ServerConfig>()
+
+  /** The pipeline's own id, a model id (an agent, or `<pipeline id>.<agent>`). */
+  const known = (id: string): boolean =>
+    id === settings.pipelineId || Schema.is(LettaSchema.AgentId)(id) || id.startsWith(`${settings.pipelineId}.`)
+
+  const withPipeline = (then: (id: string) => Http.Handler): Http.Handler =>
+    Effect.flatMap(HttpLayerRouter.params, (params) => {
+      const id = params.pipeline_id ?? ""
+      return known(id) ? then(id) : Effect.succeed(ApiError.detail(404, `Pipeline ${id} not found`))
+    })
+
+  const status: Http.Handler = Effect.succeed(json({ status: true }))
+
+  const pipelines: Http.Handler = Effect.succeed(json({
+    data: [{ id: settings.pipelineId, name: pipeline.name, type: "pipe", valves: true }]
+  }))
+
+  const getValves = withPipeline(() => Effect.map(valves.get, (v) => json(v)))
+
+  const valvesSpec = withPipeline(() => Effect.succeed(json(Valves.spec)))
+
+  const updateValves = withPipeline(() =>
+    Effect.gen(function*() {
+      const body = yield* Http.jsonBody
+      if (Either.isLeft(body)) return ApiError.detail(body.left.status, body.left.message)
+      const updated = yield* Effect.either(valves.update(body.right))
+      return Either.match(updated, {
+        onLeft: (error) => ApiError.detail(422, `invalid valves: ${ParseResult.TreeFormatter.formatErrorSync(error)}`),
+        onRight: (v) => json(v)
+      })
+    }).pipe(Effect.provide(context))
+  )
+
+  const filter = (hook: "inlet" | "outlet") =>
+    withPipeline(() =>
+      Effect.gen(function*() {
+        const body = yield* Http.jsonBody
+        if (Either.isLeft(body)) return ApiError.detail(body.left.status, body.left.message)
+        const request = Http.decodeBody(FilterRequest, body.right)
+        if (Either.isLeft(request)) return ApiError.detail(422, request.left.message)
+        const user = request.right.user ?? undefined
+        const result = yield* Effect.either(
+          hook === "inlet"
+            ? Effect.map(pipeline.inlet(request.right.body, user), keepMetadata)
+            : pipeline.outlet(request.right.body, user)
+        )
+        return Either.match(result, {
+          onLeft: (error) => ApiError.detail(ApiError.fromPipelineError(error).status, error.message),
+          onRight: (filtered) => json(filtered)
+        })
+      }).pipe(Effect.provide(context))
+    )
+
+  yield* Http.route("GET", "/", status)
+  yield* Http.route("GET", "/v1", status)
+  yield* Http.route("GET", "/pipelines", pipelines, { alsoV1: true })
+  yield* Http.route("GET", "/:pipeline_id/valves", getValves, { alsoV1: true })
+  yield* Http.route("GET", "/:pipeline_id/valves/spec", valvesSpec, { alsoV1: true })
+  yield* Http.route("POST", "/:pipeline_id/valves/update", updateValves, { alsoV1: true })
+  yield* Http.route("POST", "/:pipeline_id/filter/inlet", filter("inlet"), { alsoV1: true })
+  yield* Http.route("POST", "/:pipeline_id/filter/outlet", filter("outlet"), { alsoV1: true })
+}))

@@ -1,0 +1,89 @@
+/**
+ * Settings of the HTTP server.
+ *
+ * | Variable | Default | Meaning |
+ * |---|---|---|
+ * | `PIPELINE_API_KEY` | – | bearer key required on every route but `/health` (open when unset) |
+ * | `PIPELINE_ID` | `letta` | the pipeline's id in Open WebUI's Pipelines admin |
+ * | `PIPELINE_CORS_ORIGINS` | – | comma-separated origins allowed by CORS (closed when unset) |
+ * | `PIPELINE_MAX_BODY` | `16777216` | largest request body in bytes |
+ * | `PIPELINE_HEARTBEAT` | `15` | SSE comment heartbeat while the agent is quiet |
+ * | `PIPELINE_FIRST_EVENT_WAIT` | `2` | how long a stream waits for the first event before committing to HTTP 200 |
+ * | `PIPELINE_SHUTDOWN_GRACE` | `10` | how long shutdown waits for open streams |
+ * | `PIPELINE_STATUS_EVENTS` | `auto` | Open WebUI status chunks: `on`, `off`, `auto` (only for Open WebUI) |
+ * | `PIPELINE_AGENT_TAGS` | – | comma-separated tags: only agents with one of them are models |
+ * | `OTEL_EXPORTER_OTLP_ENDPOINT` | – | export traces over OTLP/HTTP to this endpoint |
+ *
+ * @since 0.1.0
+ */
+import { LettaConfig } from "@letta-pipeline/core"
+import { Config, type ConfigError, Context, Duration, Layer, Option, type Redacted } from "effect"
+
+/** @category models */
+export type StatusEvents = "on" | "off" | "auto"
+
+/** @category models */
+export interface Settings {
+  readonly apiKey: Option.Option<Redacted.Redacted>
+  readonly pipelineId: string
+  readonly corsOrigins: ReadonlyArray<string>
+  readonly maxBodyBytes: number
+  readonly heartbeat: Duration.Duration
+  readonly firstEventWait: Duration.Duration
+  readonly shutdownGrace: Duration.Duration
+  readonly statusEvents: StatusEvents
+  readonly agentTags: ReadonlyArray<string>
+  readonly otlpEndpoint: Option.Option<string>
+}
+
+/** @category services */
+export class ServerConfig extends Context.Tag("@letta-pipeline/server/ServerConfig")<ServerConfig, Settings>() {}
+
+const list = (name: string) =>
+  Config.string(name).pipe(
+    Config.map((text) => text.split(",").map((item) => item.trim()).filter((item) => item !== "")),
+    Config.withDefault<ReadonlyArray<string>>([])
+  )
+
+/** @category constructors */
+export const defaults: Settings = {
+  apiKey: Option.none(),
+  pipelineId: "letta",
+  corsOrigins: [],
+  maxBodyBytes: 16 * 1024 * 1024,
+  heartbeat: Duration.seconds(15),
+  firstEventWait: Duration.seconds(2),
+  shutdownGrace: Duration.seconds(10),
+  statusEvents: "auto",
+  agentTags: [],
+  otlpEndpoint: Option.none()
+}
+
+/** @category constructors */
+export const config: Config.Config<Settings> = Config.all({
+  apiKey: Config.option(Config.redacted("PIPELINE_API_KEY")),
+  pipelineId: Config.string("PIPELINE_ID").pipe(
+    Config.validate({ message: "PIPELINE_ID: letters, digits, _ and - only", validation: (id) => /^[\w-]+$/.test(id) }),
+    Config.withDefault(defaults.pipelineId)
+  ),
+  corsOrigins: list("PIPELINE_CORS_ORIGINS"),
+  maxBodyBytes: Config.integer("PIPELINE_MAX_BODY").pipe(Config.withDefault(defaults.maxBodyBytes)),
+  heartbeat: LettaConfig.duration("PIPELINE_HEARTBEAT").pipe(Config.withDefault(defaults.heartbeat)),
+  firstEventWait: LettaConfig.duration("PIPELINE_FIRST_EVENT_WAIT").pipe(Config.withDefault(defaults.firstEventWait)),
+  shutdownGrace: LettaConfig.duration("PIPELINE_SHUTDOWN_GRACE").pipe(Config.withDefault(defaults.shutdownGrace)),
+  statusEvents: Config.literal("on", "off", "auto")("PIPELINE_STATUS_EVENTS").pipe(
+    Config.withDefault<StatusEvents>(defaults.statusEvents)
+  ),
+  agentTags: list("PIPELINE_AGENT_TAGS"),
+  otlpEndpoint: Config.option(Config.string("OTEL_EXPORTER_OTLP_ENDPOINT"))
+})
+
+/** @category constructors */
+export const make = (options: Partial<Settings> = {}): Settings => ({ ...defaults, ...options })
+
+/** @category layers */
+export const layer = (options: Partial<Settings> = {}): Layer.Layer<ServerConfig> =>
+  Layer.succeed(ServerConfig, make(options))
+
+/** @category layers */
+export const layerConfig: Layer.Layer<ServerConfig, ConfigError.ConfigError> = Layer.effect(ServerConfig, config)

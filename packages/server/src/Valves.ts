@@ -1,0 +1,60 @@
+/**
+ * Open WebUI "valves": the settings an admin may change at run time from the Pipelines admin page. Validated by their
+ * Schema, whose JSON Schema is the `valves/spec`; applied to the next request, no restart.
+ *
+ * @since 0.1.0
+ */
+import { LettaConfig } from "@letta-pipeline/core"
+import { Context, Effect, JSONSchema, Layer, type ParseResult, Ref, Schema } from "effect"
+import * as ServerConfig from "./ServerConfig.js"
+
+/** @category schemas */
+export const Valves = Schema.Struct({
+  status_events: Schema.Literal("on", "off", "auto").annotations({
+    title: "Status events",
+    description: "Send Open WebUI status updates (tool activity) as event chunks: on, off, or auto (Open WebUI only)"
+  }),
+  stream_tokens: Schema.Boolean.annotations({
+    title: "Stream tokens",
+    description: "Ask Letta for token-by-token deltas instead of one event per step"
+  }),
+  agent_tags: Schema.Array(Schema.String).annotations({
+    title: "Agent tags",
+    description: "Offer only agents carrying one of these tags as models (empty: all agents)"
+  })
+}).annotations({ title: "Valves" })
+/** @category models */
+export type Valves = typeof Valves.Type
+
+/** The valves' JSON Schema, for `/{id}/valves/spec`. @category constructors */
+export const spec = JSONSchema.make(Valves)
+
+/** @category models */
+export interface Service {
+  readonly get: Effect.Effect<Valves>
+  /** Validates and applies a whole valves object. */
+  readonly update: (input: unknown) => Effect.Effect<Valves, ParseResult.ParseError>
+}
+
+/** @category services */
+export class ValvesStore extends Context.Tag("@letta-pipeline/server/Valves")<ValvesStore, Service>() {}
+
+const decode = Schema.decodeUnknown(Valves, { onExcessProperty: "error" })
+
+/** Starts from the server and Letta settings. @category layers */
+export const layer: Layer.Layer<ValvesStore, never, ServerConfig.ServerConfig | LettaConfig.LettaConfig> = Layer.effect(
+  ValvesStore,
+  Effect.gen(function*() {
+    const server = yield* ServerConfig.ServerConfig
+    const letta = yield* LettaConfig.LettaConfig
+    const current = yield* Ref.make<Valves>({
+      status_events: server.statusEvents,
+      stream_tokens: letta.streamTokens,
+      agent_tags: server.agentTags
+    })
+    return ValvesStore.of({
+      get: Ref.get(current),
+      update: (input) => Effect.tap(decode(input), (valves) => Ref.set(current, valves))
+    })
+  })
+)

@@ -1,0 +1,91 @@
+/**
+ * The server over core over an in-process emulator, on a random loopback port.
+ */
+import { HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { HttpTransport, LettaClient, LettaConfig, Pipeline, PipelineHooks } from "@letta-pipeline/core"
+import { Emulator, type EmulatorConfig } from "@letta-pipeline/emulator"
+import { Effect, Layer, Schema } from "effect"
+import { Server, ServerConfig } from "../../src/index.js"
+
+export interface Options {
+  readonly emulator?: Partial<EmulatorConfig.Settings>
+  readonly letta?: Parameters<typeof LettaConfig.make>[0]
+  readonly server?: Partial<ServerConfig.Settings>
+}
+
+const core = (options: Options) =>
+  Layer.unwrapEffect(Effect.map(Emulator.Emulator, (emulator) => {
+    const config = LettaConfig.make({ baseUrl: emulator.url, ...options.letta })
+    return Pipeline.layer.pipe(
+      Layer.provide(PipelineHooks.layerIdentity),
+      Layer.provideMerge(LettaClient.layer),
+      Layer.provide(HttpTransport.layer(config)),
+      Layer.provideMerge(Layer.succeed(LettaConfig.LettaConfig, config))
+    )
+  }))
+
+/** Server + emulator; the test's `HttpClient` talks to the server. */
+export const serverLayer = (options: Options = {}) =>
+  Server.layerApp.pipe(
+    Layer.provideMerge(NodeHttpServer.layerTest),
+    Layer.provideMerge(core(options)),
+    Layer.provideMerge(ServerConfig.layer(options.server)),
+    Layer.provideMerge(Emulator.layer(options.emulator))
+  )
+
+export const serverUrl = Effect.map(HttpServer.HttpServer, (server) =>
+  server.address._tag === "TcpAddress" ? `http://127.0.0.1:${server.address.port}` : "")
+
+export const demoAgent = Effect.map(Emulator.Emulator, (emulator) => emulator.demoAgent)
+
+export const emulatorStats = Effect.flatMap(Emulator.Emulator, (emulator) => emulator.stats.snapshot)
+
+export interface Answer {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly text: string
+}
+
+export const call = (
+  method: "GET" | "POST" | "OPTIONS",
+  path: string,
+  options: { readonly body?: unknown; readonly headers?: Record<string, string> } = {}
+) =>
+  Effect.gen(function*() {
+    const client = yield* HttpClient.HttpClient
+    let request = HttpClientRequest.make(method)(path).pipe(HttpClientRequest.setHeaders(options.headers ?? {}))
+    if (options.body !== undefined) {
+      request = typeof options.body === "string"
+        ? HttpClientRequest.bodyText(request, options.body, "application/json")
+        : HttpClientRequest.bodyUnsafeJson(request, options.body)
+    }
+    const response = yield* client.execute(request)
+    return { status: response.status, headers: response.headers, text: yield* response.text } satisfies Answer
+  }).pipe(Effect.scoped, Effect.orDie)
+
+/** A JSON object's fields. */
+export const fields = (value: unknown): Readonly<Record<string, unknown>> =>
+  typeof value === "object" && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : {}
+
+export const json = (answer: Answer): Readonly<Record<string, unknown>> => fields(JSON.parse(answer.text))
+
+/** The `data:` payloads of an SSE body, `[DONE]` as the string. */
+export const dataLines = (text: string): ReadonlyArray<unknown> =>
+  text.split("\n").filter((line) => line.startsWith("data: ")).map((line) => {
+    const data = line.slice(6)
+    return data === "[DONE]" ? data : JSON.parse(data)
+  })
+
+/** Content deltas of OpenAI chunks, joined. */
+export const contentOf = (chunks: ReadonlyArray<unknown>): string =>
+  chunks.map((chunk) => {
+    const choice = fields((fields(chunk).choices as ReadonlyArray<unknown> | undefined)?.[0])
+    return String(fields(choice.delta).content ?? "")
+  }).join("")
+
+export const decode = <A, I>(schema: Schema.Schema<A, I>, answer: Answer): A =>
+  Schema.decodeUnknownSync(schema)(JSON.parse(answer.text))
+
+export const chat = (content: string, extra: Record<string, unknown> = {}) =>
+  Effect.map(demoAgent, (agent) => ({ model: agent.id, messages: [{ role: "user", content }], ...extra }))
