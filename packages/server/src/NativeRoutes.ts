@@ -6,8 +6,8 @@
  * @since 0.1.0
  */
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { type LettaConfig, PipeRequest, Pipeline, StreamEvent } from "@letta-pipeline/core"
-import { Effect, Either, FiberHandle, Layer, Option, Schema, Stream } from "effect"
+import { LettaConfig, PipeRequest, Pipeline, StreamEvent } from "@letta-pipeline/core"
+import { Context, Effect, Either, FiberHandle, Layer, Option, Schema, Stream } from "effect"
 import * as ApiError from "./ApiError.js"
 import * as ChatThreads from "./ChatThreads.js"
 import * as Http from "./Http.js"
@@ -47,9 +47,11 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
   const pipeline = yield* Pipeline.Pipeline
   const settings = yield* ServerConfig.ServerConfig
   const metrics = yield* Metrics.Metrics
-  const context = yield* Effect.context<
-    Models.Models | ChatThreads.ChatThreads | Valves.ValvesStore | ServerConfig.ServerConfig | LettaConfig.LettaConfig
-  >()
+  // only these services: the layer's whole context also holds its Scope, which would replace the request's and let
+  // per-request resources (a turn's upstream stream) outlive the request
+  const context = Context.pick(Models.Models, ChatThreads.ChatThreads, Valves.ValvesStore, ServerConfig.ServerConfig, LettaConfig.LettaConfig)(
+    yield* Effect.context<Models.Models | ChatThreads.ChatThreads | Valves.ValvesStore | ServerConfig.ServerConfig | LettaConfig.LettaConfig>()
+  )
 
   /** A turn's events, failures included as events. */
   const turnEvents = (body: typeof PipeBody.Type, raw: Readonly<Record<string, unknown>>) =>

@@ -4,8 +4,8 @@
  * @since 0.1.0
  */
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { ChatStream, type LettaConfig, Pipeline, StreamEvent } from "@letta-pipeline/core"
-import { Chunk, Clock, Effect, Either, Layer, Schema, Stream } from "effect"
+import { ChatStream, LettaConfig, Pipeline, StreamEvent } from "@letta-pipeline/core"
+import { Chunk, Clock, Context, Effect, Either, Layer, Schema, Stream } from "effect"
 import { randomUUID } from "node:crypto"
 import * as ApiError from "./ApiError.js"
 import * as ChatThreads from "./ChatThreads.js"
@@ -45,9 +45,11 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
   const settings = yield* ServerConfig.ServerConfig
   const valves = yield* Valves.ValvesStore
   const metrics = yield* Metrics.Metrics
-  const context = yield* Effect.context<
-    Models.Models | ChatThreads.ChatThreads | Valves.ValvesStore | ServerConfig.ServerConfig | LettaConfig.LettaConfig
-  >()
+  // only these services: the layer's whole context also holds its Scope, which would replace the request's and let
+  // per-request resources (a turn's upstream stream) outlive the request
+  const context = Context.pick(Models.Models, ChatThreads.ChatThreads, Valves.ValvesStore, ServerConfig.ServerConfig, LettaConfig.LettaConfig)(
+    yield* Effect.context<Models.Models | ChatThreads.ChatThreads | Valves.ValvesStore | ServerConfig.ServerConfig | LettaConfig.LettaConfig>()
+  )
 
   const listModels: Http.Handler = Effect.map(Effect.either(models.list), Either.match({
     onLeft: (error) => ApiError.openAi(ApiError.fromPipelineError(error)),

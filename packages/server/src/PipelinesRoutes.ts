@@ -7,7 +7,7 @@
  */
 import { HttpLayerRouter, HttpServerResponse } from "@effect/platform"
 import { LettaSchema, Pipeline, PipelineHooks } from "@letta-pipeline/core"
-import { Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
+import { Context, Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
 import * as ApiError from "./ApiError.js"
 import * as Http from "./Http.js"
 import * as ServerConfig from "./ServerConfig.js"
@@ -46,7 +46,11 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
   const pipeline = yield* Pipeline.Pipeline
   const settings = yield* ServerConfig.ServerConfig
   const valves = yield* Valves.ValvesStore
-  const context = yield* Effect.context<ServerConfig.ServerConfig>()
+  // only these services: the layer's whole context also holds its Scope, which would replace the request's and let
+  // per-request resources (a turn's upstream stream) outlive the request
+  const context = Context.pick(ServerConfig.ServerConfig)(
+    yield* Effect.context<ServerConfig.ServerConfig>()
+  )
 
   /** The pipeline's own id, a model id (an agent, or `<pipeline id>.<agent>`). */
   const known = (id: string): boolean =>
