@@ -50,6 +50,8 @@ const drain = (server: NodeServer, grace: Duration.Duration) =>
       server.close(() => resume(Effect.void))
       server.closeIdleConnections()
     }).pipe(
+      // finalizers run uninterruptibly; the wait must be interruptible for the timeout to end it
+      Effect.interruptible,
       Effect.timeout(grace),
       Effect.catchTag("TimeoutException", () =>
         Effect.zipRight(
@@ -84,7 +86,7 @@ const announce = Layer.effectDiscard(Effect.gen(function*() {
  */
 export const layer = (
   options: Options
-): Layer.Layer<never, HttpServerError.ServeError | ConfigError.ConfigError, Requirements> =>
+): Layer.Layer<HttpServer.HttpServer, HttpServerError.ServeError | ConfigError.ConfigError, Requirements> =>
   Layer.unwrapScoped(Effect.gen(function*() {
     const node = createServer()
     const settings = yield* ServerConfig.ServerConfig
