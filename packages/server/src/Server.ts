@@ -17,6 +17,7 @@ import * as OpenAiRoutes from "./OpenAiRoutes.js"
 import * as OpsRoutes from "./OpsRoutes.js"
 import * as PipelinesRoutes from "./PipelinesRoutes.js"
 import * as ServerConfig from "./ServerConfig.js"
+import * as Telemetry from "./Telemetry.js"
 import * as Valves from "./Valves.js"
 
 /** What the server needs from core. @category models */
@@ -39,7 +40,9 @@ const services = Layer.mergeAll(Models.layer, ChatThreads.layerMemory).pipe(Laye
 export const layerApp: Layer.Layer<never, never, HttpServer.HttpServer | Requirements | ServerConfig.ServerConfig> =
   HttpLayerRouter.serve(Layer.mergeAll(routes, cors), { disableListenLog: true }).pipe(
     Layer.provide(services),
-    Layer.provide(Metrics.layer)
+    Layer.provide(Metrics.layer),
+    // below the server, so that request fibers and the Letta calls in them are traced
+    Layer.provide(Telemetry.layer)
   )
 
 /** Stops accepting, waits for open connections up to `grace`, then cuts the rest. */

@@ -1,0 +1,27 @@
+/**
+ * Traces over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (spans of every request, of each Letta call inside
+ * it, of the pipeline), through `@effect/opentelemetry`. Nothing otherwise.
+ *
+ * @since 0.1.0
+ */
+import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
+import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
+import { Effect, Layer, Option } from "effect"
+import * as ServerConfig from "./ServerConfig.js"
+
+/** @category layers */
+export const layer: Layer.Layer<never, never, ServerConfig.ServerConfig> = Layer.unwrapEffect(
+  Effect.map(ServerConfig.ServerConfig, (settings) =>
+    Option.match(settings.otlpEndpoint, {
+      onNone: () => Layer.empty,
+      onSome: (endpoint) =>
+        NodeSdk.layer(() => ({
+          resource: { serviceName: "letta-pipeline", serviceVersion: "0.1.0" },
+          spanProcessor: new BatchSpanProcessor(
+            new OTLPTraceExporter({ url: `${endpoint.replace(/\/+$/, "")}/v1/traces` })
+          ),
+          shutdownTimeout: "5 seconds"
+        })).pipe(Layer.discard)
+    }))
+)

@@ -1,0 +1,71 @@
+/**
+ * Traces reach an OTLP/HTTP collector (a loopback receiver here) when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+ */
+import { HttpClient, HttpClientRequest } from "@effect/platform"
+import { NodeHttpClient } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Emulator } from "@letta-pipeline/emulator"
+import { Duration, Effect, Exit, Layer, Option, Ref, Schedule, Scope } from "effect"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+import { serverLayer, serverUrl } from "./utils/harness.js"
+
+interface Span {
+  readonly name: string
+  readonly traceId: string
+}
+
+/** A loopback OTLP/HTTP receiver that keeps the spans of every JSON export. */
+const collector = Effect.gen(function*() {
+  const spans = yield* Ref.make<ReadonlyArray<Span>>([])
+  const server = yield* Effect.acquireRelease(
+    Effect.async<http.Server>((resume) => {
+      const s = http.createServer((request, response) => {
+        let body = ""
+        request.on("data", (chunk) => (body += chunk))
+        request.on("end", () => {
+          const parsed = JSON.parse(body) as {
+            resourceSpans?: ReadonlyArray<{ scopeSpans?: ReadonlyArray<{ spans?: ReadonlyArray<Span> }> }>
+          }
+          const received = (parsed.resourceSpans ?? []).flatMap((r) => (r.scopeSpans ?? []).flatMap((s) => s.spans ?? []))
+          Effect.runSync(Ref.update(spans, (all) => [...all, ...received]))
+          response.writeHead(200, { "content-type": "application/json" }).end("{}")
+        })
+      })
+      s.listen(0, "127.0.0.1", () => resume(Effect.succeed(s)))
+    }),
+    (s) => Effect.async<void>((resume) => s.close(() => resume(Effect.void)))
+  )
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, spans }
+})
+
+describe("OpenTelemetry", () => {
+  it.live("a chat request and the Letta call it makes arrive as spans of one trace", () =>
+    Effect.gen(function*() {
+      const otlp = yield* collector
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(
+        serverLayer({ server: { otlpEndpoint: Option.some(otlp.url) } }),
+        scope
+      )
+      yield* Effect.gen(function*() {
+        const client = yield* HttpClient.HttpClient
+        const agent = yield* Effect.map(Emulator.Emulator, (e) => e.demoAgent)
+        const url = yield* serverUrl
+        const response = yield* client.execute(HttpClientRequest.post(`${url}/v1/chat/completions`).pipe(
+          HttpClientRequest.bodyUnsafeJson({ model: agent.id, messages: [{ role: "user", content: "trace me" }] })
+        ))
+        assert.strictEqual(response.status, 200)
+      }).pipe(Effect.scoped, Effect.provide(Layer.merge(Layer.succeedContext(context), NodeHttpClient.layerUndici)))
+      yield* Scope.close(scope, Exit.void) // flushes the batch processor
+      const spans = yield* Ref.get(otlp.spans).pipe(
+        Effect.filterOrFail((all) => all.length > 0),
+        Effect.retry(Schedule.spaced("20 millis")),
+        Effect.timeout(Duration.seconds(10))
+      )
+      const server = spans.find((s) => s.name === "http.server POST")
+      assert.isDefined(server)
+      const upstream = spans.find((s) => s.name === "http.client POST" && s.traceId === server?.traceId)
+      assert.isDefined(upstream, `spans: ${spans.map((s) => s.name).join(", ")}`)
+    }).pipe(Effect.scoped), { timeout: 30_000 })
+})
