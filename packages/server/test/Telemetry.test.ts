@@ -29,12 +29,15 @@ const collector = Effect.gen(function*() {
           }
           const received = (parsed.resourceSpans ?? []).flatMap((r) => (r.scopeSpans ?? []).flatMap((s) => s.spans ?? []))
           Effect.runSync(Ref.update(spans, (all) => [...all, ...received]))
-          response.writeHead(200, { "content-type": "application/json" }).end("{}")
+          response.writeHead(200, { "content-type": "application/json" })
+          response.end("{}")
         })
       })
       s.listen(0, "127.0.0.1", () => resume(Effect.succeed(s)))
     }),
-    (s) => Effect.async<void>((resume) => s.close(() => resume(Effect.void)))
+    (s) => Effect.async<void>((resume) => {
+      s.close(() => resume(Effect.void))
+    })
   )
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, spans }
 })
