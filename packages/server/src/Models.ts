@@ -56,7 +56,9 @@ export const layer: Layer.Layer<
       }
       return Effect.flatMap(list, (agents) => {
         const found = agents.find((agent) => agent.name === name)
-        return found === undefined ? Effect.fail(unknownModel(model)) : Effect.succeed(found.id)
+        if (found !== undefined) return Effect.succeed(found.id)
+        // looks like an id but is not one: say so, instead of "unknown model"
+        return name.startsWith("agent-") ? LettaClient.checkAgentId(name) : Effect.fail(unknownModel(model))
       })
     }
 

@@ -5,18 +5,24 @@ import { HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { HttpTransport, LettaClient, LettaConfig, Pipeline, PipelineHooks } from "@letta-pipeline/core"
 import { Emulator, type EmulatorConfig } from "@letta-pipeline/emulator"
-import { Effect, Layer, Schema } from "effect"
+import { Effect, Layer, Option, Schema } from "effect"
 import { Server, ServerConfig } from "../../src/index.js"
 
 export interface Options {
   readonly emulator?: Partial<EmulatorConfig.Settings>
   readonly letta?: Parameters<typeof LettaConfig.make>[0]
   readonly server?: Partial<ServerConfig.Settings>
+  /** Set LETTA_AGENT_ID to the emulator's demo agent. */
+  readonly pinDemoAgent?: boolean
 }
 
 const core = (options: Options) =>
   Layer.unwrapEffect(Effect.map(Emulator.Emulator, (emulator) => {
-    const config = LettaConfig.make({ baseUrl: emulator.url, ...options.letta })
+    const config = LettaConfig.make({
+      baseUrl: emulator.url,
+      ...(options.pinDemoAgent === true ? { agentId: Option.some(emulator.demoAgent.id) } : {}),
+      ...options.letta
+    })
     return Pipeline.layer.pipe(
       Layer.provide(PipelineHooks.layerIdentity),
       Layer.provideMerge(LettaClient.layer),
