@@ -26,7 +26,7 @@ const startServe = Effect.gen(function*() {
     Stream.runForEach((line) =>
       Effect.zipRight(
         Ref.update(lines, (all) => [...all, line]),
-        Option.match(Option.fromNullable(/Listening on (http:\/\/\S+)/.exec(line)?.[1]), {
+        Option.match(Option.fromNullable(/Listening on (http:\/\/[^\s"]+)/.exec(line)?.[1]), {
           onNone: () => Effect.void,
           onSome: (url) => Deferred.succeed(listening, url)
         })
