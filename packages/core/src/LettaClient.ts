@@ -603,6 +603,19 @@ export const layer: Layer.Layer<LettaClient, never, HttpClient.HttpClient | Lett
 )
 
 /**
+ * The client, its TLS-aware transport and these settings.
+ *
+ * @category layers
+ */
+export const layerSettings = (
+  settings: LettaConfig.Settings
+): Layer.Layer<LettaClient | LettaConfig.LettaConfig, ConfigError.ConfigError> =>
+  layer.pipe(
+    Layer.provide(HttpTransport.layer(settings)),
+    Layer.provideMerge(Layer.succeed(LettaConfig.LettaConfig, settings))
+  )
+
+/**
  * The client, its TLS-aware transport and its settings, all from the environment (`LettaConfig.config`).
  *
  * @category layers

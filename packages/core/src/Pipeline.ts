@@ -197,6 +197,16 @@ export const layer: Layer.Layer<
 > = Layer.scoped(Pipeline, make)
 
 /**
+ * Everything from these settings, with identity hooks.
+ *
+ * @category layers
+ */
+export const layerSettings = (
+  settings: LettaConfig.Settings
+): Layer.Layer<Pipeline | LettaClient.LettaClient | LettaConfig.LettaConfig, ConfigError> =>
+  layer.pipe(Layer.provide(PipelineHooks.layerIdentity), Layer.provideMerge(LettaClient.layerSettings(settings)))
+
+/**
  * Everything from the environment, with identity hooks: the quickest way to a working pipeline.
  *
  * @category layers

@@ -2,10 +2,10 @@
  * The client over real loopback sockets: cancellation reaches the server, TLS is verified, transport errors are typed.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Exit, Fiber, Layer, Logger, Option, Ref, Stream } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Logger, Option, Ref, Stream } from "effect"
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import { HttpTransport, LettaClient, LettaConfig } from "../src/index.js"
+import { LettaClient, LettaConfig } from "../src/index.js"
 import * as Letta from "./utils/letta.js"
 import * as Mock from "./utils/MockHttpClient.js"
 import { closedPort, serve } from "./utils/servers.js"
@@ -16,13 +16,7 @@ const tls = {
   key: readFileSync(new URL("./fixtures/tls-key.pem", import.meta.url), "utf8")
 }
 
-const clientAt = (settings: Parameters<typeof LettaConfig.make>[0]) => {
-  const config = LettaConfig.make(settings)
-  return LettaClient.layer.pipe(
-    Layer.provide(HttpTransport.layer(config)),
-    Layer.provide(Layer.succeed(LettaConfig.LettaConfig, config))
-  )
-}
+const clientAt = (settings: Parameters<typeof LettaConfig.make>[0]) => LettaClient.layerSettings(LettaConfig.make(settings))
 
 const turn = { messages: [{ role: "user" as const, content: "Hello" }] }
 

@@ -5,7 +5,7 @@
 import { HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { HttpTransport, LettaClient, LettaConfig, Pipeline, PipelineHooks } from "@letta-pipeline/core"
+import { LettaConfig, Pipeline } from "@letta-pipeline/core"
 import { Emulator } from "@letta-pipeline/emulator"
 import { ConfigProvider, Duration, Effect, Either, Exit, Fiber, Layer, Schedule, Scope } from "effect"
 import { Server } from "../src/index.js"
@@ -14,13 +14,7 @@ import { contentOf, dataLines } from "./utils/harness.js"
 const started = (grace: string) =>
   Effect.gen(function*() {
     const emulator = yield* Emulator.Emulator
-    const config = LettaConfig.make({ baseUrl: emulator.url })
-    const core = Pipeline.layer.pipe(
-      Layer.provide(PipelineHooks.layerIdentity),
-      Layer.provideMerge(LettaClient.layer),
-      Layer.provide(HttpTransport.layer(config)),
-      Layer.provideMerge(Layer.succeed(LettaConfig.LettaConfig, config))
-    )
+    const core = Pipeline.layerSettings(LettaConfig.make({ baseUrl: emulator.url }))
     const server = Server.layer({ port: 0, host: "127.0.0.1" }).pipe(
       Layer.provide(core),
       Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["PIPELINE_SHUTDOWN_GRACE", grace]]))))

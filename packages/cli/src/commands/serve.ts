@@ -3,7 +3,7 @@
  * emulated Letta in this process with a demo agent.
  */
 import { Command } from "@effect/cli"
-import { HttpTransport, LettaClient, LettaConfig, Pipeline, PipelineHooks } from "@letta-pipeline/core"
+import { LettaConfig, Pipeline } from "@letta-pipeline/core"
 import { Emulator } from "@letta-pipeline/emulator"
 import { Server } from "@letta-pipeline/server"
 import { Config, Duration, Effect, Layer, Option } from "effect"
@@ -22,12 +22,7 @@ const embeddedPipeline = Layer.unwrapEffect(Effect.gen(function*() {
     `LETTA_BASE_URL is not set: using the built-in Letta emulator at ${emulator.url} ` +
       `with its demo agent ${emulator.demoAgent.id} (${emulator.demoAgent.name}). Set LETTA_BASE_URL to use your Letta.`
   )
-  return Pipeline.layer.pipe(
-    Layer.provide(PipelineHooks.layerIdentity),
-    Layer.provideMerge(LettaClient.layer),
-    Layer.provide(HttpTransport.layer(settings)),
-    Layer.provideMerge(Layer.succeed(LettaConfig.LettaConfig, settings))
-  )
+  return Pipeline.layerSettings(settings)
 })).pipe(Layer.provide(Emulator.layer({ tokenDelay: Duration.millis(15) })))
 
 const pipeline = Layer.unwrapEffect(

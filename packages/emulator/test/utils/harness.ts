@@ -3,7 +3,7 @@
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
-import { HttpTransport, LettaClient, LettaConfig, Pipeline, PipelineHooks } from "@letta-pipeline/core"
+import { LettaConfig, Pipeline } from "@letta-pipeline/core"
 import { Effect, Layer, Schema } from "effect"
 import { Emulator, type EmulatorConfig } from "../../src/index.js"
 
@@ -57,13 +57,7 @@ export const emulatorLayer = (options: Partial<EmulatorConfig.Settings> = {}) =>
 /** Core's client and pipeline pointed at the emulator of the context. */
 export const coreLayer = (settings: Parameters<typeof LettaConfig.make>[0] = {}) =>
   Layer.unwrapEffect(Effect.map(Emulator.Emulator, (emulator) => {
-    const config = LettaConfig.make({ ...settings, baseUrl: emulator.url })
-    return Pipeline.layer.pipe(
-      Layer.provide(PipelineHooks.layerIdentity),
-      Layer.provideMerge(LettaClient.layer),
-      Layer.provide(HttpTransport.layer(config)),
-      Layer.provideMerge(Layer.succeed(LettaConfig.LettaConfig, config))
-    )
+    return Pipeline.layerSettings(LettaConfig.make({ ...settings, baseUrl: emulator.url }))
   }))
 
 export const turn = (content: string) => ({ messages: [{ role: "user" as const, content }] })

@@ -3,7 +3,7 @@
  */
 import { HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { HttpTransport, LettaClient, LettaConfig, Pipeline, PipelineHooks } from "@letta-pipeline/core"
+import { LettaConfig, Pipeline } from "@letta-pipeline/core"
 import { Emulator, type EmulatorConfig } from "@letta-pipeline/emulator"
 import { Effect, Layer, Option, Schema } from "effect"
 import { Server, ServerConfig } from "../../src/index.js"
@@ -18,17 +18,11 @@ export interface Options {
 
 const core = (options: Options) =>
   Layer.unwrapEffect(Effect.map(Emulator.Emulator, (emulator) => {
-    const config = LettaConfig.make({
+    return Pipeline.layerSettings(LettaConfig.make({
       baseUrl: emulator.url,
       ...(options.pinDemoAgent === true ? { agentId: Option.some(emulator.demoAgent.id) } : {}),
       ...options.letta
-    })
-    return Pipeline.layer.pipe(
-      Layer.provide(PipelineHooks.layerIdentity),
-      Layer.provideMerge(LettaClient.layer),
-      Layer.provide(HttpTransport.layer(config)),
-      Layer.provideMerge(Layer.succeed(LettaConfig.LettaConfig, config))
-    )
+    }))
   }))
 
 /** Server + emulator; the test's `HttpClient` talks to the server. */
