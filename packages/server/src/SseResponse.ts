@@ -6,7 +6,7 @@
  */
 import * as Sse from "@effect/experimental/Sse"
 import { HttpServerResponse } from "@effect/platform"
-import { Clock, Duration, Effect, Either, Exit, Fiber, Option, Ref, Schedule, type Scope, Stream } from "effect"
+import { Cause, Clock, Duration, Effect, Either, Exit, Fiber, Option, Ref, Schedule, type Scope, Stream } from "effect"
 
 /** An SSE comment: ignored by every SSE client, it keeps proxies and idle timers from closing the stream. */
 export const heartbeat = ": ping\n\n"
@@ -64,9 +64,8 @@ export const peek = <A, E>(
     const first = yield* Effect.forkScoped(pull)
     const early = yield* Effect.timeoutOption(Fiber.await(first), wait)
     if (Option.isSome(early) && Exit.isFailure(early.value)) {
-      const failure = Exit.causeOption(early.value).pipe(Option.flatMap((cause) => Option.flatten(Option.fromNullable(
-        cause._tag === "Fail" ? cause.error : undefined
-      ))))
+      // a pull fails with Some(error), or with None when the stream simply ended
+      const failure = Option.flatten(Cause.failureOption(early.value.cause))
       if (Option.isSome(failure)) return Either.left(failure.value)
     }
     const rest = Stream.unwrap(Effect.matchEffect(Fiber.join(first), {
