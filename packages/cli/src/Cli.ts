@@ -6,13 +6,14 @@
 import { Command } from "@effect/cli"
 import { agents } from "./commands/agents.js"
 import { chat } from "./commands/chat.js"
+import { doctor } from "./commands/doctor.js"
 import { emulator } from "./commands/emulator.js"
 import { serve } from "./commands/serve.js"
 
 /** @category commands */
 export const root = Command.make("letta-pipeline").pipe(
   Command.withDescription("Talk to Letta agents from the terminal, or serve them over HTTP"),
-  Command.withSubcommands([serve, chat, agents, emulator])
+  Command.withSubcommands([chat, agents, serve, emulator, doctor])
 )
 
 /** @category commands */

@@ -17,10 +17,10 @@ const startServe = Effect.gen(function*() {
     Command.env({ ...env, NO_COLOR: "1" }),
     Command.start
   )
-  // keep reading stdout for the process' whole life: a closed pipe would kill it at its next log line
+  // keep reading the logs (stderr) for the process' whole life: a closed pipe would kill it at its next log line
   const lines = yield* Ref.make<ReadonlyArray<string>>([])
   const listening = yield* Deferred.make<string>()
-  yield* process_.stdout.pipe(
+  yield* process_.stderr.pipe(
     Stream.decodeText(),
     Stream.splitLines,
     Stream.runForEach((line) =>

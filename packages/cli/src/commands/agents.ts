@@ -1,15 +1,38 @@
 /**
- * `letta-pipeline agents`: the agents on the configured Letta.
+ * `letta-pipeline agents`: the agents on the configured Letta, as a table or as JSON.
  */
-import { Command } from "@effect/cli"
-import { LettaClient } from "@letta-pipeline/core"
-import { Console, Effect } from "effect"
+import { Command, Options } from "@effect/cli"
+import { LettaClient, LettaSchema } from "@letta-pipeline/core"
+import { Effect, Logger, LogLevel, Schema } from "effect"
+import * as Display from "../Display.js"
+import * as Connection from "./connection.js"
 
-export const agents = Command.make("agents", {}, () =>
+const encodeAgents = Schema.encodeSync(Schema.parseJson(LettaSchema.AgentList, { space: 2 }))
+
+const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
+  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? "").length))) ?? []
+  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join("  ").trimEnd())
+    .join("\n") + "\n"
+}
+
+export const agents = Command.make("agents", {
+  ...Connection.flags,
+  json: Options.boolean("json").pipe(Options.withDescription("Print the agents as JSON"))
+}, (given) =>
   Effect.gen(function*() {
-    const client = yield* LettaClient.LettaClient
-    const all = yield* client.listAgents()
-    if (all.length === 0) return yield* Console.log("No agents.")
-    const width = Math.max(...all.map((agent) => agent.id.length))
-    for (const agent of all) yield* Console.log(`${agent.id.padEnd(width)}  ${agent.name}`)
-  }).pipe(Effect.provide(LettaClient.layerConfig))).pipe(Command.withDescription("List the agents"))
+    const settings = yield* Connection.settings(given)
+    const all = yield* Effect.flatMap(LettaClient.LettaClient, (client) => client.listAgents()).pipe(
+      Effect.provide(LettaClient.layerSettings(settings))
+    )
+    if (given.json) return yield* Display.stdout(`${encodeAgents(all)}\n`)
+    if (all.length === 0) return yield* Display.stdout("No agents.\n")
+    yield* Display.stdout(table([
+      ["ID", "NAME", "TAGS", "DESCRIPTION"],
+      ...all.map((agent) => [
+        agent.id,
+        agent.name,
+        (agent.tags ?? []).join(","),
+        Display.oneLine(agent.description ?? "", 60)
+      ])
+    ]))
+  }).pipe(Logger.withMinimumLogLevel(LogLevel.Warning))).pipe(Command.withDescription("List the agents of the configured Letta"))

@@ -1,44 +1,209 @@
 /**
- * `letta-pipeline chat MESSAGE`: one turn, streamed to the terminal.
+ * `letta-pipeline chat [MESSAGE]`: one turn streamed to the terminal; piped stdin is the message; without either, on a
+ * terminal, an interactive session (line editing and history, Ctrl-C stops the current turn, `/exit` leaves).
+ *
+ * stdout carries the answer (and tool lines); reasoning is dimmed inline on a terminal, on stderr otherwise; the
+ * spinner and usage go to stderr. `--json` writes one StreamEvent per line and nothing else to stdout.
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Terminal } from "@effect/platform"
-import { Pipeline, type StreamEvent } from "@letta-pipeline/core"
-import { Effect, Option, Stream } from "effect"
+import { NodeStream } from "@effect/platform-node"
+import { Pipeline, type PipeRequest, StreamEvent } from "@letta-pipeline/core"
+import { Deferred, Effect, Exit, Fiber, Logger, LogLevel, Option, Ref, Schedule, Schema, Stream } from "effect"
+import * as readline from "node:readline"
+import * as Display from "../Display.js"
+import * as Connection from "./connection.js"
 
-const message = Args.text({ name: "message" }).pipe(Args.withDescription("What to say to the agent"))
-const agent = Options.text("agent").pipe(
-  Options.withDescription("Agent id (default LETTA_AGENT_ID)"),
-  Options.optional
-)
+const message = Args.text({ name: "message" }).pipe(Args.withDescription("What to say (default: stdin, or an interactive session)"), Args.optional)
 
-const render = (event: StreamEvent.StreamEvent): string => {
-  switch (event.type) {
-    case "message":
-      return event.data.content
-    case "tool_call":
-      return `\n[tool] ${event.data.name}(${event.data.arguments})\n`
-    case "tool_result":
-      return `[${event.data.status}] ${event.data.output}\n`
-    case "done":
-      return "\n"
-    default:
-      return ""
-  }
+const options = {
+  message,
+  ...Connection.flags,
+  conversation: Options.text("conversation").pipe(Options.withDescription("Letta conversation to continue"), Options.optional),
+  json: Options.boolean("json").pipe(Options.withDescription("One StreamEvent per line (NDJSON) on stdout, nothing else")),
+  noReasoning: Options.boolean("no-reasoning").pipe(Options.withDescription("Hide the agent's reasoning")),
+  usage: Options.boolean("usage").pipe(Options.withDescription("Print token usage at the end (stderr)"))
 }
 
-export const chat = Command.make("chat", { message, agent }, (options) =>
+type ChatOptions = {
+  readonly json: boolean
+  readonly noReasoning: boolean
+  readonly usage: boolean
+  readonly conversation: Option.Option<string>
+}
+
+const encodeEvent = Schema.encodeSync(StreamEvent.StreamEventJson)
+
+type Last = "none" | "reasoning" | "message" | "tool"
+
+/** Prints events as they come; returns the printer. */
+const makePrinter = (display: Display.Display, opts: ChatOptions) =>
   Effect.gen(function*() {
-    const pipeline = yield* Pipeline.Pipeline
-    const terminal = yield* Terminal.Terminal
-    yield* pipeline.pipe({
-      model: Option.getOrUndefined(options.agent),
-      userMessage: options.message,
-      messages: [{ role: "user", content: options.message }],
-      body: { stream: true }
-    }).pipe(
-      Stream.map(render),
-      Stream.filter((text) => text !== ""),
-      Stream.runForEach((text) => terminal.display(text))
+    const last = yield* Ref.make<Last>("none")
+    const reasoningOnStderr = yield* Ref.make(false)
+    const usage = yield* Ref.make(Option.none<StreamEvent.Of<"usage">["data"]>())
+    const reasoningInline = display.stdoutTty
+    const print = (event: StreamEvent.StreamEvent): Effect.Effect<void> =>
+      Effect.flatMap(Ref.get(last), (previous) => {
+        const breakAfter = (kinds: ReadonlyArray<Last>) => (kinds.includes(previous) ? "\n" : "")
+        switch (event.type) {
+          case "reasoning":
+            if (opts.noReasoning) return Effect.void
+            return Effect.zipRight(
+              reasoningInline
+                ? Display.stdout(breakAfter(["message", "tool"]) + Display.dim(display, event.data.content))
+                : Effect.zipRight(Display.stderr(event.data.content), Ref.set(reasoningOnStderr, true)),
+              Ref.set(last, "reasoning")
+            )
+          case "message":
+            return Effect.zipRight(
+              Display.stdout(breakAfter(reasoningInline && !opts.noReasoning ? ["reasoning"] : []) + event.data.content),
+              Ref.set(last, "message")
+            )
+          case "tool_call":
+            return Effect.zipRight(
+              Display.stdout(
+                breakAfter(["message", ...(reasoningInline ? (["reasoning"] as const) : [])]) +
+                  Display.dim(display, `→ ${event.data.name} ${Display.oneLine(event.data.arguments)}`) + "\n"
+              ),
+              Ref.set(last, "tool")
+            )
+          case "tool_result":
+            return Effect.zipRight(
+              Display.stdout(Display.dim(display, `← ${event.data.status}: ${Display.oneLine(event.data.output)}`) + "\n"),
+              Ref.set(last, "tool")
+            )
+          case "title":
+            return Display.stdout(`${event.data.title}\n`)
+          case "usage":
+            return Ref.set(usage, Option.some(event.data))
+          case "done":
+            return Effect.zipRight(
+              Effect.zipRight(
+                previous === "tool" ? Effect.void : Display.stdout("\n"),
+                Effect.flatMap(Ref.get(reasoningOnStderr), (used) => (used ? Display.stderr("\n") : Effect.void))
+              ),
+              opts.usage
+                ? Effect.flatMap(Ref.get(usage), Option.match({
+                  onNone: () => Display.stderr("usage: not reported\n"),
+                  onSome: (u) =>
+                    Display.stderr(
+                      `usage: ${u.prompt_tokens} prompt + ${u.completion_tokens} completion = ${u.total_tokens} tokens` +
+                        (u.step_count === undefined ? "" : `, ${u.step_count} steps`) + "\n"
+                    )
+                }))
+                : Effect.void
+            )
+          case "status":
+          case "error":
+            return Effect.void
+        }
+      })
+    return print
+  })
+
+const spinnerFrames = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"]
+
+/** A spinner on stderr until the first event; only on a terminal with colours. */
+const withSpinner = (display: Display.Display) =>
+<E>(events: Stream.Stream<StreamEvent.StreamEvent, E>): Stream.Stream<StreamEvent.StreamEvent, E> => {
+  if (!display.stderrTty || !display.color) return events
+  return Stream.unwrapScoped(Effect.gen(function*() {
+    const frame = yield* Ref.make(0)
+    const spinner = yield* Effect.forkScoped(
+      Effect.flatMap(Ref.getAndUpdate(frame, (n) => n + 1), (n) =>
+        Display.stderr(`\r${spinnerFrames[n % spinnerFrames.length]} thinking…`)).pipe(
+          Effect.repeat(Schedule.spaced("80 millis"))
+        )
     )
-  }).pipe(Effect.provide(Pipeline.layerConfig))).pipe(Command.withDescription("Send one message and stream the answer"))
+    const stop = Effect.zipRight(Fiber.interrupt(spinner), Display.stderr("\r\x1b[K"))
+    const stopped = yield* Ref.make(false)
+    const stopOnce = Effect.flatMap(Ref.getAndSet(stopped, true), (done) => (done ? Effect.void : stop))
+    return events.pipe(Stream.tap(() => stopOnce), Stream.ensuring(stopOnce))
+  }))
+}
+
+/** One turn, printed; fails like the pipeline. */
+const runTurn = (pipeline: Pipeline.Service, request: PipeRequest.PipeRequest, display: Display.Display, opts: ChatOptions) =>
+  Effect.gen(function*() {
+    const events = pipeline.pipe(request)
+    if (opts.json) {
+      return yield* events.pipe(
+        Stream.tapError((error) => Display.stdout(`${encodeEvent(StreamEvent.fromError(error))}\n`)),
+        Stream.runForEach((event) => Display.stdout(`${encodeEvent(event)}\n`))
+      )
+    }
+    const print = yield* makePrinter(display, opts)
+    return yield* events.pipe(withSpinner(display), Stream.runForEach(print))
+  })
+
+const turnRequest = (text: string, agent: Option.Option<string>, opts: ChatOptions): PipeRequest.PipeRequest => ({
+  model: Option.getOrUndefined(agent),
+  messages: [{ role: "user", content: text }],
+  // a chat from the terminal is a real turn, never an Open WebUI task
+  body: { stream: true },
+  conversationId: Option.getOrUndefined(opts.conversation)
+})
+
+const readStdin = NodeStream.fromReadable<Error, Uint8Array>(() => process.stdin, (cause) => new Error(String(cause))).pipe(
+  Stream.decodeText(),
+  Stream.mkString
+)
+
+/** The interactive session: a prompt with line editing and history, Ctrl-C stops the running turn. */
+const session = (pipeline: Pipeline.Service, agent: Option.Option<string>, display: Display.Display, opts: ChatOptions) =>
+  Effect.gen(function*() {
+    const rl = yield* Effect.acquireRelease(
+      Effect.sync(() => readline.createInterface({ input: process.stdin, output: process.stdout, historySize: 1000, terminal: true })),
+      (rl) => Effect.sync(() => rl.close())
+    )
+    const closed = yield* Deferred.make<void>()
+    rl.on("close", () => Deferred.unsafeDone(closed, Exit.void))
+    // readline reports Ctrl-C through this callback; it stops the running turn, if any
+    let stopTurn: Deferred.Deferred<void> | undefined
+    rl.on("SIGINT", () => {
+      if (stopTurn !== undefined) Deferred.unsafeDone(stopTurn, Exit.void)
+      else {
+        rl.write(null, { ctrl: true, name: "u" })
+        process.stdout.write("\n(type /exit or press Ctrl-D to leave)\n")
+        rl.prompt()
+      }
+    })
+    yield* Display.stdout(Display.dim(display, "Chatting with Letta. /exit leaves, Ctrl-C stops a turn.\n"))
+    const ask = Effect.raceFirst(
+      Effect.async<Option.Option<string>>((resume) => {
+        rl.question("› ", (answer) => resume(Effect.succeed(Option.some(answer))))
+      }),
+      Effect.as(Deferred.await(closed), Option.none<string>())
+    )
+    for (;;) {
+      const line = yield* ask
+      if (Option.isNone(line) || line.value.trim() === "/exit") return
+      if (line.value.trim() === "") continue
+      const stop = yield* Deferred.make<void>()
+      stopTurn = stop
+      const outcome = yield* Effect.raceFirst(
+        Effect.either(runTurn(pipeline, turnRequest(line.value, agent, opts), display, opts)),
+        Effect.as(Deferred.await(stop), undefined)
+      )
+      stopTurn = undefined
+      if (outcome === undefined) yield* Display.stdout(Display.dim(display, "\n(stopped)\n"))
+      else if (outcome._tag === "Left") yield* Display.stderr(`${outcome.left.message}\n`)
+    }
+  })
+
+export const chat = Command.make("chat", options, (given) =>
+  Effect.gen(function*() {
+    const settings = yield* Connection.settings(given)
+    const display = yield* Display.detect
+    const opts: ChatOptions = given
+    return yield* Effect.gen(function*() {
+      const pipeline = yield* Pipeline.Pipeline
+      const text = Option.isSome(given.message)
+        ? given.message.value
+        : process.stdin.isTTY === true
+        ? undefined
+        : yield* Effect.orDie(readStdin)
+      if (text === undefined) return yield* session(pipeline, given.agent, display, opts)
+      return yield* runTurn(pipeline, turnRequest(text, given.agent, opts), display, opts)
+    }).pipe(Effect.scoped, Effect.provide(Pipeline.layerSettings(settings)))
+  }).pipe(Logger.withMinimumLogLevel(LogLevel.Warning))).pipe(Command.withDescription("Talk to an agent: one message, piped stdin, or an interactive session"))

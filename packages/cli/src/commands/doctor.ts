@@ -1,0 +1,119 @@
+/**
+ * `letta-pipeline doctor`: checks the configuration, that Letta answers, that it accepts the credentials, that the
+ * agent exists, and that a stream arrives as it is produced (not buffered by a proxy). Prints what to fix; exits 1 when
+ * a check fails.
+ */
+import { Command, Options } from "@effect/cli"
+import { LettaClient, type LettaConfig } from "@letta-pipeline/core"
+import { Chunk, Clock, Data, Effect, Logger, LogLevel, Either, Option, Stream } from "effect"
+import * as Display from "../Display.js"
+import * as Connection from "./connection.js"
+
+/** Some check failed; the report says which. */
+export class DoctorFailed extends Data.TaggedError("DoctorFailed")<{ readonly failures: number }> {
+  override get message() {
+    return `${this.failures} check${this.failures === 1 ? "" : "s"} failed`
+  }
+}
+
+const ok = (display: Display.Display, text: string) => Display.stdout(`${display.color ? "\x1b[32m✓\x1b[39m" : "✓"} ${text}\n`)
+const warn = (display: Display.Display, text: string) => Display.stdout(`${display.color ? "\x1b[33m!\x1b[39m" : "!"} ${text}\n`)
+const fail = (display: Display.Display, text: string, fix: string) =>
+  Display.stdout(`${display.color ? "\x1b[31m✗\x1b[39m" : "✗"} ${text}\n    fix: ${fix}\n`)
+
+const describeSettings = (s: LettaConfig.Settings): string =>
+  `Letta at ${s.baseUrl}; auth: ${Option.isSome(s.apiKey) ? "bearer key" : Option.isSome(s.password) ? "password" : "none"}; ` +
+  `agent: ${Option.getOrElse(s.agentId, () => "not set")}; TLS verification: ${s.tls.insecure ? "OFF" : "on"}` +
+  (Option.isSome(s.tls.caFile) ? ` (extra CA ${s.tls.caFile.value})` : "")
+
+/**
+ * Letta sends its first frame (a ping) at once; behind a buffering proxy nothing arrives until the turn is over. A turn
+ * shorter than `minimum` ms cannot tell the two apart.
+ */
+export const streamVerdict = (
+  arrivals: ReadonlyArray<number>,
+  started: number,
+  minimum = 300
+): "buffered" | "unbuffered" | "too-short" => {
+  const first = arrivals[0]
+  const last = arrivals.at(-1)
+  if (first === undefined || last === undefined || last - started < minimum) return "too-short"
+  return first - started >= 0.8 * (last - started) ? "buffered" : "unbuffered"
+}
+
+export const doctor = Command.make("doctor", {
+  ...Connection.flags,
+  skipStream: Options.boolean("skip-stream").pipe(
+    Options.withDescription("Skip the streaming check (it sends one short turn into a new conversation)")
+  )
+}, (given) =>
+  Effect.gen(function*() {
+    const display = yield* Display.detect
+    let failures = 0
+    const failed = (text: string, fix: string) => Effect.zipRight(Effect.sync(() => void failures++), fail(display, text, fix))
+
+    const configured = yield* Effect.either(Connection.settings(given))
+    if (Either.isLeft(configured)) {
+      yield* failed(`configuration: ${String(configured.left)}`, "correct the LETTA_* variable or flag named above")
+      return yield* new DoctorFailed({ failures })
+    }
+    const settings = configured.right
+    yield* ok(display, `configuration: ${describeSettings(settings)}`)
+    if (settings.tls.insecure) yield* warn(display, "TLS verification is off: prefer LETTA_CA_FILE")
+
+    yield* Effect.gen(function*() {
+      const client = yield* LettaClient.LettaClient
+      const health = yield* Effect.either(client.health)
+      if (Either.isLeft(health)) {
+        return yield* failed(`reachable: ${health.left.message}`, `is Letta running at ${settings.baseUrl}? set LETTA_BASE_URL`)
+      }
+      yield* ok(display, `reachable: Letta ${health.right.version} (${health.right.status})`)
+
+      const agents = yield* Effect.either(client.listAgents())
+      if (Either.isLeft(agents)) {
+        const refused = agents.left._tag === "LettaError" &&
+          (agents.left.reason === "Unauthorized" || agents.left.reason === "Forbidden")
+        return yield* failed(
+          `credentials: ${agents.left.message}`,
+          refused ? "set LETTA_API_KEY (Letta Cloud) or LETTA_PASSWORD (self-hosted --secure)" : "see the error above"
+        )
+      }
+      yield* ok(display, `credentials: accepted (${agents.right.length} agent${agents.right.length === 1 ? "" : "s"} visible)`)
+
+      if (Option.isNone(settings.agentId)) {
+        return yield* warn(display, "agent: LETTA_AGENT_ID is not set; clients must name an agent (streaming check skipped)")
+      }
+      const agent = yield* Effect.either(client.getAgent(settings.agentId.value))
+      if (Either.isLeft(agent)) {
+        return yield* failed(`agent: ${agent.left.message}`, "pick an id from `letta-pipeline agents` for LETTA_AGENT_ID")
+      }
+      yield* ok(display, `agent: ${agent.right.name} (${agent.right.id})`)
+
+      if (given.skipStream) return yield* warn(display, "streaming: skipped")
+      const conversation = yield* Effect.either(client.createConversation(agent.right.id, { summary: "letta-pipeline doctor" }))
+      if (Either.isLeft(conversation)) return yield* failed(`streaming: ${conversation.left.message}`, "see the error above")
+      const started = yield* Clock.currentTimeMillis
+      const arrivals = yield* client.streamConversation(conversation.right.id, {
+        messages: [{ role: "user", content: "letta-pipeline doctor: streaming check, answer briefly" }],
+        stream_tokens: true
+      }).pipe(Stream.mapEffect(() => Clock.currentTimeMillis), Stream.runCollect, Effect.either)
+      if (Either.isLeft(arrivals)) return yield* failed(`streaming: ${arrivals.left.message}`, "see the error above")
+      const times = Chunk.toReadonlyArray(arrivals.right)
+      const first = (times[0] ?? started) - started
+      const total = (times.at(-1) ?? started) - started
+      const figures = `${times.length} frames, first after ${first} ms, last after ${total} ms`
+      switch (streamVerdict(times, started)) {
+        case "buffered":
+          return yield* failed(
+            `streaming: buffered (${figures}): nothing arrived until the turn was over`,
+            "turn off response buffering in the proxy in front of Letta (nginx: proxy_buffering off), or set LETTA_MODE=poll"
+          )
+        case "too-short":
+          return yield* warn(display, `streaming: the turn was too short to tell buffering apart (${figures})`)
+        case "unbuffered":
+          return yield* ok(display, `streaming: unbuffered (${figures}; conversation ${conversation.right.id})`)
+      }
+    }).pipe(Effect.provide(LettaClient.layerSettings(settings)))
+
+    if (failures > 0) return yield* new DoctorFailed({ failures })
+  }).pipe(Logger.withMinimumLogLevel(LogLevel.Warning))).pipe(Command.withDescription("Check the configuration, the connection to Letta, the agent and streaming"))

@@ -1,0 +1,295 @@
+/**
+ * The built `letta-pipeline` as a real process against an emulator: stdout, stderr and exit codes of every command.
+ */
+import { Command as Process } from "@effect/platform"
+import { NodeContext, NodeHttpClient } from "@effect/platform-node"
+import { assert, describe, layer } from "@effect/vitest"
+import { LettaSchema, StreamEvent } from "@letta-pipeline/core"
+import { Emulator } from "@letta-pipeline/emulator"
+import { Deferred, Duration, Effect, Layer, Option, Redacted, Schedule, Schema, Stream } from "effect"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+import { cleanEnv, main, runCli } from "./utils/cli.js"
+
+const env = Effect.map(Emulator.Emulator, (emulator) => ({
+  LETTA_BASE_URL: emulator.url,
+  LETTA_AGENT_ID: emulator.demoAgent.id
+}))
+
+const decodeEvent = Schema.decodeUnknownSync(StreamEvent.StreamEventJson)
+const decodeAgents = Schema.decodeUnknownSync(Schema.parseJson(LettaSchema.AgentList))
+
+/** Exactly one line, no stack trace. */
+const oneLine = (stderr: string) => {
+  const lines = stderr.trim().split("\n")
+  assert.strictEqual(lines.length, 1, stderr)
+  assert.notMatch(stderr, /\n\s+at /)
+  return lines[0] ?? ""
+}
+
+// a few milliseconds per delta, so that a turn lasts long enough for doctor to tell a buffered stream
+const Live = Layer.mergeAll(Emulator.layer({ tokenDelay: Duration.millis(8) }), NodeContext.layer, NodeHttpClient.layerUndici)
+
+layer(Live, { excludeTestServices: true })("letta-pipeline", (it) => {
+  describe("conventions", () => {
+    it.effect("--version, and --help on every command", () =>
+      Effect.gen(function*() {
+        const version = yield* runCli(["--version"])
+        assert.strictEqual(version.code, 0)
+        assert.strictEqual(version.stdout.trim(), "0.1.0")
+        for (const command of ["chat", "agents", "serve", "emulator", "doctor"]) {
+          const help = yield* runCli([command, "--help"])
+          assert.strictEqual(help.code, 0, command)
+          assert.include(help.stdout, `$ ${command}`)
+          assert.notInclude(help.stdout, "\x1b[")
+          assert.include(help.stdout, "USAGE")
+        }
+      }))
+
+    it.effect("usage and configuration errors exit 2", () =>
+      Effect.gen(function*() {
+        const badPort = yield* runCli(["serve", "--port", "abc"])
+        assert.strictEqual(badPort.code, 2)
+        const badUrl = yield* runCli(["agents"], { env: { LETTA_BASE_URL: "ftp://letta" } })
+        assert.strictEqual(badUrl.code, 2)
+        assert.include(oneLine(badUrl.stderr), "LETTA_BASE_URL")
+      }))
+
+    it.effect("a Letta failure exits 1 with one line naming the cause", () =>
+      Effect.gen(function*() {
+        const missing = "agent-00000000-0000-4000-8000-000000000000"
+        const ran = yield* runCli(["chat", "hello", "--agent", missing], { env: yield* env })
+        assert.strictEqual(ran.code, 1)
+        assert.strictEqual(ran.stdout, "")
+        const line = oneLine(ran.stderr)
+        assert.include(line, `Agent with ID ${missing} not found`)
+        const down = yield* runCli(["agents"], { env: { LETTA_BASE_URL: "http://127.0.0.1:9" } })
+        assert.strictEqual(down.code, 1)
+        assert.include(oneLine(down.stderr), "Cannot reach Letta")
+      }))
+  })
+
+  describe("chat", () => {
+    it.effect("streams the answer to stdout, tool calls as compact lines, reasoning to stderr when piped, no colours", () =>
+      Effect.gen(function*() {
+        const ran = yield* runCli(["chat", "please search for jasmine tea"], { env: yield* env })
+        assert.strictEqual(ran.code, 0)
+        assert.include(ran.stdout, "→ web_search {\"query\":\"jasmine tea\"}\n")
+        assert.include(ran.stdout, "← success: Found 3 results for \"jasmine tea\"")
+        assert.include(ran.stdout, "I searched for \"jasmine tea\"")
+        assert.notInclude(ran.stdout, "\x1b[")
+        assert.include(ran.stderr, "The user wants me to search for \"jasmine tea\"")
+        assert.notInclude(ran.stdout, "The user wants me")
+      }))
+
+    it.effect("--no-reasoning hides it; --usage prints the tokens", () =>
+      Effect.gen(function*() {
+        const ran = yield* runCli(["chat", "quiet please", "--no-reasoning", "--usage"], { env: yield* env })
+        assert.strictEqual(ran.code, 0)
+        assert.notInclude(ran.stderr, "The user said")
+        assert.match(ran.stderr, /usage: \d+ prompt \+ \d+ completion = \d+ tokens, 1 steps/)
+        assert.include(ran.stdout, "You said: \"quiet please\"")
+      }))
+
+    it.effect("--json writes one StreamEvent per line and nothing else", () =>
+      Effect.gen(function*() {
+        const ran = yield* runCli(["chat", "as json", "--json"], { env: yield* env })
+        assert.strictEqual(ran.code, 0)
+        const events = ran.stdout.trimEnd().split("\n").map((line) => decodeEvent(line))
+        assert.strictEqual(events.at(-1)?.type, "done")
+        assert.isTrue(events.some((e) => e.type === "reasoning"))
+        assert.isTrue(events.some((e) => e.type === "message"))
+        const failed = yield* runCli(["chat", "x", "--json", "--agent", "agent-00000000-0000-4000-8000-000000000000"], {
+          env: yield* env
+        })
+        assert.strictEqual(failed.code, 1)
+        const error = decodeEvent(failed.stdout.trim())
+        assert.strictEqual(error.type === "error" && error.data.reason, "NotFound")
+      }))
+
+    it.effect("piped stdin is the message", () =>
+      Effect.gen(function*() {
+        const ran = yield* runCli(["chat"], { env: yield* env, stdin: "from the pipe\n" })
+        assert.strictEqual(ran.code, 0)
+        assert.include(ran.stdout, "You said: \"from the pipe\"")
+      }))
+
+    it.effect("--base-url and --agent override the environment", () =>
+      Effect.gen(function*() {
+        const { LETTA_AGENT_ID, LETTA_BASE_URL } = yield* env
+        const ran = yield* runCli(["chat", "flags win", "--base-url", LETTA_BASE_URL, "--agent", LETTA_AGENT_ID], {
+          env: { LETTA_BASE_URL: "http://127.0.0.1:9", LETTA_AGENT_ID: "agent-00000000-0000-4000-8000-000000000000" }
+        })
+        assert.strictEqual(ran.code, 0, ran.stderr)
+        assert.include(ran.stdout, "You said: \"flags win\"")
+      }))
+
+    it.effect("--conversation continues that thread", () =>
+      Effect.gen(function*() {
+        const emulator = yield* Emulator.Emulator
+        const conversation = yield* emulator.store.createConversation(emulator.demoAgent.id)
+        yield* runCli(["chat", "remember plum", "--conversation", conversation.id], { env: yield* env })
+        const ran = yield* runCli(["chat", "what fruit?", "--conversation", conversation.id], { env: yield* env })
+        assert.include(ran.stdout, "Before that you said: \"remember plum\"")
+      }))
+  })
+
+  describe("agents", () => {
+    it.effect("a table, or JSON", () =>
+      Effect.gen(function*() {
+        const emulator = yield* Emulator.Emulator
+        const table = yield* runCli(["agents"], { env: yield* env })
+        assert.strictEqual(table.code, 0)
+        const [header, ...rows] = table.stdout.trimEnd().split("\n")
+        assert.match(header ?? "", /^ID\s+NAME\s+TAGS\s+DESCRIPTION$/)
+        assert.isTrue(rows.some((row) => row.startsWith(emulator.demoAgent.id) && row.includes("demo-agent")))
+        const json = yield* runCli(["agents", "--json"], { env: yield* env })
+        assert.isTrue(decodeAgents(json.stdout).some((agent) => agent.id === emulator.demoAgent.id))
+      }))
+  })
+
+  describe("doctor", () => {
+    it.effect("all checks pass against a healthy Letta", () =>
+      Effect.gen(function*() {
+        const ran = yield* runCli(["doctor"], { env: yield* env })
+        assert.strictEqual(ran.code, 0, ran.stdout + ran.stderr)
+        for (const check of ["configuration", "reachable", "credentials", "agent", "streaming: unbuffered"]) {
+          assert.match(ran.stdout, new RegExp(`^✓ ${check}`, "m"))
+        }
+      }))
+
+    it.effect("an unreachable Letta fails with what to fix", () =>
+      Effect.gen(function*() {
+        const ran = yield* runCli(["doctor"], { env: { LETTA_BASE_URL: "http://127.0.0.1:9" } })
+        assert.strictEqual(ran.code, 1)
+        assert.match(ran.stdout, /^✗ reachable: Cannot reach Letta/m)
+        assert.include(ran.stdout, "fix: is Letta running at http://127.0.0.1:9? set LETTA_BASE_URL")
+        assert.include(oneLine(ran.stderr), "1 check failed")
+      }))
+
+    it.effect("a proxy that buffers the stream is detected", () =>
+      Effect.gen(function*() {
+        const upstream = (yield* env).LETTA_BASE_URL
+        const proxy = yield* bufferingProxy(upstream)
+        const ran = yield* runCli(["doctor"], { env: { ...(yield* env), LETTA_BASE_URL: proxy } })
+        assert.strictEqual(ran.code, 1, ran.stdout)
+        assert.match(ran.stdout, /^✗ streaming: buffered \(\d+ frames/m)
+        assert.include(ran.stdout, "proxy_buffering off")
+      }).pipe(Effect.scoped))
+  })
+
+  describe("serve and emulator", () => {
+    it.effect("both listen where --port says, on 127.0.0.1 by default", () =>
+      Effect.gen(function*() {
+        for (const args of [["emulator", "--port", "0"], ["serve", "--port", "0"]]) {
+          const url = yield* startAndWait(args, yield* env)
+          assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/)
+          const health = yield* fetchText(`${url}${args[0] === "emulator" ? "/v1/health/" : "/health"}`)
+          assert.include(health, "ok")
+        }
+      }).pipe(Effect.scoped))
+  })
+
+  describe("Ctrl-C", () => {
+    it.effect("aborts the upstream call and exits 130", () =>
+      Effect.gen(function*() {
+        const emulator = yield* Emulator.Emulator
+        const before = yield* emulator.stats.snapshot
+        const process_ = yield* Process.make("node", main, "chat", "a long answer [[fault:stall]]").pipe(
+          Process.env({ ...cleanEnv(), ...(yield* env) }),
+          Process.feed(""),
+          Process.start
+        )
+        yield* emulator.stats.snapshot.pipe(
+          Effect.filterOrFail((s) => s.active_streams > before.active_streams),
+          Effect.retry(Schedule.spaced("20 millis")),
+          Effect.timeout(Duration.seconds(20))
+        )
+        yield* process_.kill("SIGINT")
+        assert.strictEqual(yield* process_.exitCode, 130)
+        const after = yield* emulator.stats.snapshot.pipe(
+          Effect.filterOrFail((s) => s.client_closed_streams > before.client_closed_streams),
+          Effect.retry(Schedule.spaced("20 millis")),
+          Effect.timeout(Duration.seconds(5))
+        )
+        assert.strictEqual(after.active_streams, before.active_streams)
+      }).pipe(Effect.scoped))
+  })
+})
+
+// -- helpers ----------------------------------------------------------------------------------------------------------
+
+const fetchText = (url: string) =>
+  Effect.tryPromise(() => fetch(url).then((response) => response.text()))
+
+/** Starts a long-running command; the URL it logs once listening. Killed with the scope. */
+const startAndWait = (args: ReadonlyArray<string>, extraEnv: Record<string, string>) =>
+  Effect.gen(function*() {
+    const process_ = yield* Process.make("node", main, ...args).pipe(
+      Process.env({ ...cleanEnv(), ...extraEnv }),
+      Process.start
+    )
+    const listening = yield* Deferred.make<string>()
+    yield* process_.stderr.pipe(
+      Stream.decodeText(),
+      Stream.splitLines,
+      Stream.runForEach((line) =>
+        Option.match(Option.fromNullable(/listening on (http:\/\/[^\s"]+)/i.exec(line)?.[1]), {
+          onNone: () => Effect.void,
+          onSome: (url) => Deferred.succeed(listening, url)
+        })
+      ),
+      Effect.forkScoped
+    )
+    return yield* Deferred.await(listening).pipe(Effect.timeout(Duration.seconds(30)))
+  })
+
+/** A reverse proxy that holds the whole upstream answer back and sends it at once (like nginx with buffering). */
+const bufferingProxy = (upstream: string) =>
+  Effect.acquireRelease(
+    Effect.async<http.Server>((resume) => {
+      const target = new URL(upstream)
+      const server = http.createServer((request, response) => {
+        const forward = http.request(
+          { host: target.hostname, port: target.port, path: request.url, method: request.method, headers: request.headers },
+          (answer) => {
+            const chunks: Array<Buffer> = []
+            answer.on("data", (chunk: Buffer) => chunks.push(chunk))
+            answer.on("end", () => {
+              response.writeHead(answer.statusCode ?? 502, answer.headers)
+              response.end(Buffer.concat(chunks))
+            })
+          }
+        )
+        request.pipe(forward)
+      })
+      server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+    }),
+    (server) =>
+      Effect.async<void>((resume) => {
+        server.closeAllConnections()
+        server.close(() => resume(Effect.void))
+      })
+  ).pipe(Effect.map((server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`))
+
+const Secured = Layer.mergeAll(
+  Emulator.layer({ password: Option.some(Redacted.make("s3cret")) }),
+  NodeContext.layer,
+  NodeHttpClient.layerUndici
+)
+
+layer(Secured, { excludeTestServices: true })("letta-pipeline against a --secure Letta", (it) => {
+  it.effect("--password (or --api-key) authenticates; without it, exit 1 naming the setting", () =>
+    Effect.gen(function*() {
+      const refused = yield* runCli(["agents"], { env: yield* env })
+      assert.strictEqual(refused.code, 1)
+      assert.include(oneLine(refused.stderr), "LETTA_PASSWORD")
+      const withPassword = yield* runCli(["agents", "--password", "s3cret"], { env: yield* env })
+      assert.strictEqual(withPassword.code, 0)
+      const withKey = yield* runCli(["agents", "--api-key", "s3cret"], { env: yield* env })
+      assert.strictEqual(withKey.code, 0)
+      const doctor = yield* runCli(["doctor", "--skip-stream"], { env: yield* env })
+      assert.match(doctor.stdout, /^✗ credentials: /m)
+      assert.include(doctor.stdout, "fix: set LETTA_API_KEY (Letta Cloud) or LETTA_PASSWORD")
+    }))
+})

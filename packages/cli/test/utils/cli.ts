@@ -1,0 +1,43 @@
+/**
+ * Runs the built CLI as a real process.
+ */
+import { Command } from "@effect/platform"
+import { Effect, Stream } from "effect"
+import { fileURLToPath } from "node:url"
+
+export const main = fileURLToPath(new URL("../../dist/main.js", import.meta.url))
+
+/** The environment without any LETTA_* / PIPELINE_* / EMULATOR_* of the machine running the tests. */
+export const cleanEnv = (): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(process.env).filter((entry): entry is [string, string] =>
+      entry[1] !== undefined && !/^(LETTA_|PIPELINE_|EMULATOR_|NO_COLOR)/.test(entry[0])
+    )
+  )
+
+export interface Ran {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+const text = <E>(stream: Stream.Stream<Uint8Array, E>) => Stream.mkString(Stream.decodeText(stream))
+
+export const runCli = (
+  args: ReadonlyArray<string>,
+  options: { readonly env?: Record<string, string>; readonly stdin?: string } = {}
+) =>
+  Effect.gen(function*() {
+    const process_ = yield* Command.make("node", main, ...args).pipe(
+      Command.env({ ...cleanEnv(), ...options.env }),
+      Command.feed(options.stdin ?? ""),
+      Command.start
+    )
+    const [stdout, stderr, code] = yield* Effect.all([text(process_.stdout), text(process_.stderr), process_.exitCode], {
+      concurrency: "unbounded"
+    })
+    return { code, stdout, stderr } satisfies Ran
+  }).pipe(
+    Effect.scoped,
+    Effect.timeoutFail({ duration: "60 seconds", onTimeout: () => new Error(`letta-pipeline ${args.join(" ")} did not end`) })
+  )
