@@ -179,6 +179,12 @@ layer(Live, { excludeTestServices: true })("letta-pipeline", (it) => {
   })
 
   describe("serve and emulator", () => {
+    it.effect("PORT from the environment when --port is absent", () =>
+      Effect.gen(function*() {
+        const url = yield* startAndWait(["emulator"], { PORT: "0" })
+        assert.notMatch(url, /:8283$/)
+      }).pipe(Effect.scoped))
+
     it.effect("both listen where --port says, on 127.0.0.1 by default", () =>
       Effect.gen(function*() {
         for (const args of [["emulator", "--port", "0"], ["serve", "--port", "0"]]) {

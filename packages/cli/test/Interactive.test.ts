@@ -61,6 +61,7 @@ layer(Layer.mergeAll(Emulator.layer({ tokenDelay: Duration.millis(5) }), NodeCon
           Effect.retry(Schedule.spaced("20 millis")),
           Effect.timeout(Duration.seconds(10))
         )
+        yield* until((text) => text.includes("thinking…"), "the spinner while nothing has arrived")
         yield* keys("C-c")
         yield* until((text) => text.includes("(stopped)"), "the stopped turn")
         const after = yield* emulator.stats.snapshot.pipe(
@@ -79,5 +80,22 @@ layer(Layer.mergeAll(Emulator.layer({ tokenDelay: Duration.millis(5) }), NodeCon
         yield* keys("/exit", "Enter")
         yield* until((text) => text.includes("EXIT=0"), "a clean exit")
       }), { timeout: 90_000 })
+
+    it.scoped("NO_COLOR: no colours and no spinner, even on a terminal", () =>
+      Effect.gen(function*() {
+        const emulator = yield* Emulator.Emulator
+        yield* Effect.acquireRelease(
+          tmux(
+            "new-session", "-d", "-s", session, "-x", "160", "-y", "50",
+            "-e", `LETTA_BASE_URL=${emulator.url}`, "-e", `LETTA_AGENT_ID=${emulator.demoAgent.id}`, "-e", "NO_COLOR=1",
+            `node ${main} chat "plain please"; echo EXIT=$?; sleep 60`
+          ),
+          () => Effect.ignore(tmux("kill-session", "-t", session))
+        )
+        const text = yield* until((text) => text.includes("EXIT=0"), "the end of the turn")
+        assert.include(text, "You said: \"plain please\"")
+        assert.notInclude(text, "\x1b[2m")
+        assert.notInclude(text, "thinking…")
+      }), { timeout: 60_000 })
   }
 )
