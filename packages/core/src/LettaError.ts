@@ -188,6 +188,33 @@ export class DecodeError extends Schema.TaggedError<DecodeError>("@letta-pipelin
 }
 
 /**
+ * Why the chat → conversation store failed.
+ *
+ * - `Unavailable`: the database cannot be reached or refused the statement.
+ * - `Timeout`: another replica claimed the chat and never recorded its conversation.
+ *
+ * @category errors
+ */
+export const StoreErrorReason = Schema.Literal("Unavailable", "Timeout")
+
+/**
+ * The conversation store failed. Nothing is sent to Letta then: a turn in the wrong thread is worse than no turn.
+ *
+ * @category errors
+ */
+export class StoreError extends Schema.TaggedError<StoreError>("@letta-pipeline/core/StoreError")("StoreError", {
+  reason: StoreErrorReason,
+  /** `sqlite`, `postgres`. */
+  store: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `Conversation store (${this.store}) ${this.reason === "Timeout" ? "timed out" : "unavailable"}: ${this.detail}` +
+      "; nothing was sent to the agent"
+  }
+}
+
+/**
  * Every failure core can produce.
  *
  * @category errors

@@ -24,7 +24,7 @@
  * @since 0.1.0
  */
 import { Schema, Stream } from "effect"
-import type { PipelineError } from "./LettaError.js"
+import type { PipelineError, StoreError } from "./LettaError.js"
 
 /** @category schemas */
 export const Status = Schema.Struct({
@@ -102,7 +102,7 @@ export const ErrorEvent = Schema.Struct({
   type: Schema.Literal("error"),
   data: Schema.Struct({
     /** The error class: `LettaError`, `HttpError` or `DecodeError`. */
-    error: Schema.Literal("LettaError", "HttpError", "DecodeError"),
+    error: Schema.Literal("LettaError", "HttpError", "DecodeError", "StoreError"),
     reason: Schema.String,
     message: Schema.String,
     status: Schema.optional(Schema.Number)
@@ -160,13 +160,15 @@ export const done = (stopReason: string | null, runId: string | null): Of<"done"
 })
 
 /** @category constructors */
-export const fromError = (error: PipelineError): Of<"error"> => ({
+export const fromError = (error: PipelineError | StoreError): Of<"error"> => ({
   type: "error",
   data: {
     error: error._tag,
     reason: error.reason,
     message: error.message,
-    ...(error._tag !== "DecodeError" && error.status !== undefined ? { status: error.status } : {})
+    ...((error._tag === "LettaError" || error._tag === "HttpError") && error.status !== undefined
+      ? { status: error.status }
+      : {})
   }
 })
 

@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 export * as ChatStream from "./ChatStream.js"
+export * as ConversationStore from "./ConversationStore.js"
 export * as HttpTransport from "./HttpTransport.js"
 export * as LettaClient from "./LettaClient.js"
 export * as LettaConfig from "./LettaConfig.js"

@@ -16,8 +16,11 @@ export interface Problem {
   readonly code: string | null
 }
 
-/** How a core failure maps to a status: ours (400) and Letta's own refusals pass through, the rest is a gateway error. */
-export const fromPipelineError = (error: LettaError.PipelineError): Problem => {
+/**
+ * How a core failure maps to a status: ours (400) and Letta's own refusals pass through, the rest is a gateway error;
+ * a store failure is 503 (nothing was sent to the agent).
+ */
+export const fromPipelineError = (error: LettaError.PipelineError | LettaError.StoreError): Problem => {
   const problem = (status: number, type: string, code: string | null = error.reason): Problem => ({
     status,
     message: error.message,
@@ -25,6 +28,8 @@ export const fromPipelineError = (error: LettaError.PipelineError): Problem => {
     code
   })
   switch (error._tag) {
+    case "StoreError":
+      return problem(503, "server_error", "store_unavailable")
     case "DecodeError":
       return problem(502, "upstream_error")
     case "HttpError":

@@ -1,23 +1,24 @@
 /**
- * One Letta conversation per Open WebUI chat and agent, so two chats with one agent never share a thread. In memory
- * here (durable stores come with the store issue); creation is race-free: concurrent first messages of one chat end
- * up in one conversation.
+ * One Letta conversation per Open WebUI chat and agent, so two chats with one agent never share a thread. The map is
+ * core's `ConversationStore` (memory, SQLite or PostgreSQL), so it survives restarts and is shared by replicas.
  *
  * @since 0.1.0
  */
-import { LettaClient, type LettaError } from "@letta-pipeline/core"
-import { Context, Effect, HashMap, Layer, Option, SynchronizedRef } from "effect"
+import { ConversationStore, LettaClient, type LettaError } from "@letta-pipeline/core"
+import { Context, Effect, Layer, Option } from "effect"
+import * as ServerConfig from "./ServerConfig.js"
 
 /** @category models */
 export interface Service {
   /**
-   * The conversation of this chat with this agent, created on the chat's first message. None for requests without a
-   * chat id and for Open WebUI's temporary chats (`local:…`): they use the agent's default thread.
+   * The conversation of this chat with this agent, created on the chat's first message. Requests without a chat id and
+   * Open WebUI's temporary chats (`local:…`) get None (the agent's own thread) or a fresh conversation, by
+   * `PIPELINE_STATELESS_CHATS`.
    */
   readonly conversationFor: (
     agentId: string,
     chatId: string | undefined
-  ) => Effect.Effect<Option.Option<string>, LettaError.PipelineError>
+  ) => Effect.Effect<Option.Option<string>, LettaError.PipelineError | LettaError.StoreError>
 }
 
 /** @category services */
@@ -28,25 +29,25 @@ export const isStateless = (chatId: string | undefined): chatId is undefined =>
   chatId === undefined || chatId.trim() === "" || chatId.startsWith("local:")
 
 /** @category layers */
-export const layerMemory: Layer.Layer<ChatThreads, never, LettaClient.LettaClient> = Layer.effect(
+export const layer: Layer.Layer<
+  ChatThreads,
+  never,
+  LettaClient.LettaClient | ConversationStore.ConversationStore | ServerConfig.ServerConfig
+> = Layer.effect(
   ChatThreads,
   Effect.gen(function*() {
     const client = yield* LettaClient.LettaClient
-    const threads = yield* SynchronizedRef.make(HashMap.empty<string, string>())
+    const store = yield* ConversationStore.ConversationStore
+    const settings = yield* ServerConfig.ServerConfig
+    const create = (agentId: string, summary: string) =>
+      Effect.map(client.createConversation(agentId, { summary }), (conversation) => conversation.id)
     return ChatThreads.of({
-      conversationFor: (agentId, chatId) => {
-        if (isStateless(chatId)) return Effect.succeed(Option.none())
-        const key = `${agentId}\u0000${chatId}`
-        return SynchronizedRef.modifyEffect(threads, (map) =>
-          Option.match(HashMap.get(map, key), {
-            onSome: (id) => Effect.succeed([id, map] as const),
-            onNone: () =>
-              Effect.map(
-                client.createConversation(agentId, { summary: `Open WebUI chat ${chatId}` }),
-                (conversation) => [conversation.id, HashMap.set(map, key, conversation.id)] as const
-              )
-          })).pipe(Effect.map(Option.some))
-      }
+      conversationFor: (agentId, chatId) =>
+        isStateless(chatId)
+          ? settings.statelessChats === "fresh"
+            ? Effect.map(create(agentId, "one-off request"), Option.some)
+            : Effect.succeed(Option.none())
+          : Effect.map(store.getOrCreate(agentId, chatId, create(agentId, `Open WebUI chat ${chatId}`)), Option.some)
     })
   })
 )

@@ -6,7 +6,7 @@
  */
 import { HttpLayerRouter, HttpServer, type HttpServerError } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import type { LettaClient, LettaConfig, Pipeline } from "@letta-pipeline/core"
+import type { ConversationStore, LettaClient, LettaConfig, Pipeline } from "@letta-pipeline/core"
 import { type ConfigError, Duration, Effect, Layer, Option } from "effect"
 import { createServer, type Server as NodeServer } from "node:http"
 import * as ChatThreads from "./ChatThreads.js"
@@ -21,7 +21,11 @@ import * as Telemetry from "./Telemetry.js"
 import * as Valves from "./Valves.js"
 
 /** What the server needs from core. @category models */
-export type Requirements = Pipeline.Pipeline | LettaClient.LettaClient | LettaConfig.LettaConfig
+export type Requirements =
+  | Pipeline.Pipeline
+  | LettaClient.LettaClient
+  | LettaConfig.LettaConfig
+  | ConversationStore.ConversationStore
 
 const routes = Layer.mergeAll(OpenAiRoutes.layer, PipelinesRoutes.layer, NativeRoutes.layer, OpsRoutes.layer)
 
@@ -30,7 +34,7 @@ const cors = Layer.unwrapEffect(Effect.map(ServerConfig.ServerConfig, (settings)
     ? Layer.empty
     : HttpLayerRouter.cors({ allowedOrigins: settings.corsOrigins, allowedHeaders: ["authorization", "content-type"] })))
 
-const services = Layer.mergeAll(Models.layer, ChatThreads.layerMemory).pipe(Layer.provideMerge(Valves.layer))
+const services = Layer.mergeAll(Models.layer, ChatThreads.layer).pipe(Layer.provideMerge(Valves.layer))
 
 /**
  * The routes, served on whatever `HttpServer` is provided (tests use `NodeHttpServer.layerTest`).

@@ -13,6 +13,7 @@
  * | `PIPELINE_STATUS_EVENTS` | `auto` | Open WebUI status chunks: `on`, `off`, `auto` (only for Open WebUI) |
  * | `PIPELINE_AGENT_TAGS` | – | comma-separated tags: only agents with one of them are models |
  * | `OTEL_EXPORTER_OTLP_ENDPOINT` | – | export traces over OTLP/HTTP to this endpoint |
+ * | `PIPELINE_STATELESS_CHATS` | `default` | requests without a chat id, and temporary chats: `default` (the agent's own thread) or `fresh` (a new conversation each) |
  *
  * @since 0.1.0
  */
@@ -21,6 +22,9 @@ import { Config, type ConfigError, Context, Duration, Layer, Option, type Redact
 
 /** @category models */
 export type StatusEvents = "on" | "off" | "auto"
+
+/** @category models */
+export type StatelessChats = "default" | "fresh"
 
 /** @category models */
 export interface Settings {
@@ -34,6 +38,7 @@ export interface Settings {
   readonly statusEvents: StatusEvents
   readonly agentTags: ReadonlyArray<string>
   readonly otlpEndpoint: Option.Option<string>
+  readonly statelessChats: StatelessChats
 }
 
 /** @category services */
@@ -56,7 +61,8 @@ export const defaults: Settings = {
   shutdownGrace: Duration.seconds(10),
   statusEvents: "auto",
   agentTags: [],
-  otlpEndpoint: Option.none()
+  otlpEndpoint: Option.none(),
+  statelessChats: "default"
 }
 
 /** @category constructors */
@@ -75,7 +81,10 @@ export const config: Config.Config<Settings> = Config.all({
     Config.withDefault<StatusEvents>(defaults.statusEvents)
   ),
   agentTags: list("PIPELINE_AGENT_TAGS"),
-  otlpEndpoint: Config.option(Config.string("OTEL_EXPORTER_OTLP_ENDPOINT"))
+  otlpEndpoint: Config.option(Config.string("OTEL_EXPORTER_OTLP_ENDPOINT")),
+  statelessChats: Config.literal("default", "fresh")("PIPELINE_STATELESS_CHATS").pipe(
+    Config.withDefault<StatelessChats>(defaults.statelessChats)
+  )
 })
 
 /** @category constructors */

@@ -5,7 +5,7 @@
 import { HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { LettaConfig, Pipeline } from "@letta-pipeline/core"
+import { ConversationStore, LettaConfig, Pipeline } from "@letta-pipeline/core"
 import { Emulator } from "@letta-pipeline/emulator"
 import { ConfigProvider, Duration, Effect, Either, Exit, Fiber, Layer, Schedule, Scope } from "effect"
 import { Server } from "../src/index.js"
@@ -17,6 +17,7 @@ const started = (grace: string) =>
     const core = Pipeline.layerSettings(LettaConfig.make({ baseUrl: emulator.url }))
     const server = Server.layer({ port: 0, host: "127.0.0.1" }).pipe(
       Layer.provide(core),
+      Layer.provide(ConversationStore.layerMemory),
       Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["PIPELINE_SHUTDOWN_GRACE", grace]]))))
     )
     const scope = yield* Scope.make()

@@ -3,7 +3,7 @@
  * emulated Letta in this process with a demo agent.
  */
 import { Command } from "@effect/cli"
-import { LettaConfig, Pipeline } from "@letta-pipeline/core"
+import { ConversationStore, LettaConfig, Pipeline } from "@letta-pipeline/core"
 import { Emulator } from "@letta-pipeline/emulator"
 import { Server } from "@letta-pipeline/server"
 import { Config, Duration, Effect, Layer, Option } from "effect"
@@ -25,12 +25,23 @@ const embeddedPipeline = Layer.unwrapEffect(Effect.gen(function*() {
   return Pipeline.layerSettings(settings)
 })).pipe(Layer.provide(Emulator.layer({ tokenDelay: Duration.millis(15) })))
 
-const pipeline = Layer.unwrapEffect(
+/** Says which store keeps the chat → conversation map. */
+const announceStore = Layer.effectDiscard(Effect.flatMap(ConversationStore.ConversationStore, (store) =>
+  Effect.logInfo(`Chat → conversation map: ${store.kind}`)))
+
+/**
+ * The pipeline and the conversation store: the configured Letta with the configured store, or the embedded emulator
+ * with an in-memory store (the emulator forgets its conversations at exit, so a lasting map would point at nothing).
+ */
+const backend = Layer.unwrapEffect(
   Effect.map(
     Config.option(Config.string("LETTA_BASE_URL")),
-    Option.match({ onNone: () => embeddedPipeline, onSome: () => Pipeline.layerConfig })
+    Option.match({
+      onNone: () => Layer.merge(embeddedPipeline, ConversationStore.layerMemory),
+      onSome: () => Layer.merge(Pipeline.layerConfig, ConversationStore.layerConfig)
+    })
   )
 )
 
 export const serve = Command.make("serve", { port: port(3000), host }, (options) =>
-  Layer.launch(Server.layer(options).pipe(Layer.provide(pipeline)))).pipe(Command.withDescription("Serve the pipeline over HTTP (an emulated Letta when LETTA_BASE_URL is unset)"))
+  Layer.launch(Layer.merge(Server.layer(options), announceStore).pipe(Layer.provide(backend)))).pipe(Command.withDescription("Serve the pipeline over HTTP (an emulated Letta when LETTA_BASE_URL is unset)"))

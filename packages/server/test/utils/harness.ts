@@ -3,7 +3,7 @@
  */
 import { HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { LettaConfig, Pipeline } from "@letta-pipeline/core"
+import { ConversationStore, LettaConfig, Pipeline } from "@letta-pipeline/core"
 import { Emulator, type EmulatorConfig } from "@letta-pipeline/emulator"
 import { Effect, Layer, Option, Schema } from "effect"
 import { Server, ServerConfig } from "../../src/index.js"
@@ -14,6 +14,8 @@ export interface Options {
   readonly server?: Partial<ServerConfig.Settings>
   /** Set LETTA_AGENT_ID to the emulator's demo agent. */
   readonly pinDemoAgent?: boolean
+  /** The chat → conversation store (default: in memory). */
+  readonly store?: Layer.Layer<ConversationStore.ConversationStore>
 }
 
 const core = (options: Options) =>
@@ -31,6 +33,7 @@ export const serverLayer = (options: Options = {}) =>
     Layer.provideMerge(NodeHttpServer.layerTest),
     Layer.provideMerge(core(options)),
     Layer.provideMerge(ServerConfig.layer(options.server)),
+    Layer.provideMerge(options.store ?? ConversationStore.layerMemory),
     Layer.provideMerge(Emulator.layer(options.emulator))
   )
 

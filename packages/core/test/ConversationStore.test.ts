@@ -1,0 +1,124 @@
+/**
+ * The chat → conversation store in memory, in SQLite and in a real PostgreSQL: one conversation per chat even under
+ * concurrent first messages (also across two "replicas"), persistence across restarts, failure handling.
+ */
+import { NodeContext } from "@effect/platform-node"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import { assert, describe, it, layer } from "@effect/vitest"
+import { Duration, Effect, Exit, Layer, Redacted, Ref, Scope } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { ConversationStore, LettaError } from "../src/index.js"
+import { type Postgres, startPostgres } from "./utils/postgres.js"
+
+/** A `create` that counts its calls and takes a moment, so that concurrent callers overlap. */
+const counter = Effect.map(Ref.make(0), (calls) => ({
+  calls,
+  create: Effect.flatMap(Ref.updateAndGet(calls, (n) => n + 1), (n) => Effect.as(Effect.sleep("30 millis"), `conv-${n}`))
+}))
+
+/** The behaviour every store must have. */
+const contract = (store: Effect.Effect<ConversationStore.Service, unknown, Scope.Scope>) => {
+  it.live("concurrent first messages of one chat create one conversation; other chats get their own", () =>
+    Effect.gen(function*() {
+      const s = yield* store
+      const { calls, create } = yield* counter
+      const ids = yield* Effect.all(
+        Array.from({ length: 25 }, () => s.getOrCreate("agent-a", "chat-1", create)),
+        { concurrency: "unbounded" }
+      )
+      assert.strictEqual(new Set(ids).size, 1)
+      assert.strictEqual(yield* Ref.get(calls), 1)
+      const other = yield* s.getOrCreate("agent-a", "chat-2", create)
+      const otherAgent = yield* s.getOrCreate("agent-b", "chat-1", create)
+      assert.notStrictEqual(other, ids[0])
+      assert.notStrictEqual(otherAgent, ids[0])
+      assert.strictEqual(yield* s.getOrCreate("agent-a", "chat-1", create), ids[0])
+      assert.strictEqual(yield* Ref.get(calls), 3)
+    }).pipe(Effect.scoped))
+
+  it.live("a failed creation is not remembered: the next message tries again", () =>
+    Effect.gen(function*() {
+      const s = yield* store
+      const failure = new LettaError.LettaError({ reason: "ServerError", detail: "boom" })
+      const first = yield* Effect.flip(s.getOrCreate("agent-a", "chat-fail", Effect.fail(failure)))
+      assert.strictEqual(first, failure)
+      assert.strictEqual(yield* s.getOrCreate("agent-a", "chat-fail", Effect.succeed("conv-ok")), "conv-ok")
+    }).pipe(Effect.scoped))
+}
+
+/** The store of a layer, alive as long as the surrounding scope. */
+const storeOf = <E>(built: Layer.Layer<ConversationStore.ConversationStore, E>) =>
+  Effect.flatMap(Layer.build(built), (context) => Effect.provide(ConversationStore.ConversationStore, context))
+
+describe("memory", () => {
+  contract(storeOf(ConversationStore.layerMemory))
+})
+
+describe("SQLite", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "letta-pipeline-sqlite-"))
+  const file = path.join(dir, "nested", "store.db")
+  contract(storeOf(ConversationStore.layerSqlite(file)))
+
+  it.live("the mapping survives a restart (a new store over the same file)", () =>
+    Effect.gen(function*() {
+      const first = yield* Effect.scoped(Effect.flatMap(storeOf(ConversationStore.layerSqlite(file)), (s) =>
+        s.getOrCreate("agent-r", "chat-r", Effect.succeed("conv-persisted"))))
+      const again = yield* Effect.scoped(Effect.flatMap(storeOf(ConversationStore.layerSqlite(file)), (s) =>
+        s.getOrCreate("agent-r", "chat-r", Effect.succeed("conv-new"))))
+      assert.strictEqual(first, "conv-persisted")
+      assert.strictEqual(again, "conv-persisted")
+    }).pipe(Effect.ensuring(Effect.sync(() => rmSync(dir, { recursive: true, force: true })))))
+})
+
+layer(NodeContext.layer, { excludeTestServices: true })("PostgreSQL", (it) => {
+  const withPostgres = <A, E>(f: (pg: Postgres) => Effect.Effect<A, E, Scope.Scope>) =>
+    Effect.scoped(Effect.flatMap(startPostgres, f))
+
+  it.effect("the contract, two replicas sharing it, a stale claim taken over, and a clear error when it is down", () =>
+    withPostgres((pg) =>
+      Effect.gen(function*() {
+        const url = Redacted.make(pg.url)
+        // two independent stores (two pools), as two server replicas would have
+        const [a, b] = yield* Effect.all([storeOf(ConversationStore.layerPostgres(url)), storeOf(ConversationStore.layerPostgres(url))], {
+          concurrency: 2
+        })
+        assert.strictEqual(a.kind, "postgres")
+        const { calls, create } = yield* counter
+        const ids = yield* Effect.all(
+          Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).getOrCreate("agent-x", "chat-race", create)),
+          { concurrency: "unbounded" }
+        )
+        assert.strictEqual(new Set(ids).size, 1)
+        assert.strictEqual(yield* Ref.get(calls), 1)
+
+        // a replica died holding a claim: after the lease another one takes over
+        const sql = yield* Effect.flatMap(Layer.build(PgClient.layer({ url })), (context) =>
+          Effect.provide(SqlClient.SqlClient, context))
+        const stale = Date.now() - Duration.toMillis(ConversationStore.claimLease) - 1000
+        yield* sql`INSERT INTO chat_conversations (agent_id, chat_id, conversation_id, claimed_at, created_at)
+          VALUES ('agent-x', 'chat-stale', NULL, ${stale}, ${stale})`
+        assert.strictEqual(yield* b.getOrCreate("agent-x", "chat-stale", Effect.succeed("conv-rescued")), "conv-rescued")
+
+        // the failure contract over PostgreSQL too
+        const failure = new LettaError.LettaError({ reason: "ServerError", detail: "boom" })
+        assert.strictEqual(yield* Effect.flip(a.getOrCreate("agent-x", "chat-f", Effect.fail(failure))), failure)
+        assert.strictEqual(yield* a.getOrCreate("agent-x", "chat-f", Effect.succeed("conv-f")), "conv-f")
+      })
+    ), { timeout: 60_000 })
+
+  it.effect("PostgreSQL down: a StoreError that says so, never a conversation", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const error = yield* Effect.flip(
+        Scope.extend(storeOf(ConversationStore.layerPostgres(Redacted.make("postgres://postgres:hunter2@127.0.0.1:9/postgres"))), scope)
+      )
+      yield* Scope.close(scope, Exit.void)
+      assert.strictEqual(error._tag, "StoreError")
+      assert.include(error.message, "Conversation store (postgres) unavailable: cannot use the database at 127.0.0.1:9")
+      assert.include(error.message, "nothing was sent to the agent")
+      assert.notInclude(error.message, "hunter2")
+    }), { timeout: 30_000 })
+})
