@@ -242,7 +242,7 @@ const startAndWait = (args: ReadonlyArray<string>, extraEnv: Record<string, stri
       Stream.runForEach((line) =>
         Option.match(Option.fromNullable(/listening on (http:\/\/[^\s"]+)/i.exec(line)?.[1]), {
           onNone: () => Effect.void,
-          onSome: (url) => Deferred.succeed(listening, url)
+          onSome: (url) => Effect.asVoid(Deferred.succeed(listening, url))
         })
       ),
       Effect.forkScoped

@@ -28,7 +28,7 @@ const startServe = Effect.gen(function*() {
         Ref.update(lines, (all) => [...all, line]),
         Option.match(Option.fromNullable(/Listening on (http:\/\/[^\s"]+)/.exec(line)?.[1]), {
           onNone: () => Effect.void,
-          onSome: (url) => Deferred.succeed(listening, url)
+          onSome: (url) => Effect.asVoid(Deferred.succeed(listening, url))
         })
       )
     ),

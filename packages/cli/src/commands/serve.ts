@@ -3,10 +3,11 @@
  * emulated Letta in this process with a demo agent.
  */
 import { Command } from "@effect/cli"
-import { ConversationStore, LettaConfig, Pipeline } from "@letta-pipeline/core"
+import type { HttpServerError } from "@effect/platform"
+import { ConversationStore, LettaConfig, type LettaError, Pipeline } from "@letta-pipeline/core"
 import { Emulator } from "@letta-pipeline/emulator"
 import { Server } from "@letta-pipeline/server"
-import { Config, Duration, Effect, Layer, Option } from "effect"
+import { Config, type ConfigError, Duration, Effect, Layer, Option } from "effect"
 import { host, port } from "./options.js"
 
 /** The pipeline over an in-process emulator; settings other than the URL still come from the environment. */
@@ -36,10 +37,10 @@ const announceStore = Layer.effectDiscard(Effect.flatMap(ConversationStore.Conve
 const backend = Layer.unwrapEffect(
   Effect.map(
     Config.option(Config.string("LETTA_BASE_URL")),
-    Option.match({
-      onNone: () => Layer.merge(embeddedPipeline, ConversationStore.layerMemory),
-      onSome: () => Layer.merge(Pipeline.layerConfig, ConversationStore.layerConfig)
-    })
+    (url): Layer.Layer<Server.Requirements, ConfigError.ConfigError | HttpServerError.ServeError | LettaError.StoreError> =>
+      Option.isNone(url)
+        ? Layer.merge(embeddedPipeline, ConversationStore.layerMemory)
+        : Layer.merge(Pipeline.layerConfig, ConversationStore.layerConfig)
   )
 )
 
