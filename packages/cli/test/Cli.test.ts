@@ -6,10 +6,10 @@ import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, layer } from "@effect/vitest"
 import { LettaSchema, StreamEvent } from "@letta-pipeline/core"
 import { Emulator } from "@letta-pipeline/emulator"
-import { Deferred, Duration, Effect, Layer, Option, Redacted, Schedule, Schema, Stream } from "effect"
+import { Duration, Effect, Layer, Option, Redacted, Schedule, Schema } from "effect"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
-import { cleanEnv, main, runCli } from "./utils/cli.js"
+import { cleanEnv, main, runCli, startAndWait } from "./utils/cli.js"
 
 const env = Effect.map(Emulator.Emulator, (emulator) => ({
   LETTA_BASE_URL: emulator.url,
@@ -227,28 +227,6 @@ layer(Live, { excludeTestServices: true })("letta-pipeline", (it) => {
 
 const fetchText = (url: string) =>
   Effect.tryPromise(() => fetch(url).then((response) => response.text()))
-
-/** Starts a long-running command; the URL it logs once listening. Killed with the scope. */
-const startAndWait = (args: ReadonlyArray<string>, extraEnv: Record<string, string>) =>
-  Effect.gen(function*() {
-    const process_ = yield* Process.make("node", main, ...args).pipe(
-      Process.env({ ...cleanEnv(), ...extraEnv }),
-      Process.start
-    )
-    const listening = yield* Deferred.make<string>()
-    yield* process_.stderr.pipe(
-      Stream.decodeText(),
-      Stream.splitLines,
-      Stream.runForEach((line) =>
-        Option.match(Option.fromNullable(/listening on (http:\/\/[^\s"]+)/i.exec(line)?.[1]), {
-          onNone: () => Effect.void,
-          onSome: (url) => Effect.asVoid(Deferred.succeed(listening, url))
-        })
-      ),
-      Effect.forkScoped
-    )
-    return yield* Deferred.await(listening).pipe(Effect.timeout(Duration.seconds(30)))
-  })
 
 /** A reverse proxy that holds the whole upstream answer back and sends it at once (like nginx with buffering). */
 const bufferingProxy = (upstream: string) =>

@@ -2,7 +2,7 @@
  * Runs the built CLI as a real process.
  */
 import { Command } from "@effect/platform"
-import { Effect, Stream } from "effect"
+import { Deferred, Duration, Effect, Option, Stream } from "effect"
 import { fileURLToPath } from "node:url"
 
 export const main = fileURLToPath(new URL("../../dist/main.js", import.meta.url))
@@ -41,3 +41,26 @@ export const runCli = (
     Effect.scoped,
     Effect.timeoutFail({ duration: "60 seconds", onTimeout: () => new Error(`letta-pipeline ${args.join(" ")} did not end`) })
   )
+
+/** Starts a long-running command; the URL it logs once listening. Killed with the scope. */
+export const startAndWait = (args: ReadonlyArray<string>, extraEnv: Record<string, string>) =>
+  Effect.gen(function*() {
+    const process_ = yield* Command.make("node", main, ...args).pipe(
+      Command.env({ ...cleanEnv(), ...extraEnv }),
+      Command.start
+    )
+    const listening = yield* Deferred.make<string>()
+    yield* process_.stderr.pipe(
+      Stream.decodeText(),
+      Stream.splitLines,
+      Stream.runForEach((line) =>
+        Option.match(Option.fromNullable(/listening on (http:\/\/[^\s"]+)/i.exec(line)?.[1]), {
+          onNone: () => Effect.void,
+          onSome: (url) => Effect.asVoid(Deferred.succeed(listening, url))
+        })
+      ),
+      Effect.forkScoped
+    )
+    return yield* Deferred.await(listening).pipe(Effect.timeout(Duration.seconds(30)))
+  })
+
