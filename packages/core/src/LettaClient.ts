@@ -10,7 +10,6 @@
 import type * as Sse from "@effect/experimental/Sse"
 import { Headers, HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import {
-  Chunk,
   type ConfigError,
   Context,
   Duration,
@@ -24,9 +23,10 @@ import {
 } from "effect"
 import * as Http from "./internal/http.js"
 import * as SseDecoder from "./internal/sse.js"
+import { timeouts, turnTimeout } from "./internal/timeouts.js"
 import * as HttpTransport from "./HttpTransport.js"
 import * as LettaConfig from "./LettaConfig.js"
-import { DecodeError, excerptOf, HttpError, LettaError, type PipelineError } from "./LettaError.js"
+import { DecodeError, excerptOf, LettaError, type PipelineError } from "./LettaError.js"
 import * as LettaSchema from "./LettaSchema.js"
 
 /** Query of `GET /v1/agents/`. @category models */
@@ -261,41 +261,6 @@ const untilDone = (request: string, ids: { readonly agentId?: string | undefined
       )
     )
   })
-
-/**
- * Bounds the wait for the first element by `first` and every later one by `idle`: a pull that takes longer fails.
- */
-const timeouts = (
-  request: string,
-  first: Duration.Duration,
-  idle: Duration.Duration
-) =>
-<A, E, R>(stream: Stream.Stream<A, E, R>): Stream.Stream<A, E | HttpError, R> =>
-  Stream.unwrapScoped(
-    Effect.map(Stream.toPull(stream), (pull) => {
-      let started = false
-      return Stream.repeatEffectChunkOption(
-        Effect.suspend(() => {
-          const [phase, duration] = started ? ["idle" as const, idle] : ["first-event" as const, first]
-          const next: Effect.Effect<Chunk.Chunk<A>, Option.Option<E | HttpError>, R> = pull
-          return next.pipe(
-            Effect.timeoutFail({
-              duration,
-              onTimeout: () => Option.some(Http.timeoutError(request, phase, duration))
-            }),
-            Effect.tap((chunk) => {
-              if (Chunk.isNonEmpty(chunk)) started = true
-            })
-          )
-        })
-      )
-    })
-  )
-
-/** Fails the stream with a `turn` timeout once `duration` has passed. */
-export const turnTimeout = (request: string, duration: Duration.Duration) =>
-<A, E, R>(stream: Stream.Stream<A, E, R>): Stream.Stream<A, E | HttpError, R> =>
-  Stream.interruptWhen(stream, Effect.fail(Http.timeoutError(request, "turn", duration)).pipe(Effect.delay(duration)))
 
 // ---------------------------------------------------------------------------------------------------------------------
 // service

@@ -4,7 +4,8 @@
  * | Variable | Default | Meaning |
  * |---|---|---|
  * | `PIPELINE_NAME` | `Letta` | name shown to users |
- * | `LETTA_BASE_URL` | `http://localhost:8283` | Letta server |
+ * | `LETTA_BASE_URL` | `http://localhost:8283` | Letta server (`ws://…` for an App Server) |
+ * | `LETTA_BACKEND` | `rest`, or `app-server` for a `ws://` URL | the REST API, or the App Server's WebSocket protocol |
  * | `LETTA_API_KEY` | – | bearer token (Letta Cloud, secure servers) |
  * | `LETTA_PASSWORD` | – | self-hosted `--secure` password (`X-BARE-PASSWORD`) |
  * | `LETTA_AGENT_ID` | – | default agent |
@@ -27,6 +28,9 @@ import { Config, type ConfigError, Context, Duration, Layer, Option, Redacted } 
 /** How a turn reaches Letta. @category models */
 export type Mode = "stream" | "poll"
 
+/** Which Letta: the REST API (Letta Cloud, classic servers) or the App Server of `@letta-ai/letta-code`. @category models */
+export type Backend = "rest" | "app-server"
+
 /** @category models */
 export interface Timeouts {
   readonly connect: Duration.Duration
@@ -44,6 +48,7 @@ export interface Tls {
 /** @category models */
 export interface Settings {
   readonly name: string
+  readonly backend: Backend
   /** Without a trailing slash and without credentials in it. */
   readonly baseUrl: string
   readonly apiKey: Option.Option<Redacted.Redacted>
@@ -86,6 +91,7 @@ export const make = (
   } = {}
 ): Settings => ({
   name: options.name ?? defaults.name,
+  backend: options.backend ?? backendOf(options.baseUrl ?? defaults.baseUrl),
   baseUrl: normalizeBaseUrl(options.baseUrl ?? defaults.baseUrl),
   apiKey: options.apiKey ?? Option.none(),
   password: options.password ?? Option.none(),
@@ -99,6 +105,9 @@ export const make = (
 
 const normalizeBaseUrl = (url: string): string => url.replace(/\/+$/, "")
 
+/** A `ws://` or `wss://` URL is an App Server. */
+const backendOf = (url: string): Backend => (/^wss?:/i.test(url) ? "app-server" : "rest")
+
 /** A duration as seconds (`30`, `0.5`) or in Effect's syntax (`30 seconds`). @category constructors */
 export const duration = (name: string): Config.Config<Duration.Duration> =>
   Config.number(name).pipe(
@@ -110,11 +119,12 @@ export const duration = (name: string): Config.Config<Duration.Duration> =>
 const baseUrl = Config.string("LETTA_BASE_URL").pipe(
   Config.withDefault(defaults.baseUrl),
   Config.validate({
-    message: "LETTA_BASE_URL: expected an http:// or https:// URL without credentials, e.g. http://localhost:8283",
+    message: "LETTA_BASE_URL: expected an http(s):// URL (or ws(s):// for an App Server) without credentials, " +
+      "e.g. http://localhost:8283",
     validation: (value) => {
       try {
         const url = new URL(value)
-        return (url.protocol === "http:" || url.protocol === "https:") && url.username === "" && url.password === ""
+        return ["http:", "https:", "ws:", "wss:"].includes(url.protocol) && url.username === "" && url.password === ""
       } catch {
         return false
       }
@@ -128,13 +138,9 @@ const nonEmptySecret = (name: string) =>
     Config.map(Option.filter((secret) => Redacted.value(secret).trim() !== ""))
   )
 
-/**
- * The settings as an Effect `Config` over the environment variables in the module docs.
- *
- * @category constructors
- */
-export const config: Config.Config<Settings> = Config.all({
+const fields = Config.all({
   name: Config.string("PIPELINE_NAME").pipe(Config.withDefault(defaults.name)),
+  backend: Config.option(Config.literal("rest", "app-server")("LETTA_BACKEND")),
   baseUrl,
   apiKey: nonEmptySecret("LETTA_API_KEY"),
   password: nonEmptySecret("LETTA_PASSWORD"),
@@ -155,6 +161,19 @@ export const config: Config.Config<Settings> = Config.all({
   mode: Config.literal("stream", "poll")("LETTA_MODE").pipe(Config.withDefault(defaults.mode)),
   pollInterval: duration("LETTA_POLL_INTERVAL").pipe(Config.withDefault(defaults.pollInterval))
 })
+
+/**
+ * The settings as an Effect `Config` over the environment variables in the module docs.
+ *
+ * @category constructors
+ */
+export const config: Config.Config<Settings> = fields.pipe(
+  Config.map(({ backend, ...rest }) => ({ ...rest, backend: Option.getOrElse(backend, () => backendOf(rest.baseUrl)) })),
+  Config.validate({
+    message: "LETTA_BACKEND=app-server needs a ws:// or wss:// LETTA_BASE_URL, and rest an http(s):// one",
+    validation: (settings) => (settings.backend === "app-server") === /^wss?:/i.test(settings.baseUrl)
+  })
+)
 
 /** @category layers */
 export const layer = (options: Parameters<typeof make>[0] = {}): Layer.Layer<LettaConfig> =>

@@ -10,6 +10,8 @@
 import { Chunk, Context, Effect, Layer, Option, type Scope, Stream } from "effect"
 import type { ConfigError } from "effect/ConfigError"
 import * as ChatStream from "./ChatStream.js"
+import { turnTimeout } from "./internal/timeouts.js"
+import * as LettaBackend from "./LettaBackend.js"
 import * as LettaClient from "./LettaClient.js"
 import * as LettaConfig from "./LettaConfig.js"
 import { LettaError, type PipelineError } from "./LettaError.js"
@@ -129,7 +131,7 @@ export const make: Effect.Effect<
               })
               return [output, Option.some({ after, wait: false, failure })] as const
             }).pipe(Effect.map(([chunk, next]) => [Chunk.unsafeFromArray(chunk), next] as const))
-        ).pipe(LettaClient.turnTimeout(`poll ${run.id}`, settings.timeouts.turn))
+        ).pipe(turnTimeout(`poll ${run.id}`, settings.timeouts.turn))
       )
     )
 
@@ -140,7 +142,8 @@ export const make: Effect.Effect<
   ): Stream.Stream<LettaSchema.LettaMessage, PipelineError> => {
     const messages: ReadonlyArray<LettaSchema.MessageCreate> = [{ role: "user", content }]
     const conversationId = request.conversationId
-    const agentOfConversation = conversationId === "default" ? { agent_id: agentId } : {}
+    // REST needs it for `default`; the App Server for every conversation
+    const agentOfConversation = { agent_id: agentId }
     if (settings.mode === "poll") {
       return conversationId === undefined
         ? pollRun(agentId, messages)
@@ -204,7 +207,7 @@ export const layer: Layer.Layer<
 export const layerSettings = (
   settings: LettaConfig.Settings
 ): Layer.Layer<Pipeline | LettaClient.LettaClient | LettaConfig.LettaConfig, ConfigError> =>
-  layer.pipe(Layer.provide(PipelineHooks.layerIdentity), Layer.provideMerge(LettaClient.layerSettings(settings)))
+  layer.pipe(Layer.provide(PipelineHooks.layerIdentity), Layer.provideMerge(LettaBackend.layerSettings(settings)))
 
 /**
  * Everything from the environment, with identity hooks: the quickest way to a working pipeline.
@@ -214,5 +217,5 @@ export const layerSettings = (
 export const layerConfig: Layer.Layer<Pipeline | LettaClient.LettaClient | LettaConfig.LettaConfig, ConfigError> =
   layer.pipe(
     Layer.provide(PipelineHooks.layerIdentity),
-    Layer.provideMerge(LettaClient.layerConfig)
+    Layer.provideMerge(LettaBackend.layerConfig)
   )

@@ -3,9 +3,11 @@
  *
  * @since 0.1.0
  */
+export * as AppServerClient from "./AppServerClient.js"
 export * as ChatStream from "./ChatStream.js"
 export * as ConversationStore from "./ConversationStore.js"
 export * as HttpTransport from "./HttpTransport.js"
+export * as LettaBackend from "./LettaBackend.js"
 export * as LettaClient from "./LettaClient.js"
 export * as LettaConfig from "./LettaConfig.js"
 export * as LettaError from "./LettaError.js"

@@ -80,13 +80,13 @@ describe("Pipeline.pipe", () => {
       ])
     }).pipe(Effect.provide(pipelineLayer(answer))))
 
-  it.effect("continues a conversation when one is given; the default thread carries the agent id", () =>
+  it.effect("continues a conversation when one is given, naming its agent", () =>
     Effect.gen(function*() {
       yield* pipe({ model: Letta.agentId, messages: transcript, body: {}, conversationId: Letta.conversationId })
       yield* pipe({ model: Letta.agentId, messages: transcript, body: {}, conversationId: "default" })
       const [first, second] = yield* sentBodies
       assert.strictEqual(first?.url, `/v1/conversations/${Letta.conversationId}/messages`)
-      assert.isUndefined(first?.body.agent_id)
+      assert.strictEqual(first?.body.agent_id, Letta.agentId)
       assert.strictEqual(second?.url, "/v1/conversations/default/messages")
       assert.strictEqual(second?.body.agent_id, Letta.agentId)
       assert.strictEqual(second?.body.streaming, true)

@@ -2,7 +2,7 @@
  * `letta-pipeline agents`: the agents on the configured Letta, as a table or as JSON.
  */
 import { Command, Options } from "@effect/cli"
-import { LettaClient, LettaSchema } from "@letta-pipeline/core"
+import { LettaBackend, LettaClient, LettaSchema } from "@letta-pipeline/core"
 import { Effect, Logger, LogLevel, Schema } from "effect"
 import * as Display from "../Display.js"
 import * as Connection from "./connection.js"
@@ -22,7 +22,7 @@ export const agents = Command.make("agents", {
   Effect.gen(function*() {
     const settings = yield* Connection.settings(given)
     const all = yield* Effect.flatMap(LettaClient.LettaClient, (client) => client.listAgents()).pipe(
-      Effect.provide(LettaClient.layerSettings(settings))
+      Effect.provide(LettaBackend.layerSettings(settings))
     )
     if (given.json) return yield* Display.stdout(`${encodeAgents(all)}\n`)
     if (all.length === 0) return yield* Display.stdout("No agents.\n")

@@ -4,7 +4,7 @@
  * a check fails.
  */
 import { Command, Options } from "@effect/cli"
-import { LettaClient, type LettaConfig } from "@letta-pipeline/core"
+import { LettaBackend, LettaClient, type LettaConfig } from "@letta-pipeline/core"
 import { Chunk, Clock, Data, Effect, Logger, LogLevel, Either, Option, Stream } from "effect"
 import * as Display from "../Display.js"
 import * as Connection from "./connection.js"
@@ -94,6 +94,7 @@ export const doctor = Command.make("doctor", {
       if (Either.isLeft(conversation)) return yield* failed(`streaming: ${conversation.left.message}`, "see the error above")
       const started = yield* Clock.currentTimeMillis
       const arrivals = yield* client.streamConversation(conversation.right.id, {
+        agent_id: agent.right.id,
         messages: [{ role: "user", content: "letta-pipeline doctor: streaming check, answer briefly" }],
         stream_tokens: true
       }).pipe(Stream.mapEffect(() => Clock.currentTimeMillis), Stream.runCollect, Effect.either)
@@ -113,7 +114,7 @@ export const doctor = Command.make("doctor", {
         case "unbuffered":
           return yield* ok(display, `streaming: unbuffered (${figures}; conversation ${conversation.right.id})`)
       }
-    }).pipe(Effect.provide(LettaClient.layerSettings(settings)))
+    }).pipe(Effect.provide(LettaBackend.layerSettings(settings)))
 
     if (failures > 0) return yield* new DoctorFailed({ failures })
   }).pipe(Logger.withMinimumLogLevel(LogLevel.Warning))).pipe(Command.withDescription("Check the configuration, the connection to Letta, the agent and streaming"))

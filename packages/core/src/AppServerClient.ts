@@ -1,0 +1,441 @@
+/**
+ * `LettaClient` over the Letta App Server (`letta server --listen ws://…` of `@letta-ai/letta-code`): its WebSocket
+ * protocol, through `@effect/platform`'s `Socket`. One socket per call.
+ *
+ * The App Server's frames are normalised into core's messages so that everything above works unchanged:
+ * - a turn ends at `turn_finished`, not at a `stop_reason` (a tool turn is several runs, each with its own);
+ * - `approval_request_message` (auto-approved client tools) becomes a `tool_call_message`, the synthetic
+ *   `tool_return_message` stays; lifecycle frames (`client_tool_start`, `loop_error`, …) are dropped;
+ * - the runs' `usage_statistics` are summed into one, emitted with the final stop reason.
+ * Interrupting a turn sends `abort_message` before the socket closes.
+ *
+ * @since 0.1.0
+ */
+import { Socket } from "@effect/platform"
+import {
+  Context,
+  Deferred,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  Layer,
+  Option,
+  Queue,
+  Redacted,
+  Schema,
+  Stream
+} from "effect"
+import { randomUUID } from "node:crypto"
+import WebSocket from "ws"
+import { timeouts, turnTimeout } from "./internal/timeouts.js"
+import * as LettaClient from "./LettaClient.js"
+import * as LettaConfig from "./LettaConfig.js"
+import { DecodeError, excerptOf, HttpError, LettaError, type PipelineError } from "./LettaError.js"
+import * as LettaSchema from "./LettaSchema.js"
+
+// ---------------------------------------------------------------------------------------------------------------------
+// frames
+// ---------------------------------------------------------------------------------------------------------------------
+
+const Runtime = Schema.Struct({ agent_id: Schema.String, conversation_id: Schema.String })
+
+/** The frames this client acts on; anything else (status updates, …) is activity and nothing more. */
+type Frame =
+  | { readonly _tag: "Delta"; readonly delta: unknown }
+  | {
+    readonly _tag: "Finished"
+    readonly stopReason: string | null
+    readonly runId: string | null
+    readonly error: string | null
+  }
+  | { readonly _tag: "Accepted"; readonly accepted: boolean; readonly error: string | null }
+  | {
+    readonly _tag: "Response"
+    readonly requestId: string
+    readonly success: boolean
+    readonly error: string | null
+    readonly body: unknown
+  }
+  | { readonly _tag: "Other" }
+
+const Typed = Schema.Struct({ type: Schema.String })
+const StreamDelta = Schema.Struct({ delta: Schema.Unknown, runtime: Schema.optional(Runtime) })
+const TurnFinished = Schema.Struct({
+  stop_reason: Schema.optional(Schema.NullOr(Schema.String)),
+  run_id: Schema.optional(Schema.NullOr(Schema.String)),
+  error: Schema.optional(Schema.NullOr(Schema.String))
+})
+const InputAccepted = Schema.Struct({ accepted: Schema.Boolean, error: Schema.optional(Schema.NullOr(Schema.String)) })
+const CommandResponse = Schema.Struct({
+  request_id: Schema.String,
+  success: Schema.optional(Schema.Boolean),
+  error: Schema.optional(Schema.NullOr(Schema.String))
+})
+
+const parseJson = Schema.decodeEither(Schema.parseJson())
+const encodeJson = Schema.encodeSync(Schema.parseJson())
+
+/** One WebSocket text frame; `Left` when it is not JSON, or a frame this client acts on is malformed. */
+const decodeFrame = (text: string): Either.Either<Frame, string> =>
+  Either.flatMap(Either.mapLeft(parseJson(text), () => "not JSON"), (json) => {
+    const typed = Schema.decodeUnknownEither(Typed)(json)
+    if (Either.isLeft(typed)) return Either.right<Frame>({ _tag: "Other" })
+    const type = typed.right.type
+    const as = <A, I>(schema: Schema.Schema<A, I>, frame: (value: A) => Frame) =>
+      Either.mapBoth(Schema.decodeUnknownEither(schema)(json), { onLeft: (e) => `${type}: ${e.message}`, onRight: frame })
+    if (type === "stream_delta") return as(StreamDelta, (f) => ({ _tag: "Delta", delta: f.delta }))
+    if (type === "turn_finished") {
+      return as(TurnFinished, (f) => ({
+        _tag: "Finished",
+        stopReason: f.stop_reason ?? null,
+        runId: f.run_id ?? null,
+        error: f.error ?? null
+      }))
+    }
+    if (type === "input_accepted") {
+      return as(InputAccepted, (f) => ({ _tag: "Accepted", accepted: f.accepted, error: f.error ?? null }))
+    }
+    if (type.endsWith("_response")) {
+      return as(CommandResponse, (f) => ({
+        _tag: "Response",
+        requestId: f.request_id,
+        success: f.success ?? true,
+        error: f.error ?? null,
+        body: json
+      }))
+    }
+    return Either.right({ _tag: "Other" })
+  })
+
+const AgentResponse = Schema.Struct({ agent: Schema.NullOr(LettaSchema.AgentState) })
+const AgentsResponse = Schema.Struct({ agents: LettaSchema.AgentList })
+const ConversationResponse = Schema.Struct({ conversation: LettaSchema.Conversation })
+const InfoResponse = Schema.Struct({ letta_code_version: Schema.optional(Schema.String) })
+
+// ---------------------------------------------------------------------------------------------------------------------
+// normalisation
+// ---------------------------------------------------------------------------------------------------------------------
+
+interface TurnState {
+  readonly usage: Option.Option<LettaSchema.UsageStatistics>
+  readonly runId: string | null
+}
+
+interface TurnStep {
+  readonly emit: ReadonlyArray<LettaSchema.LettaMessage>
+  readonly end: boolean
+  readonly error: LettaError | undefined
+}
+
+const addUsage = (
+  sum: Option.Option<LettaSchema.UsageStatistics>,
+  next: LettaSchema.UsageStatistics
+): LettaSchema.UsageStatistics =>
+  Option.match(sum, {
+    onNone: () => next,
+    onSome: (total) => ({
+      ...total,
+      prompt_tokens: total.prompt_tokens + next.prompt_tokens,
+      completion_tokens: total.completion_tokens + next.completion_tokens,
+      total_tokens: total.total_tokens + next.total_tokens,
+      step_count: (total.step_count ?? 1) + (next.step_count ?? 1)
+    })
+  })
+
+const streamError = (detail: string, errorType: string | undefined, runId: string | null, agentId: string) =>
+  new LettaError({
+    reason: "StreamError",
+    detail,
+    agentId,
+    ...(errorType === undefined ? {} : { errorType }),
+    ...(runId === null ? {} : { runId })
+  })
+
+/** One frame of a turn to what core sees. */
+const normalise = (agentId: string) => (state: TurnState, frame: Frame): [TurnState, TurnStep] => {
+  const none: TurnStep = { emit: [], end: false, error: undefined }
+  switch (frame._tag) {
+    case "Delta": {
+      const message = LettaSchema.decodeMessage(frame.delta)
+      if (Either.isLeft(message)) return [state, none]
+      const m = message.right
+      const runId = "run_id" in m && typeof m.run_id === "string" ? m.run_id : state.runId
+      const next = { ...state, runId }
+      switch (m.message_type) {
+        case "approval_request_message":
+          return [next, { ...none, emit: [{ ...m, message_type: "tool_call_message" }] }]
+        case "usage_statistics":
+          return [{ ...next, usage: Option.some(addUsage(state.usage, m)) }, none]
+        case "stop_reason":
+        case "unknown":
+        case "ping":
+          return [next, none]
+        case "error_message":
+          return [next, { ...none, error: streamError(m.message, m.error_type, runId, agentId) }]
+        default:
+          return [next, { ...none, emit: [m] }]
+      }
+    }
+    case "Finished": {
+      const runId = frame.runId ?? state.runId
+      if (frame.error !== null) {
+        return [state, { ...none, end: true, error: streamError(excerptOf(frame.error, 500), "local_backend_error", runId, agentId) }]
+      }
+      const stop: LettaSchema.LettaMessage = {
+        message_type: "stop_reason",
+        stop_reason: frame.stopReason ?? "end_turn",
+        ...(runId === null ? {} : { run_id: runId })
+      }
+      return [state, { emit: [...Option.toArray(state.usage), stop], end: true, error: undefined }]
+    }
+    case "Accepted":
+      return frame.accepted ? [state, none] : [state, {
+        ...none,
+        end: true,
+        error: new LettaError({ reason: "Conflict", detail: frame.error ?? "the App Server did not accept the input", agentId })
+      }]
+    default:
+      return [state, none]
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// service
+// ---------------------------------------------------------------------------------------------------------------------
+
+/** The WebSocket endpoint of an App Server URL: `/ws` unless the URL names a path. */
+export const socketUrl = (baseUrl: string): string => {
+  const url = new URL(baseUrl)
+  return url.pathname === "" || url.pathname === "/" ? `${url.origin}/ws` : url.toString()
+}
+
+const unsupported = (what: string) =>
+  Effect.fail(
+    new LettaError({
+      reason: "InvalidRequest",
+      detail: `${what} is not offered by the Letta App Server (LETTA_BACKEND=app-server); poll mode needs the REST API`
+    })
+  )
+
+/**
+ * The client over an App Server, configured by `LettaConfig` (`LETTA_BASE_URL=ws://…`, `LETTA_API_KEY` as its bearer
+ * token).
+ *
+ * @category constructors
+ */
+export const make: Effect.Effect<LettaClient.Service, never, LettaConfig.LettaConfig> = Effect.gen(function*() {
+  const settings = yield* LettaConfig.LettaConfig
+  const limits = settings.timeouts
+  const endpoint = socketUrl(settings.baseUrl)
+  const label = `WebSocket ${endpoint}`
+  const token = Option.map(settings.apiKey, Redacted.value)
+  // the platform's Socket over `ws`, which (unlike the browser API) can send the bearer token on the upgrade
+  type Constructor = Context.Tag.Service<typeof Socket.WebSocketConstructor>
+  const constructor: Constructor = (url, protocols) =>
+    // `ws` implements the WebSocket interface the platform expects (as NodeSocket's own constructor relies on)
+    new WebSocket(url, protocols, {
+      headers: Option.match(token, { onNone: () => ({}), onSome: (t) => ({ authorization: `Bearer ${t}` }) })
+    }) as unknown as ReturnType<Constructor>
+
+  const transportError = (error: Socket.SocketError): LettaError | HttpError => {
+    const text = `${error.message} ${String(error.cause ?? "")}`
+    return /\b401\b/.test(text)
+      ? new LettaError({ reason: "Unauthorized", detail: "the App Server refused the bearer token", request: label })
+      : new HttpError({ reason: "Transport", request: label, detail: excerptOf(text.trim()), cause: error })
+  }
+
+  /** An open socket: send a command, and the frames that arrive, until the socket closes. */
+  const connect = Effect.gen(function*() {
+    const socket = yield* Socket.makeWebSocket(endpoint, { closeCodeIsError: () => false }).pipe(
+      Effect.provideService(Socket.WebSocketConstructor, constructor)
+    )
+    const incoming = yield* Queue.unbounded<string>()
+    const closed = yield* Deferred.make<void, LettaError | HttpError>()
+    const decoder = new TextDecoder()
+    yield* socket.runRaw((data) => Queue.offer(incoming, typeof data === "string" ? data : decoder.decode(data))).pipe(
+      Effect.mapError(transportError),
+      Effect.exit,
+      Effect.flatMap((exit) => Deferred.done(closed, Exit.asVoid(exit))),
+      Effect.forkScoped
+    )
+    const write = yield* socket.writer
+    const send = (command: Record<string, unknown>) =>
+      write(encodeJson(command)).pipe(Effect.mapError(transportError))
+    const frames: Stream.Stream<Frame, LettaError | HttpError | DecodeError> = Stream.fromQueue(incoming).pipe(
+      Stream.interruptWhen(Deferred.await(closed)),
+      Stream.mapEffect((text) =>
+        Either.match(decodeFrame(text), {
+          onRight: Effect.succeed,
+          onLeft: (detail) =>
+            Effect.fail(new DecodeError({ reason: "Schema", what: "App Server frame", request: label, excerpt: excerptOf(text), detail }))
+        })
+      )
+    )
+    return { send, frames }
+  })
+
+  const failedResponse = (detail: string, agentId?: string): LettaError =>
+    new LettaError({
+      reason: /not found/i.test(detail) ? "NotFound" : "ServerError",
+      detail,
+      request: label,
+      ...(agentId === undefined ? {} : { agentId })
+    })
+
+  /** One command and its response (`<type>_response` with the same request id). */
+  const command = <A, I>(
+    type: string,
+    fields: Record<string, unknown>,
+    schema: Schema.Schema<A, I>,
+    agentId?: string
+  ): Effect.Effect<A, PipelineError> =>
+    Effect.scoped(Effect.gen(function*() {
+      const requestId = `lp-${randomUUID()}`
+      const connection = yield* connect
+      yield* connection.send({ type, request_id: requestId, ...fields })
+      const response = yield* connection.frames.pipe(
+        Stream.filterMap((frame) =>
+          frame._tag === "Response" && frame.requestId === requestId ? Option.some(frame) : Option.none()
+        ),
+        Stream.runHead,
+        Effect.timeoutFail({ duration: limits.connect, onTimeout: () => new HttpError({ reason: "Timeout", phase: "connect", request: label, detail: `no ${type}_response` }) })
+      )
+      if (Option.isNone(response)) {
+        return yield* new HttpError({ reason: "Transport", request: label, detail: `the App Server closed the socket before answering ${type}` })
+      }
+      if (!response.value.success) return yield* failedResponse(response.value.error ?? `${type} failed`, agentId)
+      return yield* Schema.decodeUnknown(schema)(response.value.body).pipe(
+        Effect.mapError((error) => new DecodeError({ reason: "Schema", what: `${type} response`, request: label, detail: error.message }))
+      )
+    }))
+
+  /** A turn: `input`, then the normalised frames until `turn_finished`; interruption sends `abort_message`. */
+  const turn = (
+    agentId: string,
+    conversationId: string,
+    content: LettaSchema.MessageCreate["content"]
+  ): Stream.Stream<LettaSchema.LettaMessage, PipelineError> => {
+    const runtime = { agent_id: agentId, conversation_id: conversationId }
+    const messages = Stream.unwrapScoped(Effect.gen(function*() {
+      const connection = yield* connect
+      let finished = false
+      yield* Effect.addFinalizer(() =>
+        finished
+          ? Effect.void
+          : connection.send({ type: "abort_message", runtime, request_id: `lp-abort-${randomUUID()}` }).pipe(
+            Effect.timeout(Duration.seconds(1)),
+            Effect.ignore
+          )
+      )
+      yield* connection.send({
+        type: "input",
+        request_id: `lp-${randomUUID()}`,
+        runtime,
+        payload: {
+          kind: "create_message",
+          exclude_interactive_tools: true,
+          messages: [{
+            role: "user",
+            content: typeof content === "string" ? [{ type: "text", text: content }] : content,
+            client_message_id: `lp-${randomUUID()}`
+          }]
+        }
+      })
+      const ended = Stream.fail(
+        new LettaError({ reason: "Incomplete", detail: "the App Server closed the socket before the turn finished", agentId })
+      )
+      return connection.frames.pipe(
+        timeouts(label, limits.firstEvent, limits.idle),
+        Stream.mapAccum<TurnState, Frame, TurnStep>({ usage: Option.none(), runId: null }, normalise(agentId)),
+        Stream.takeUntil((step) => step.end || step.error !== undefined),
+        Stream.mapEffect((step) => {
+          if (step.end) finished = true
+          return step.error === undefined ? Effect.succeed(step) : Effect.fail(step.error)
+        }),
+        Stream.concat(Stream.suspend(() => (finished ? Stream.empty : ended))),
+        Stream.flatMap((step) => Stream.fromIterable(step.emit))
+      )
+    }))
+    return messages.pipe(turnTimeout(label, limits.turn))
+  }
+
+  const streamMessage: LettaClient.Service["streamMessage"] = (agentId, body) =>
+    Stream.unwrap(Effect.map(LettaClient.checkAgentId(agentId), (id) =>
+      turn(id, "default", body.messages.at(-1)?.content ?? "")))
+
+  const streamConversation: LettaClient.Service["streamConversation"] = (conversationId, body) =>
+    Stream.unwrap(Effect.gen(function*() {
+      const id = yield* LettaClient.checkConversationId(conversationId)
+      if (body.agent_id === undefined) {
+        return yield* new LettaError({ reason: "InvalidRequest", detail: "the App Server needs the agent of a conversation" })
+      }
+      const agent = yield* LettaClient.checkAgentId(body.agent_id)
+      return turn(agent, id, body.messages.at(-1)?.content ?? "")
+    }))
+
+  /** A whole turn as a `LettaResponse`. */
+  const collectTurn = (stream: Stream.Stream<LettaSchema.LettaMessage, PipelineError>) =>
+    Effect.map(Stream.runCollect(stream), (chunk): LettaSchema.LettaResponse => {
+      const all = Array.from(chunk)
+      const stop = all.findLast((m) => m.message_type === "stop_reason")
+      const usage = all.findLast((m) => m.message_type === "usage_statistics")
+      return {
+        messages: all.filter((m) => m.message_type !== "stop_reason" && m.message_type !== "usage_statistics"),
+        stop_reason: stop?.message_type === "stop_reason" ? stop : { message_type: "stop_reason", stop_reason: "end_turn" },
+        usage: usage?.message_type === "usage_statistics"
+          ? usage
+          : { message_type: "usage_statistics", completion_tokens: 0, prompt_tokens: 0, total_tokens: 0 }
+      }
+    })
+
+  return LettaClient.LettaClient.of({
+    streamMessage,
+    streamConversation,
+    sendMessage: (agentId, body) => collectTurn(streamMessage(agentId, body)),
+    sendConversation: (conversationId, body) => collectTurn(streamConversation(conversationId, body)),
+    createRun: () => unsupported("Background runs"),
+    getRun: () => unsupported("Runs"),
+    listRunMessages: () => unsupported("Runs"),
+    cancelRuns: () => unsupported("Cancelling runs"),
+    listMessages: () => unsupported("Listing messages"),
+    listAgents: (query = {}) =>
+      command("agent_list", {}, AgentsResponse).pipe(
+        Effect.map(({ agents }) =>
+          agents.filter((agent) =>
+            (query.name === undefined || agent.name === query.name) &&
+            (query.tags === undefined || query.tags.length === 0 ||
+              (query.matchAllTags === true
+                ? query.tags.every((tag) => (agent.tags ?? []).includes(tag))
+                : query.tags.some((tag) => (agent.tags ?? []).includes(tag))))
+          )
+        )
+      ),
+    getAgent: (agentId) =>
+      Effect.gen(function*() {
+        const id = yield* LettaClient.checkAgentId(agentId)
+        const { agent } = yield* command("agent_retrieve", { agent_id: id }, AgentResponse, id)
+        return agent === null ? yield* failedResponse(`Agent ${id} not found`, id) : agent
+      }),
+    health: Effect.map(command("app_server_info", {}, InfoResponse), (info) => ({
+      version: info.letta_code_version ?? "unknown",
+      status: "ok"
+    })),
+    createConversation: (agentId) =>
+      Effect.gen(function*() {
+        const id = yield* LettaClient.checkAgentId(agentId)
+        const { conversation } = yield* command("conversation_create", { body: { agent_id: id } }, ConversationResponse, id)
+        return conversation
+      })
+  })
+})
+
+/**
+ * The App Server client over the given settings.
+ *
+ * @category layers
+ */
+export const layer: Layer.Layer<LettaClient.LettaClient, never, LettaConfig.LettaConfig> = Layer.effect(
+  LettaClient.LettaClient,
+  make
+)

@@ -1,0 +1,30 @@
+/**
+ * The `LettaClient` for the configured backend: the REST API (`LETTA_BACKEND=rest`, Letta Cloud and classic servers)
+ * or the App Server's WebSocket protocol (`LETTA_BACKEND=app-server`, a `ws://` URL).
+ *
+ * @since 0.1.0
+ */
+import { type ConfigError, Effect, Layer } from "effect"
+import * as AppServerClient from "./AppServerClient.js"
+import * as LettaClient from "./LettaClient.js"
+import * as LettaConfig from "./LettaConfig.js"
+
+/**
+ * The client of these settings' backend, with the settings.
+ *
+ * @category layers
+ */
+export const layerSettings = (
+  settings: LettaConfig.Settings
+): Layer.Layer<LettaClient.LettaClient | LettaConfig.LettaConfig, ConfigError.ConfigError> =>
+  settings.backend === "app-server"
+    ? AppServerClient.layer.pipe(Layer.provideMerge(Layer.succeed(LettaConfig.LettaConfig, settings)))
+    : LettaClient.layerSettings(settings)
+
+/**
+ * The client and settings from the environment.
+ *
+ * @category layers
+ */
+export const layerConfig: Layer.Layer<LettaClient.LettaClient | LettaConfig.LettaConfig, ConfigError.ConfigError> = Layer
+  .unwrapEffect(Effect.map(LettaConfig.config, layerSettings))
