@@ -1,0 +1,137 @@
+/**
+ * The whole path against the real Letta App Server, offline, with the project's stub LLM: the CLI, and the server's
+ * OpenAI stream (reasoning, tool block, usage), chats mapped onto App Server conversations through the store across a
+ * restart, and the App Server's own OpenAI mode side by side.
+ */
+import { NodeContext, NodeHttpClient } from "@effect/platform-node"
+import { assert, layer } from "@effect/vitest"
+import { StubLlm } from "@letta-pipeline/emulator"
+import { Effect, Layer } from "effect"
+import { mkdtempSync } from "node:fs"
+import * as os from "node:os"
+import { join } from "node:path"
+import OpenAI from "openai"
+import { prepare, startAppServer } from "./utils/appServer.js"
+import { runCli, startAndWait } from "./utils/cli.js"
+
+const home = mkdtempSync(join(os.tmpdir(), "letta-app-server-"))
+const { file } = prepare(home)
+
+const Live = Layer.mergeAll(
+  StubLlm.layer({ toolName: "Read", toolArguments: JSON.stringify({ file_path: file }) }),
+  NodeContext.layer,
+  NodeHttpClient.layerUndici
+)
+
+interface Streamed {
+  readonly content: string
+  readonly reasoning: string
+  readonly usage: boolean
+  readonly firstTokenMs: number
+}
+
+/** One streamed chat completion through the official client, timed to its first content token. */
+const stream = (baseURL: string, model: string, content: string, headers: Record<string, string> = {}) =>
+  Effect.promise(async (): Promise<Streamed> => {
+    const client = new OpenAI({ baseURL, apiKey: "unused", maxRetries: 0, defaultHeaders: headers })
+    const started = performance.now()
+    let firstTokenMs = -1
+    let text = ""
+    let reasoning = ""
+    let usage = false
+    const chunks = await client.chat.completions.create({
+      model,
+      stream: true,
+      stream_options: { include_usage: true },
+      messages: [{ role: "user", content }]
+    })
+    for await (const chunk of chunks) {
+      // Open WebUI status chunks (sent because of its chat header) have no choices
+      const delta = (chunk.choices ?? [])[0]?.delta
+      if (delta?.content !== undefined && delta.content !== null && delta.content !== "" && firstTokenMs < 0) {
+        firstTokenMs = performance.now() - started
+      }
+      text += delta?.content ?? ""
+      reasoning += String((delta as { reasoning_content?: string } | undefined)?.reasoning_content ?? "")
+      if (chunk.usage !== undefined && chunk.usage !== null) usage = true
+    }
+    return { content: text, reasoning, usage, firstTokenMs }
+  })
+
+const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0
+
+layer(Live, { excludeTestServices: true })("against the real Letta App Server", (it) => {
+  it.effect("the CLI, the server's OpenAI stream, chats through the store across a restart, and a side-by-side", () =>
+    Effect.gen(function*() {
+      const stub = yield* StubLlm.StubLlm
+      const app = yield* startAppServer(home, stub.url)
+      const env = { LETTA_BASE_URL: app.ws, LETTA_AGENT_ID: app.agentId }
+
+      // -- the CLI ---------------------------------------------------------------------------------------------------
+      const agents = yield* runCli(["agents"], { env })
+      assert.strictEqual(agents.code, 0, agents.stderr)
+      assert.match(agents.stdout, new RegExp(`^${app.agentId}\\s+pipeline-test`, "m"))
+      const hello = yield* runCli(["chat", "Hello"], { env })
+      assert.strictEqual(hello.code, 0, hello.stderr)
+      assert.strictEqual(hello.stdout.trim(), "Hello from the stub LLM! I received 5 characters.")
+      assert.include(hello.stderr, "The user greeted me; I will answer briefly.")
+      const tool = yield* runCli(["chat", "read the file [[tool]]"], { env })
+      assert.strictEqual(tool.code, 0, tool.stderr)
+      assert.include(tool.stdout, `→ Read {"file_path":"${file}"}`)
+      assert.include(tool.stdout, "← success: 1")
+      assert.include(tool.stdout, "hello file content")
+      assert.include(tool.stdout, "Tool result received. Final answer from the stub LLM.")
+      const failed = yield* runCli(["chat", "please [[fail]]"], { env })
+      assert.strictEqual(failed.code, 1)
+      assert.include(failed.stderr, "stub forced failure")
+      const doctor = yield* runCli(["doctor"], { env })
+      assert.strictEqual(doctor.code, 0, doctor.stdout)
+      assert.include(doctor.stdout, "✓ reachable: Letta 0.32.18")
+
+      // -- the server over the App Server, with its map in SQLite ----------------------------------------------------
+      const data = join(home, "pipeline-data")
+      const serverEnv = { LETTA_BASE_URL: app.ws, PIPELINE_STORE: "sqlite", PIPELINE_DATA_DIR: data }
+      const ours = yield* Effect.scoped(Effect.gen(function*() {
+        const url = `${yield* startAndWait(["serve", "--port", "0"], serverEnv)}/v1`
+        const plain = yield* stream(url, app.agentId, "Hello Letta", { "x-openwebui-chat-id": "chat-apples" })
+        assert.include(plain.content, "Hello from the stub LLM! I received 11 characters.")
+        assert.include(plain.reasoning, "The user greeted me")
+        assert.isTrue(plain.usage)
+        const withTool = yield* stream(url, app.agentId, "apples [[tool]]", { "x-openwebui-chat-id": "chat-apples" })
+        assert.match(withTool.content, /<details type="tool_calls" done="true" id="call_stub_1" name="Read" arguments="\{&quot;file_path&quot;:/)
+        assert.include(withTool.content, "Tool result received. Final answer from the stub LLM.")
+        yield* stream(url, app.agentId, "bananas", { "x-openwebui-chat-id": "chat-bananas" })
+        const timings = []
+        for (let i = 0; i < 5; i++) timings.push((yield* stream(url, app.agentId, "Hi", {})).firstTokenMs)
+        return median(timings)
+      }))
+
+      // a new server process over the same SQLite file continues chat-apples in its App Server conversation
+      yield* Effect.scoped(Effect.gen(function*() {
+        const url = `${yield* startAndWait(["serve", "--port", "0"], serverEnv)}/v1`
+        const before = (yield* stub.requests).length
+        yield* stream(url, app.agentId, "after the restart", { "x-openwebui-chat-id": "chat-apples" })
+        const requests = (yield* stub.requests).slice(before)
+        const history = JSON.stringify(requests.at(-1))
+        assert.include(history, "apples [[tool]]")
+        assert.include(history, "after the restart")
+        assert.notInclude(history, "bananas")
+      }))
+
+      // -- side by side: the App Server's own OpenAI mode ------------------------------------------------------------
+      const timings = []
+      let theirs: Streamed | undefined
+      for (let i = 0; i < 5; i++) {
+        theirs = yield* stream(`${app.http}/v1`, "pipeline-test", "Hi")
+        timings.push(theirs.firstTokenMs)
+      }
+      const theirsMs = median(timings)
+      assert.include(theirs?.content ?? "", "Hello from the stub LLM!")
+      assert.strictEqual(theirs?.reasoning, "", "the App Server's own endpoint streams no reasoning")
+      assert.isFalse(theirs?.usage, "nor usage")
+      yield* Effect.logInfo(
+        `time to first token, median of 5: App Server --openai-api ${theirsMs.toFixed(1)} ms, ` +
+          `letta-pipeline over the App Server ${ours.toFixed(1)} ms`
+      )
+    }).pipe(Effect.scoped), { timeout: 240_000 })
+})
