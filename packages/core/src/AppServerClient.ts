@@ -239,7 +239,12 @@ export const make: Effect.Effect<LettaClient.Service, never, LettaConfig.LettaCo
     }) as unknown as ReturnType<Constructor>
 
   const transportError = (error: Socket.SocketError): LettaError | HttpError => {
-    const text = `${error.message} ${String(error.cause ?? "")}`
+    // `ws` reports a refused upgrade as an error event whose message names the status ("Unexpected server response: 401")
+    const cause = error.cause
+    const causeText = typeof cause === "object" && cause !== null && "message" in cause && typeof cause.message === "string"
+      ? cause.message
+      : String(cause ?? "")
+    const text = `${error.message} ${causeText}`
     return /\b401\b/.test(text)
       ? new LettaError({ reason: "Unauthorized", detail: "the App Server refused the bearer token", request: label })
       : new HttpError({ reason: "Transport", request: label, detail: excerptOf(text.trim()), cause: error })
@@ -260,8 +265,12 @@ export const make: Effect.Effect<LettaClient.Service, never, LettaConfig.LettaCo
       Effect.forkScoped
     )
     const write = yield* socket.writer
+    // the platform's writer waits for the socket to be open: a socket that failed or closed would keep it waiting
+    const gone = Deferred.await(closed).pipe(
+      Effect.zipRight(Effect.fail(new HttpError({ reason: "Transport", request: label, detail: "the App Server closed the socket" })))
+    )
     const send = (command: Record<string, unknown>) =>
-      write(encodeJson(command)).pipe(Effect.mapError(transportError))
+      write(encodeJson(command)).pipe(Effect.mapError(transportError), Effect.raceFirst(gone))
     const frames: Stream.Stream<Frame, LettaError | HttpError | DecodeError> = Stream.fromQueue(incoming).pipe(
       Stream.interruptWhen(Deferred.await(closed)),
       Stream.mapEffect((text) =>
@@ -324,6 +333,8 @@ export const make: Effect.Effect<LettaClient.Service, never, LettaConfig.LettaCo
         finished
           ? Effect.void
           : connection.send({ type: "abort_message", runtime, request_id: `lp-abort-${randomUUID()}` }).pipe(
+            // finalizers are uninterruptible: without this the timeout could not cut a stuck write
+            Effect.interruptible,
             Effect.timeout(Duration.seconds(1)),
             Effect.ignore
           )

@@ -1,0 +1,197 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Chunk, Effect, Either, Layer, Option, Redacted, Schema, Stream } from "effect"
+import { ChatStream, LettaBackend, LettaClient, LettaConfig, type LettaSchema } from "../src/index.js"
+import * as Replay from "./utils/appServerReplay.js"
+
+const toolTurn = Replay.recording("ws-frames-tool-turn.jsonl")
+const simpleTurn = Replay.recording("ws-frames-simple-turn.jsonl")
+const errorTurn = Replay.recording("ws-frames-llm-error.jsonl")
+
+const RecordedInput = Schema.Struct({
+  runtime: Schema.Struct({ agent_id: Schema.String, conversation_id: Schema.String }),
+  payload: Schema.Struct({
+    messages: Schema.NonEmptyArray(Schema.Struct({ content: Schema.NonEmptyArray(Schema.Struct({ text: Schema.String })) }))
+  })
+})
+
+/** The agent and conversation of a recording's `input`, and its text. */
+const inputOf = (frames: typeof toolTurn) => {
+  const input = Schema.decodeUnknownSync(RecordedInput)(Replay.command(frames, "input"))
+  return { ...input.runtime, text: input.payload.messages[0].content[0].text }
+}
+
+const clientOf = (replay: Replay.Replay, token?: string) =>
+  Effect.provide(
+    LettaClient.LettaClient,
+    LettaBackend.layerSettings(LettaConfig.make({
+      baseUrl: replay.url,
+      ...(token === undefined ? {} : { apiKey: Option.some(Redacted.make(token)) })
+    })).pipe(Layer.orDie)
+  )
+
+const sendTurn = (client: LettaClient.Service, frames: typeof toolTurn) => {
+  const { agent_id, conversation_id, text } = inputOf(frames)
+  return client.streamConversation(conversation_id, { agent_id, messages: [{ role: "user", content: text }] })
+}
+
+/** The recorded deltas of a type. */
+const recordedOf = (frames: typeof toolTurn, type: string) =>
+  Replay.deltas(frames).filter((delta) => delta.message_type === type)
+
+const textOf = (delta: Record<string, unknown>) =>
+  (delta.content as Array<{ text: string }>).map((part) => part.text).join("")
+
+describe("AppServerClient against recorded App Server sessions", () => {
+  it.scoped("a tool turn (two runs) is one turn: approval request → tool call, synthetic return → result, one stop", () =>
+    Effect.gen(function*() {
+      const replay = yield* Replay.replay({ frames: toolTurn })
+      const client = yield* clientOf(replay)
+      const messages = Chunk.toArray(yield* Stream.runCollect(sendTurn(client, toolTurn)))
+
+      const types = messages.map((m) => m.message_type).filter((type, i, all) => type !== all[i - 1])
+      assert.deepStrictEqual(types, [
+        "tool_call_message",
+        "tool_return_message",
+        "reasoning_message",
+        "assistant_message",
+        "usage_statistics",
+        "stop_reason"
+      ])
+      const [approval] = recordedOf(toolTurn, "approval_request_message")
+      const call = messages.find((m) => m.message_type === "tool_call_message")
+      assert.deepStrictEqual(call?.message_type === "tool_call_message" ? call.tool_call : undefined, approval?.tool_call)
+
+      // the runs' usages summed, reported once, before the last run's stop reason
+      const usages = recordedOf(toolTurn, "usage_statistics")
+      const usage = messages.find((m): m is LettaSchema.UsageStatistics => m.message_type === "usage_statistics")
+      assert.strictEqual(usages.length, 2)
+      assert.strictEqual(usage?.total_tokens, usages.reduce((sum, u) => sum + (u.total_tokens as number), 0))
+      assert.strictEqual(usage?.step_count, 2)
+      const stops = messages.filter((m) => m.message_type === "stop_reason")
+      assert.deepStrictEqual(stops, [{ message_type: "stop_reason", stop_reason: "end_turn", run_id: "local-run-11" }])
+
+      // the command sent: the recorded runtime, the text as a content array, interactive tools excluded
+      const input = yield* Replay.nextCommand(replay, "input")
+      const recorded = Replay.command(toolTurn, "input")
+      assert.deepStrictEqual(input.runtime, recorded.runtime)
+      assert.deepStrictEqual(
+        (input.payload as { messages: Array<{ content: unknown }> }).messages[0]?.content,
+        [{ type: "text", text: inputOf(toolTurn).text }]
+      )
+      assert.strictEqual((input.payload as { exclude_interactive_tools: boolean }).exclude_interactive_tools, true)
+    }))
+
+  it.scoped("content arrays become text events: the assembled turn has the recorded answer, reasoning and tool", () =>
+    Effect.gen(function*() {
+      const replay = yield* Replay.replay({ frames: toolTurn })
+      const client = yield* clientOf(replay)
+      const turn = yield* ChatStream.collect(ChatStream.toEvents(sendTurn(client, toolTurn)))
+
+      assert.strictEqual(turn.content, recordedOf(toolTurn, "assistant_message").map(textOf).join(""))
+      assert.strictEqual(
+        turn.reasoning,
+        recordedOf(toolTurn, "reasoning_message").map((delta) => delta.reasoning).join("")
+      )
+      const [toolReturn] = recordedOf(toolTurn, "tool_return_message")
+      assert.deepStrictEqual(turn.toolCalls.map((call) => call.name), ["Read"])
+      assert.deepStrictEqual(
+        turn.toolResults.map((result) => [result.id, result.name, result.status]),
+        [[toolReturn?.tool_call_id, "Read", "success"]]
+      )
+      assert.include(turn.toolResults[0]?.output, "hello file content")
+      assert.strictEqual(turn.stopReason, "end_turn")
+      assert.isTrue(Option.isNone(turn.error))
+    }))
+
+  it.scoped("a blocking send collects the turn into a LettaResponse", () =>
+    Effect.gen(function*() {
+      const replay = yield* Replay.replay({ frames: simpleTurn })
+      const client = yield* clientOf(replay)
+      const { agent_id, conversation_id, text } = inputOf(simpleTurn)
+      const response = yield* client.sendConversation(conversation_id, {
+        agent_id,
+        messages: [{ role: "user", content: text }]
+      })
+      const [recordedUsage] = recordedOf(simpleTurn, "usage_statistics")
+      assert.strictEqual(response.stop_reason.stop_reason, "end_turn")
+      assert.strictEqual(response.usage.total_tokens, recordedUsage?.total_tokens)
+      assert.deepStrictEqual(
+        response.messages.map((m) => m.message_type).filter((type, i, all) => type !== all[i - 1]),
+        ["reasoning_message", "assistant_message"]
+      )
+    }))
+
+  it.scoped("an LLM failure is a LettaError with the App Server's message, not an empty answer", () =>
+    Effect.gen(function*() {
+      const replay = yield* Replay.replay({ frames: errorTurn })
+      const client = yield* clientOf(replay)
+      const error = yield* Effect.flip(Stream.runDrain(sendTurn(client, errorTurn)))
+      assert.strictEqual(error._tag, "LettaError")
+      if (error._tag !== "LettaError") return
+      assert.strictEqual(error.reason, "StreamError")
+      assert.strictEqual(error.errorType, "local_backend_error")
+      assert.strictEqual(error.runId, "local-run-14")
+      assert.include(error.detail, "stub forced failure")
+    }))
+
+  it.scoped("interrupting a turn sends abort_message for its runtime", () =>
+    Effect.gen(function*() {
+      const replay = yield* Replay.replay({
+        frames: simpleTurn,
+        stopAt: { frame: (frame) => frame.type === "stream_delta" && (frame.delta as { message_type: string }).message_type === "assistant_message", then: "hold" }
+      })
+      const client = yield* clientOf(replay)
+      // the server holds the rest of the turn: taking the reasoning and stopping must abort it
+      const first = yield* Stream.runHead(sendTurn(client, simpleTurn))
+      assert.strictEqual(Option.getOrThrow(first).message_type, "reasoning_message")
+      const abort = yield* Replay.nextCommand(replay, "abort_message")
+      assert.deepStrictEqual(abort.runtime, Replay.command(simpleTurn, "input").runtime)
+    }))
+
+  it.scoped("a socket closed before turn_finished is an Incomplete turn", () =>
+    Effect.gen(function*() {
+      const replay = yield* Replay.replay({
+        frames: simpleTurn,
+        stopAt: { frame: (frame) => frame.type === "turn_finished", then: "close" }
+      })
+      const client = yield* clientOf(replay)
+      const error = yield* Effect.flip(Stream.runDrain(sendTurn(client, simpleTurn)))
+      assert.strictEqual(error._tag, "LettaError")
+      assert.strictEqual(error._tag === "LettaError" ? error.reason : undefined, "Incomplete")
+    }))
+
+  it.scoped("sends the bearer token on the upgrade; a refused token is Unauthorized without the token in it", () =>
+    Effect.gen(function*() {
+      const replay = yield* Replay.replay({ frames: simpleTurn, token: "app-server-secret" })
+      const info = yield* (yield* clientOf(replay, "app-server-secret")).health
+      assert.strictEqual(info.version, "0.32.18")
+      assert.strictEqual(replay.upgrades[0]?.authorization, "Bearer app-server-secret")
+
+      const refused = yield* Effect.either((yield* clientOf(replay, "wrong-secret")).health)
+      assert.isTrue(Either.isLeft(refused))
+      if (Either.isRight(refused)) return
+      assert.strictEqual(refused.left._tag, "LettaError")
+      assert.strictEqual(refused.left._tag === "LettaError" ? refused.left.reason : undefined, "Unauthorized")
+      assert.notInclude(JSON.stringify(refused.left) + refused.left.message, "wrong-secret")
+    }))
+
+  it.scoped("creates conversations through conversation_create", () =>
+    Effect.gen(function*() {
+      const replay = yield* Replay.replay({ frames: toolTurn })
+      const client = yield* clientOf(replay)
+      const { agent_id, conversation_id } = inputOf(toolTurn)
+      const conversation = yield* client.createConversation(agent_id)
+      assert.strictEqual(conversation.id, conversation_id)
+      const sent = yield* Replay.nextCommand(replay, "conversation_create")
+      assert.deepStrictEqual(sent.body, { agent_id })
+    }))
+
+  it.scoped("what the App Server does not offer fails clearly instead of pretending", () =>
+    Effect.gen(function*() {
+      const replay = yield* Replay.replay({ frames: simpleTurn })
+      const client = yield* clientOf(replay)
+      const error = yield* Effect.flip(client.listMessages(inputOf(simpleTurn).agent_id))
+      assert.strictEqual(error._tag === "LettaError" ? error.reason : undefined, "InvalidRequest")
+      assert.include(error.message, "App Server")
+    }))
+})
