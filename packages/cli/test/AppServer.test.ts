@@ -15,6 +15,7 @@ import { prepare, startAppServer } from "./utils/appServer.js"
 import { runCli, startAndWait } from "./utils/cli.js"
 
 const home = mkdtempSync(join(os.tmpdir(), "letta-app-server-"))
+const token = "app-server-capability-token"
 const { file } = prepare(home)
 
 const Live = Layer.mergeAll(
@@ -31,9 +32,15 @@ interface Streamed {
 }
 
 /** One streamed chat completion through the official client, timed to its first content token. */
-const stream = (baseURL: string, model: string, content: string, headers: Record<string, string> = {}) =>
+const stream = (
+  baseURL: string,
+  model: string,
+  content: string,
+  headers: Record<string, string> = {},
+  apiKey: string = "unused"
+) =>
   Effect.promise(async (): Promise<Streamed> => {
-    const client = new OpenAI({ baseURL, apiKey: "unused", maxRetries: 0, defaultHeaders: headers })
+    const client = new OpenAI({ baseURL, apiKey, maxRetries: 0, defaultHeaders: headers })
     const started = performance.now()
     let firstTokenMs = -1
     let text = ""
@@ -60,12 +67,22 @@ const stream = (baseURL: string, model: string, content: string, headers: Record
 
 const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0
 
+/** Time to first token of one chat (same chat id on both sides), after a warm-up turn: the median of 5. */
+const firstTokenMedian = (baseURL: string, model: string, apiKey?: string) =>
+  Effect.gen(function*() {
+    const chat = { "x-openwebui-chat-id": `timing-${baseURL}` }
+    const warmUp = yield* stream(baseURL, model, "Hi", chat, apiKey)
+    const timings = [warmUp.firstTokenMs]
+    for (let i = 0; i < 5; i++) timings.push((yield* stream(baseURL, model, "Hi", chat, apiKey)).firstTokenMs)
+    return { ms: median(timings.slice(1)), last: warmUp }
+  })
+
 layer(Live, { excludeTestServices: true })("against the real Letta App Server", (it) => {
   it.effect("the CLI, the server's OpenAI stream, chats through the store across a restart, and a side-by-side", () =>
     Effect.gen(function*() {
       const stub = yield* StubLlm.StubLlm
-      const app = yield* startAppServer(home, stub.url)
-      const env = { LETTA_BASE_URL: app.ws, LETTA_AGENT_ID: app.agentId }
+      const app = yield* startAppServer(home, stub.url, token)
+      const env = { LETTA_BASE_URL: app.ws, LETTA_AGENT_ID: app.agentId, LETTA_API_KEY: token }
 
       // -- the CLI ---------------------------------------------------------------------------------------------------
       const agents = yield* runCli(["agents"], { env })
@@ -87,10 +104,14 @@ layer(Live, { excludeTestServices: true })("against the real Letta App Server", 
       const doctor = yield* runCli(["doctor"], { env })
       assert.strictEqual(doctor.code, 0, doctor.stdout)
       assert.include(doctor.stdout, "✓ reachable: Letta 0.32.18")
+      const refused = yield* runCli(["agents"], { env: { ...env, LETTA_API_KEY: "not-the-token" } })
+      assert.strictEqual(refused.code, 1)
+      assert.include(refused.stderr, "refused the bearer token")
+      assert.notInclude(refused.stdout + refused.stderr, "not-the-token")
 
       // -- the server over the App Server, with its map in SQLite ----------------------------------------------------
       const data = join(home, "pipeline-data")
-      const serverEnv = { LETTA_BASE_URL: app.ws, PIPELINE_STORE: "sqlite", PIPELINE_DATA_DIR: data }
+      const serverEnv = { LETTA_BASE_URL: app.ws, LETTA_API_KEY: token, PIPELINE_STORE: "sqlite", PIPELINE_DATA_DIR: data }
       const ours = yield* Effect.scoped(Effect.gen(function*() {
         const url = `${yield* startAndWait(["serve", "--port", "0"], serverEnv)}/v1`
         const plain = yield* stream(url, app.agentId, "Hello Letta", { "x-openwebui-chat-id": "chat-apples" })
@@ -101,9 +122,7 @@ layer(Live, { excludeTestServices: true })("against the real Letta App Server", 
         assert.match(withTool.content, /<details type="tool_calls" done="true" id="call_stub_1" name="Read" arguments="\{&quot;file_path&quot;:/)
         assert.include(withTool.content, "Tool result received. Final answer from the stub LLM.")
         yield* stream(url, app.agentId, "bananas", { "x-openwebui-chat-id": "chat-bananas" })
-        const timings = []
-        for (let i = 0; i < 5; i++) timings.push((yield* stream(url, app.agentId, "Hi", {})).firstTokenMs)
-        return median(timings)
+        return (yield* firstTokenMedian(url, app.agentId)).ms
       }))
 
       // a new server process over the same SQLite file continues chat-apples in its App Server conversation
@@ -119,16 +138,13 @@ layer(Live, { excludeTestServices: true })("against the real Letta App Server", 
       }))
 
       // -- side by side: the App Server's own OpenAI mode ------------------------------------------------------------
-      const timings = []
-      let theirs: Streamed | undefined
-      for (let i = 0; i < 5; i++) {
-        theirs = yield* stream(`${app.http}/v1`, "pipeline-test", "Hi")
-        timings.push(theirs.firstTokenMs)
-      }
-      const theirsMs = median(timings)
-      assert.include(theirs?.content ?? "", "Hello from the stub LLM!")
-      assert.strictEqual(theirs?.reasoning, "", "the App Server's own endpoint streams no reasoning")
-      assert.isFalse(theirs?.usage, "nor usage")
+      const { last: theirs, ms: theirsMs } = yield* firstTokenMedian(`${app.http}/v1`, "pipeline-test", token)
+      assert.include(theirs.content, "Hello from the stub LLM!")
+      assert.strictEqual(theirs.reasoning, "", "the App Server's own endpoint streams no reasoning")
+      assert.isFalse(theirs.usage, "nor usage")
+      const theirTool = yield* stream(`${app.http}/v1`, "pipeline-test", "read it [[tool]]", { "x-openwebui-chat-id": "theirs" }, token)
+      assert.include(theirTool.content, "Tool result received. Final answer from the stub LLM.")
+      assert.notInclude(theirTool.content, "Read", "the tool runs silently there")
       yield* Effect.logInfo(
         `time to first token, median of 5: App Server --openai-api ${theirsMs.toFixed(1)} ms, ` +
           `letta-pipeline over the App Server ${ours.toFixed(1)} ms`

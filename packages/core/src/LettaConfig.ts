@@ -172,6 +172,15 @@ export const config: Config.Config<Settings> = fields.pipe(
   Config.validate({
     message: "LETTA_BACKEND=app-server needs a ws:// or wss:// LETTA_BASE_URL, and rest an http(s):// one",
     validation: (settings) => (settings.backend === "app-server") === /^wss?:/i.test(settings.baseUrl)
+  }),
+  // settings the App Server has no use for are refused rather than silently ignored
+  Config.validate({
+    message: "LETTA_PASSWORD is for REST servers: the App Server takes its bearer token as LETTA_API_KEY",
+    validation: (settings) => settings.backend === "rest" || Option.isNone(settings.password)
+  }),
+  Config.validate({
+    message: "LETTA_MODE=poll needs the REST API: the App Server has no background runs",
+    validation: (settings) => settings.backend === "rest" || settings.mode === "stream"
   })
 )
 

@@ -70,6 +70,30 @@ describe("LettaConfig", () => {
       assert.include(String(badDuration), "LETTA_IDLE_TIMEOUT")
     }))
 
+  it.effect("the backend follows the URL's scheme unless LETTA_BACKEND names it; mismatches fail", () =>
+    Effect.gen(function*() {
+      assert.strictEqual((yield* read({})).backend, "rest")
+      assert.strictEqual((yield* read({ LETTA_BASE_URL: "ws://127.0.0.1:4500" })).backend, "app-server")
+      assert.strictEqual((yield* read({ LETTA_BASE_URL: "wss://letta.example/ws" })).backend, "app-server")
+      const explicit = yield* read({ LETTA_BACKEND: "app-server", LETTA_BASE_URL: "ws://127.0.0.1:4500" })
+      assert.strictEqual(explicit.backend, "app-server")
+      const mismatch = yield* Effect.flip(read({ LETTA_BACKEND: "app-server", LETTA_BASE_URL: "http://localhost:8283" }))
+      assert.include(String(mismatch), "LETTA_BACKEND=app-server needs a ws://")
+      const unknown = yield* Effect.flip(read({ LETTA_BACKEND: "grpc" }))
+      assert.include(String(unknown), "LETTA_BACKEND")
+    }))
+
+  it.effect("App Server settings it cannot honour are refused, naming the variable", () =>
+    Effect.gen(function*() {
+      const password = yield* Effect.flip(read({ LETTA_BASE_URL: "ws://127.0.0.1:4500", LETTA_PASSWORD: "hunter2-app" }))
+      assert.include(String(password), "LETTA_PASSWORD is for REST servers")
+      assert.notInclude(String(password), "hunter2-app")
+      const poll = yield* Effect.flip(read({ LETTA_BASE_URL: "ws://127.0.0.1:4500", LETTA_MODE: "poll" }))
+      assert.include(String(poll), "LETTA_MODE=poll needs the REST API")
+      // the same settings are fine for REST
+      assert.strictEqual((yield* read({ LETTA_PASSWORD: "pw", LETTA_MODE: "poll" })).mode, "poll")
+    }))
+
   it.effect("secrets never show when the settings are printed or logged", () =>
     Effect.gen(function*() {
       const settings = yield* read({ LETTA_API_KEY: "sk-let-very-secret", LETTA_PASSWORD: "hunter2" })

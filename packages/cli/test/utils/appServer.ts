@@ -45,7 +45,8 @@ export const prepare = (home: string) => {
   return { work: join(home, "work"), file: join(home, "work", "hello.txt") }
 }
 
-export const startAppServer = (home: string, llmUrl: string) =>
+/** Starts the App Server with capability-token auth: clients must send `Authorization: Bearer <token>`. */
+export const startAppServer = (home: string, llmUrl: string, token: string) =>
   Effect.gen(function*() {
     if (!existsSync(entry)) {
       return yield* Effect.fail(new Error("the Letta App Server is not installed: run pnpm install (scripts/install-app-server.mjs)"))
@@ -61,7 +62,11 @@ export const startAppServer = (home: string, llmUrl: string) =>
     const agentId = /"id":\s*"(agent-local-[0-9a-f-]+)"/.exec(created)?.[1]
     if (agentId === undefined) return yield* Effect.fail(new Error(`no agent id in: ${created.slice(0, 500)}`))
     const port = yield* freePort
-    yield* Command.start(letta("server", "--listen", `ws://127.0.0.1:${port}`, "--openai-api"))
+    const tokenFile = join(home, "ws-token")
+    writeFileSync(tokenFile, token, { mode: 0o600 })
+    yield* Command.start(
+      letta("server", "--listen", `ws://127.0.0.1:${port}`, "--openai-api", "--ws-auth", "capability-token", "--ws-token-file", tokenFile)
+    )
     const http = `http://127.0.0.1:${port}`
     yield* Effect.flatMap(HttpClient.HttpClient, (client) => client.get(`${http}/healthz`)).pipe(
       Effect.flatMap((response) => response.text),
