@@ -19,6 +19,7 @@ import {
   Effect,
   Either,
   Exit,
+  identity,
   Layer,
   Option,
   Queue,
@@ -28,6 +29,7 @@ import {
 } from "effect"
 import { randomUUID } from "node:crypto"
 import WebSocket from "ws"
+import { retryTransient } from "./internal/retry.js"
 import { timeouts, turnTimeout } from "./internal/timeouts.js"
 import * as LettaClient from "./LettaClient.js"
 import * as LettaConfig from "./LettaConfig.js"
@@ -292,6 +294,9 @@ export const make: Effect.Effect<LettaClient.Service, never, LettaConfig.LettaCo
       ...(agentId === undefined ? {} : { agentId })
     })
 
+  /** Commands that only read: retried after a transient failure, like the REST client's GETs. */
+  const readCommands = new Set(["agent_list", "agent_retrieve", "app_server_info"])
+
   /** One command and its response (`<type>_response` with the same request id). */
   const command = <A, I>(
     type: string,
@@ -317,7 +322,7 @@ export const make: Effect.Effect<LettaClient.Service, never, LettaConfig.LettaCo
       return yield* Schema.decodeUnknown(schema)(response.value.body).pipe(
         Effect.mapError((error) => new DecodeError({ reason: "Schema", what: `${type} response`, request: label, detail: error.message }))
       )
-    }))
+    })).pipe(readCommands.has(type) ? retryTransient(settings.retries, `${type} on ${label}`) : identity)
 
   /** A turn: `input`, then the normalised frames until `turn_finished`; interruption sends `abort_message`. */
   const turn = (

@@ -15,6 +15,7 @@ import {
   Duration,
   Effect,
   Either,
+  identity,
   Layer,
   Option,
   Redacted,
@@ -22,6 +23,7 @@ import {
   Stream
 } from "effect"
 import * as Http from "./internal/http.js"
+import { retryTransient } from "./internal/retry.js"
 import * as SseDecoder from "./internal/sse.js"
 import { timeouts, turnTimeout } from "./internal/timeouts.js"
 import * as HttpTransport from "./HttpTransport.js"
@@ -338,7 +340,9 @@ export const make: Effect.Effect<Service, never, HttpClient.HttpClient | LettaCo
             onLeft: (error) => Effect.fail(Http.invalidShape(what, label, text, error))
           })
         }),
-        Effect.scoped
+        Effect.scoped,
+        // reads are idempotent: a transient failure is retried; anything that may have changed Letta is not
+        request.method === "GET" ? retryTransient(settings.retries, label) : identity
       )
     }
 

@@ -18,6 +18,7 @@
  * | `LETTA_STREAM_TOKENS` | `true` | token streaming |
  * | `LETTA_MODE` | `stream` | `stream`, or `poll` for proxies that buffer SSE |
  * | `LETTA_POLL_INTERVAL` | `1 second` | poll mode interval |
+ * | `LETTA_RETRIES` | `2` | retries of idempotent reads (agents, health, runs) on transient failures; never of turns |
  *
  * Durations accept a number of seconds (`30`) or an Effect duration (`30 seconds`, `500 millis`).
  *
@@ -59,6 +60,8 @@ export interface Settings {
   readonly streamTokens: boolean
   readonly mode: Mode
   readonly pollInterval: Duration.Duration
+  /** How often an idempotent read is retried after a transient failure (0: never). */
+  readonly retries: number
 }
 
 /** @category services */
@@ -76,7 +79,8 @@ export const defaults = {
   },
   streamTokens: true,
   mode: "stream" as Mode,
-  pollInterval: Duration.seconds(1)
+  pollInterval: Duration.seconds(1),
+  retries: 2
 } as const
 
 /**
@@ -100,7 +104,8 @@ export const make = (
   tls: { caFile: options.tls?.caFile ?? Option.none(), insecure: options.tls?.insecure ?? false },
   streamTokens: options.streamTokens ?? defaults.streamTokens,
   mode: options.mode ?? defaults.mode,
-  pollInterval: options.pollInterval ?? defaults.pollInterval
+  pollInterval: options.pollInterval ?? defaults.pollInterval,
+  retries: options.retries ?? defaults.retries
 })
 
 const normalizeBaseUrl = (url: string): string => url.replace(/\/+$/, "")
@@ -159,7 +164,11 @@ const fields = Config.all({
   }),
   streamTokens: Config.boolean("LETTA_STREAM_TOKENS").pipe(Config.withDefault(defaults.streamTokens)),
   mode: Config.literal("stream", "poll")("LETTA_MODE").pipe(Config.withDefault(defaults.mode)),
-  pollInterval: duration("LETTA_POLL_INTERVAL").pipe(Config.withDefault(defaults.pollInterval))
+  pollInterval: duration("LETTA_POLL_INTERVAL").pipe(Config.withDefault(defaults.pollInterval)),
+  retries: Config.integer("LETTA_RETRIES").pipe(
+    Config.validate({ message: "LETTA_RETRIES: expected a whole number from 0 to 10", validation: (n) => n >= 0 && n <= 10 }),
+    Config.withDefault(defaults.retries)
+  )
 })
 
 /**

@@ -229,7 +229,10 @@ describe("LettaClient errors", () => {
       assert.strictEqual(error.reason, "StatusCode")
       assert.strictEqual(error.status, 502)
       assert.include(error.message, "Bad Gateway")
-    }).pipe(Effect.provide(failing(502, "<html><body>502 Bad Gateway</body></html>", "text/html"))))
+    }).pipe(Effect.provide(Mock.clientLayer(
+      () => new Response("<html><body>502 Bad Gateway</body></html>", { status: 502, headers: { "content-type": "text/html" } }),
+      { retries: 0 }
+    ))))
 
   it.effect("a JSON body of the wrong shape is a DecodeError naming what was decoded", () =>
     Effect.gen(function*() {

@@ -14,6 +14,7 @@ describe("LettaConfig", () => {
       assert.isTrue(Option.isNone(settings.apiKey))
       assert.isTrue(Option.isNone(settings.agentId))
       assert.strictEqual(settings.mode, "stream")
+      assert.strictEqual(settings.retries, 2)
       assert.isTrue(settings.streamTokens)
       assert.isFalse(settings.tls.insecure)
       assert.deepStrictEqual(settings.timeouts, LettaConfig.defaults.timeouts)
@@ -35,7 +36,8 @@ describe("LettaConfig", () => {
         LETTA_TLS_INSECURE: "true",
         LETTA_STREAM_TOKENS: "false",
         LETTA_MODE: "poll",
-        LETTA_POLL_INTERVAL: "500 millis"
+        LETTA_POLL_INTERVAL: "500 millis",
+        LETTA_RETRIES: "0"
       })
       assert.strictEqual(settings.name, "Milo")
       assert.strictEqual(settings.baseUrl, "https://api.letta.com")
@@ -48,6 +50,7 @@ describe("LettaConfig", () => {
       assert.isFalse(settings.streamTokens)
       assert.strictEqual(settings.mode, "poll")
       assert.strictEqual(Duration.toMillis(settings.pollInterval), 500)
+      assert.strictEqual(settings.retries, 0)
     }))
 
   it.effect("empty secrets and agent id count as unset", () =>
@@ -66,6 +69,8 @@ describe("LettaConfig", () => {
       assert.include(String(credentials), "without credentials")
       const badMode = yield* Effect.flip(read({ LETTA_MODE: "turbo" }))
       assert.include(String(badMode), "LETTA_MODE")
+      const badRetries = yield* Effect.flip(read({ LETTA_RETRIES: "-1" }))
+      assert.include(String(badRetries), "LETTA_RETRIES")
       const badDuration = yield* Effect.flip(read({ LETTA_IDLE_TIMEOUT: "soon" }))
       assert.include(String(badDuration), "LETTA_IDLE_TIMEOUT")
     }))

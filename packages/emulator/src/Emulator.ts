@@ -8,6 +8,7 @@ import { HttpLayerRouter, HttpServer, type HttpServerError } from "@effect/platf
 import { NodeHttpServer } from "@effect/platform-node"
 import { type ConfigError, Context, Effect, Layer } from "effect"
 import { createServer } from "node:http"
+import * as ArmedFaults from "./ArmedFaults.js"
 import * as EmulatorConfig from "./EmulatorConfig.js"
 import * as Routes from "./Routes.js"
 import * as Stats from "./Stats.js"
@@ -21,6 +22,8 @@ export interface Service {
   readonly demoAgent: Store.Agent
   readonly store: Store.Service
   readonly stats: Stats.Service
+  /** Faults for the next requests. */
+  readonly faults: ArmedFaults.Service
 }
 
 /** @category services */
@@ -41,7 +44,7 @@ const make = Effect.gen(function*() {
   const url = address._tag === "TcpAddress"
     ? `http://${address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname}:${address.port}`
     : `http://unix:${address.path}`
-  return Emulator.of({ url, demoAgent, store, stats: yield* Stats.Stats })
+  return Emulator.of({ url, demoAgent, store, stats: yield* Stats.Stats, faults: yield* ArmedFaults.ArmedFaults })
 })
 
 const serve = (settings: EmulatorConfig.Settings) =>
@@ -52,7 +55,9 @@ const serve = (settings: EmulatorConfig.Settings) =>
     routerConfig: { ignoreTrailingSlash: false }
   }), Layer.effect(Emulator, make)).pipe(
     Layer.provide(NodeHttpServer.layer(createServer, { port: settings.port, host: settings.host })),
-    Layer.provide(Layer.mergeAll(Store.layer, Stats.layer, Layer.succeed(EmulatorConfig.EmulatorConfig, settings)))
+    Layer.provide(
+      Layer.mergeAll(Store.layer, Stats.layer, ArmedFaults.layer, Layer.succeed(EmulatorConfig.EmulatorConfig, settings))
+    )
   )
 
 /**

@@ -22,6 +22,7 @@ import {
   Schema,
   Stream
 } from "effect"
+import * as ArmedFaults from "./ArmedFaults.js"
 import * as EmulatorConfig from "./EmulatorConfig.js"
 import * as Fault from "./Fault.js"
 import * as Stats from "./Stats.js"
@@ -72,6 +73,11 @@ const ResumeBody = Schema.Struct({
 })
 
 const decodeJsonText = Schema.decodeEither(Schema.parseJson())
+
+const ArmBody = Schema.Struct({
+  fault: Schema.String,
+  count: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100_000)), { default: () => 1 })
+})
 
 /** The body decoded by `schema`, or Letta's 422 naming every problem. */
 const body = <A, I>(schema: Schema.Schema<A, I>, emptyIsObject = false) =>
@@ -152,6 +158,7 @@ const redirectSlash = (method: Method, from: Path, to: string) =>
 export const layer = Layer.unwrapScoped(Effect.gen(function*() {
   const store = yield* Store.Store
   const stats = yield* Stats.Stats
+  const armed = yield* ArmedFaults.ArmedFaults
   const settings = yield* EmulatorConfig.EmulatorConfig
   const background = yield* FiberSet.make()
   const provide = <A, E>(stream: Stream.Stream<A, E, Store.Store | EmulatorConfig.EmulatorConfig>) =>
@@ -164,7 +171,16 @@ export const layer = Layer.unwrapScoped(Effect.gen(function*() {
       onSome: (pw) => headers.authorization === `Bearer ${pw}` || headers["x-bare-password"] === `password ${pw}`
     })
 
-  /** Registers a route: counts it, checks auth, applies header or global `status` and `slow-first-byte` faults. */
+  /** Tears the connection down without an answer: the client sees a reset. */
+  const resetConnection: Handler = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+    NodeHttpServerRequest.toServerResponse(request).socket?.destroy()
+    return Effect.never
+  })
+
+  /**
+   * Registers a route: counts it, checks auth, applies an armed fault (`status`, `reset`, `slow-first-byte`), else the
+   * header's or the global `status` and `slow-first-byte` faults.
+   */
   const route = (method: Method, path: Path, handler: Handler) =>
     HttpLayerRouter.add(
       method,
@@ -173,9 +189,11 @@ export const layer = Layer.unwrapScoped(Effect.gen(function*() {
         const request = yield* HttpServerRequest.HttpServerRequest
         const template = path.replace(/:(\w+)/g, "{$1}")
         yield* stats.request(`${method} ${template}`)
-        if (healthPaths.has(path)) return yield* handler
+        const next = path.startsWith("/_emulator/") ? Option.none() : yield* armed.take
+        if (Option.isSome(next) && next.value.kind === "reset") return yield* resetConnection
+        if (healthPaths.has(path) && Option.isNone(next)) return yield* handler
         if (!authorized(request.headers)) return Wire.detail(401, "Unauthorized")
-        const fault = Fault.choose(request.headers["x-emulator-fault"], "", settings.fault)
+        const fault = Option.orElse(next, () => Fault.choose(request.headers["x-emulator-fault"], "", settings.fault))
         if (Option.isSome(fault) && fault.value.kind === "slow-first-byte") yield* Effect.sleep(settings.firstByteDelay)
         if (Option.isSome(fault) && fault.value.kind === "status") {
           return Wire.detail(fault.value.status, `Emulated failure (fault status:${fault.value.status})`)
@@ -203,11 +221,11 @@ export const layer = Layer.unwrapScoped(Effect.gen(function*() {
   // -- streaming ------------------------------------------------------------------------------------------------------
 
   /** Serves a turn's items as SSE; a `Reset` item tears the socket down. Counted in the stats. */
-  const sseResponse = (items: Stream.Stream<Turn.Item>) =>
+  const sseResponse = (items: Stream.Stream<Turn.Item>, message: string) =>
     Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
       let faulted = false
-      const bytes = Stream.acquireRelease(stats.streamOpened, (_, exit) =>
-        stats.streamClosed(
+      const bytes = Stream.acquireRelease(stats.streamOpened(message), (close, exit) =>
+        close(
           faulted ? "fault" : Exit.isSuccess(exit) ? "completed" : Exit.isInterrupted(exit) ? "client_closed" : "fault"
         )).pipe(
           Stream.flatMap(() => items),
@@ -301,10 +319,11 @@ export const layer = Layer.unwrapScoped(Effect.gen(function*() {
           turns: null
         })
       }
-      if (!isBackground) return yield* sseResponse(items)
+      const said = Turn.textOf(last.content)
+      if (!isBackground) return yield* sseResponse(items, said)
       yield* FiberSet.run(background, Stream.runForEach(items, (item) =>
         item._tag === "Reset" ? Effect.void : store.appendFrame(record.run.id, (seq) => Turn.encode(item, seq))))
-      return yield* sseResponse(follow(record.run.id, 0, Duration.millis(100)))
+      return yield* sseResponse(follow(record.run.id, 0, Duration.millis(100)), said)
     })
 
   // -- handlers -------------------------------------------------------------------------------------------------------
@@ -499,11 +518,20 @@ export const layer = Layer.unwrapScoped(Effect.gen(function*() {
       const parsed = yield* body(ResumeBody, true)
       if (Either.isLeft(parsed)) return parsed.left
       const interval = Duration.millis(Math.max(10, (parsed.right.poll_interval ?? 0.1) * 1000))
-      return yield* sseResponse(follow(record.run.id, parsed.right.starting_after ?? 0, interval))
+      return yield* sseResponse(follow(record.run.id, parsed.right.starting_after ?? 0, interval), `resume ${record.run.id}`)
     })
   )
 
   const statsRoute: Handler = Effect.map(stats.snapshot, Wire.jsonResponse)
+
+  const armRoute: Handler = Effect.gen(function*() {
+    const parsed = yield* body(ArmBody)
+    if (Either.isLeft(parsed)) return parsed.left
+    const fault = Fault.parse(parsed.right.fault)
+    if (Option.isNone(fault)) return Wire.detail(422, `unknown fault ${JSON.stringify(parsed.right.fault)}; one of ${Fault.kinds.join(", ")}`)
+    yield* armed.arm(fault.value, parsed.right.count)
+    return Wire.jsonResponse({ armed: parsed.right.count, fault: parsed.right.fault })
+  })
 
   const unknownRoute = HttpLayerRouter.add("*", "*", Effect.succeed(Wire.detail(404, "Not Found")))
 
@@ -528,6 +556,7 @@ export const layer = Layer.unwrapScoped(Effect.gen(function*() {
     route("GET", "/v1/runs/:run_id/messages", runMessages),
     route("POST", "/v1/runs/:run_id/stream", resume),
     route("GET", "/_emulator/stats", statsRoute),
+    route("POST", "/_emulator/faults", armRoute),
     unknownRoute
   )
 }))

@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+export * as ArmedFaults from "./ArmedFaults.js"
 export * as Emulator from "./Emulator.js"
 export * as EmulatorConfig from "./EmulatorConfig.js"
 export * as Fault from "./Fault.js"

@@ -35,6 +35,19 @@ layer(slow, { excludeTestServices: true })("streams the client closes", (it) => 
       assert.strictEqual(after.total_streams, before.total_streams + 1)
     }))
 
+  it.effect("each stream is recorded with its message and when it opened and closed", () =>
+    Effect.gen(function*() {
+      const client = yield* LettaClient.LettaClient
+      const emulator = yield* Emulator.Emulator
+      const stopped = Date.now()
+      yield* Stream.runDrain(Stream.take(client.streamMessage(emulator.demoAgent.id, { ...turn("record me"), stream_tokens: true }), 2))
+      yield* statsUntil((s) => s.active_streams === 0)
+      const record = (yield* emulator.stats.streams).findLast((stream) => stream.message === "record me")
+      assert.strictEqual(record?.end, "client_closed")
+      assert.isAtLeast(record?.openedAt ?? 0, stopped)
+      assert.isAtLeast(record?.closedAt ?? 0, record?.openedAt ?? Infinity)
+    }))
+
   it.effect("a stream read to its end is completed, not closed by the client", () =>
     Effect.gen(function*() {
       const before = yield* stats

@@ -4,6 +4,7 @@
 import { assert, describe, layer } from "@effect/vitest"
 import { LettaSchema } from "@letta-pipeline/core"
 import { Effect, Schema } from "effect"
+import { Emulator } from "../src/index.js"
 import { decode, demoAgentId, emulatorLayer, fields, frames, json, payloads, request, turn } from "./utils/harness.js"
 import { violations } from "./utils/spec.js"
 
@@ -333,6 +334,29 @@ layer(emulatorLayer(), { excludeTestServices: true })("emulator routes", (it) =>
         assert.isAbove(Number(byRoute["POST /v1/agents/{agent_id}/messages/stream"]), 0)
         assert.strictEqual(stats.active_streams, 0)
         assert.strictEqual(Schema.is(Schema.Number)(stats.total_streams), true)
+      }))
+
+    it.effect("POST /_emulator/faults arms faults for the next requests, whatever their route", () =>
+      Effect.gen(function*() {
+        const armed = yield* request("POST", "/_emulator/faults", { body: { fault: "status:503", count: 2 } })
+        assert.strictEqual(armed.status, 200)
+        const first = yield* request("GET", "/v1/health/")
+        const second = yield* request("GET", `/v1/agents/${yield* demoAgentId}`)
+        const third = yield* request("GET", "/v1/health/")
+        assert.deepStrictEqual([first.status, second.status, third.status], [503, 503, 200])
+        assert.deepStrictEqual(json(first), { detail: "Emulated failure (fault status:503)" })
+        const unknown = yield* request("POST", "/_emulator/faults", { body: { fault: "meteor" } })
+        assert.strictEqual(unknown.status, 422)
+        assert.include(unknown.text, "unknown fault")
+      }))
+
+    it.effect("an armed reset drops the connection without an answer", () =>
+      Effect.gen(function*() {
+        yield* request("POST", "/_emulator/faults", { body: { fault: "reset" } })
+        const url = yield* Effect.map(Emulator.Emulator, (emulator) => emulator.url)
+        const failure = yield* Effect.tryPromise(() => fetch(`${url}/v1/health/`)).pipe(Effect.flip)
+        assert.include(String(failure.error), "fetch failed")
+        assert.strictEqual((yield* request("GET", "/v1/health/")).status, 200)
       }))
   })
 })

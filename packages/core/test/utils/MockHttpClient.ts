@@ -1,7 +1,7 @@
 /**
  * An `HttpClient` that records every request and answers with a web `Response` chosen by the test.
  */
-import { HttpClient, type HttpClientRequest, HttpClientResponse } from "@effect/platform"
+import { HttpClient, HttpClientError, type HttpClientRequest, HttpClientResponse } from "@effect/platform"
 import { Context, Effect, Layer, Ref } from "effect"
 import { LettaClient, LettaConfig } from "../../src/index.js"
 
@@ -20,7 +20,10 @@ export const baseUrl = "http://letta.test:8283"
 const bodyText = (request: HttpClientRequest.HttpClientRequest): string =>
   request.body._tag === "Uint8Array" ? new TextDecoder().decode(request.body.body) : ""
 
-export type Responder = (request: Recorded) => Response | Effect.Effect<Response>
+/** Answer with this to fail the call as a refused connection does. */
+export const connectionRefused = Symbol.for("test/MockHttpClient/connectionRefused")
+
+export type Responder = (request: Recorded) => Response | Effect.Effect<Response> | typeof connectionRefused
 
 export const layer = (respond: Responder): Layer.Layer<HttpClient.HttpClient | Requests> =>
   Layer.effect(
@@ -36,6 +39,10 @@ export const layer = (respond: Responder): Layer.Layer<HttpClient.HttpClient | R
           }
           yield* Ref.update(requests, (all) => [...all, recorded])
           const answer = respond(recorded)
+          if (answer === connectionRefused) {
+            const cause = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:8283"), { code: "ECONNREFUSED" })
+            return yield* new HttpClientError.RequestError({ request, reason: "Transport", cause })
+          }
           const response = Effect.isEffect(answer) ? yield* answer : answer
           return HttpClientResponse.fromWeb(request, response)
         })

@@ -1,0 +1,44 @@
+/**
+ * Retries of idempotent reads after transient failures, as the official Letta SDKs do: connection failures, connect
+ * timeouts, 408, 409, 429 and 5xx, with jittered exponential backoff (0.5 s, 1 s, 2 s, … at most 8 s). Turns are never
+ * retried: once a message may have reached Letta, sending it again could duplicate it.
+ */
+import { Duration, Effect, Schedule } from "effect"
+import type { PipelineError } from "../LettaError.js"
+
+const retriedStatuses = (status: number) => status === 408 || status === 409 || status === 429 || status >= 500
+
+/** Whether a failure may pass if the same idempotent call is made again. */
+export const isTransient = (error: PipelineError): boolean => {
+  switch (error._tag) {
+    case "HttpError":
+      return error.reason === "Transport" ||
+        (error.reason === "Timeout" && error.phase === "connect") ||
+        (error.reason === "StatusCode" && error.status !== undefined && retriedStatuses(error.status))
+    case "LettaError":
+      return error.status !== undefined && retriedStatuses(error.status)
+    default:
+      return false
+  }
+}
+
+const backoff = Schedule.exponential(Duration.millis(500), 2).pipe(
+  Schedule.modifyDelay((delay) => Duration.min(delay, Duration.seconds(8))),
+  Schedule.jittered
+)
+
+/** Retries `effect` up to `retries` times while its failure is transient, logging each retry. */
+export const retryTransient = (retries: number, what: string) =>
+<A, E extends PipelineError, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  retries <= 0 ? effect : Effect.suspend(() => {
+    let attempt = 0
+    return effect.pipe(
+      Effect.tapError((error) => {
+        attempt += 1
+        return isTransient(error) && attempt <= retries
+          ? Effect.logWarning(`${what} failed, retrying (${attempt} of ${retries}): ${error.message}`)
+          : Effect.void
+      }),
+      Effect.retry({ schedule: backoff, times: retries, while: isTransient })
+    )
+  })
