@@ -25,12 +25,13 @@ import {
   Queue,
   Redacted,
   Schema,
-  Stream
+  Stream,
+  Take
 } from "effect"
 import { randomUUID } from "node:crypto"
 import WebSocket from "ws"
 import { retryTransient } from "./internal/retry.js"
-import { timeouts, turnTimeout } from "./internal/timeouts.js"
+import { withTimeouts } from "./internal/timeouts.js"
 import * as LettaClient from "./LettaClient.js"
 import * as LettaConfig from "./LettaConfig.js"
 import { DecodeError, excerptOf, HttpError, LettaError, type PipelineError } from "./LettaError.js"
@@ -257,12 +258,14 @@ export const make: Effect.Effect<LettaClient.Service, never, LettaConfig.LettaCo
     const socket = yield* Socket.makeWebSocket(endpoint, { closeCodeIsError: () => false }).pipe(
       Effect.provideService(Socket.WebSocketConstructor, constructor)
     )
-    const incoming = yield* Queue.unbounded<string>()
+    // frames in order, then how the socket ended
+    const incoming = yield* Queue.unbounded<Take.Take<string, LettaError | HttpError>>()
     const closed = yield* Deferred.make<void, LettaError | HttpError>()
     const decoder = new TextDecoder()
-    yield* socket.runRaw((data) => Queue.offer(incoming, typeof data === "string" ? data : decoder.decode(data))).pipe(
+    yield* socket.runRaw((data) => Queue.offer(incoming, Take.of(typeof data === "string" ? data : decoder.decode(data)))).pipe(
       Effect.mapError(transportError),
       Effect.exit,
+      Effect.tap((exit) => Queue.offer(incoming, Exit.isSuccess(exit) ? Take.end : Take.failCause(exit.cause))),
       Effect.flatMap((exit) => Deferred.done(closed, Exit.asVoid(exit))),
       Effect.forkScoped
     )
@@ -274,7 +277,7 @@ export const make: Effect.Effect<LettaClient.Service, never, LettaConfig.LettaCo
     const send = (command: Record<string, unknown>) =>
       write(encodeJson(command)).pipe(Effect.mapError(transportError), Effect.raceFirst(gone))
     const frames: Stream.Stream<Frame, LettaError | HttpError | DecodeError> = Stream.fromQueue(incoming).pipe(
-      Stream.interruptWhen(Deferred.await(closed)),
+      Stream.flattenTake,
       Stream.mapEffect((text) =>
         Either.match(decodeFrame(text), {
           onRight: Effect.succeed,
@@ -283,7 +286,9 @@ export const make: Effect.Effect<LettaClient.Service, never, LettaConfig.LettaCo
         })
       )
     )
-    return { send, frames }
+    /** Ends `frames` where they are (a timeout's way to stop the wait). */
+    const abort = Queue.offer(incoming, Take.end)
+    return { send, frames, abort }
   })
 
   const failedResponse = (detail: string, agentId?: string): LettaError =>
@@ -362,7 +367,8 @@ export const make: Effect.Effect<LettaClient.Service, never, LettaConfig.LettaCo
         new LettaError({ reason: "Incomplete", detail: "the App Server closed the socket before the turn finished", agentId })
       )
       return connection.frames.pipe(
-        timeouts(label, limits.firstEvent, limits.idle),
+        // every frame counts as activity, status updates included
+        withTimeouts(label, { first: limits.firstEvent, idle: limits.idle, turn: limits.turn }, connection.abort),
         Stream.mapAccum<TurnState, Frame, TurnStep>({ usage: Option.none(), runId: null }, normalise(agentId)),
         Stream.takeUntil((step) => step.end || step.error !== undefined),
         Stream.mapEffect((step) => {
@@ -373,7 +379,7 @@ export const make: Effect.Effect<LettaClient.Service, never, LettaConfig.LettaCo
         Stream.flatMap((step) => Stream.fromIterable(step.emit))
       )
     }))
-    return messages.pipe(turnTimeout(label, limits.turn))
+    return messages
   }
 
   const streamMessage: LettaClient.Service["streamMessage"] = (agentId, body) =>

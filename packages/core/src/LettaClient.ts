@@ -15,17 +15,20 @@ import {
   Duration,
   Effect,
   Either,
+  ExecutionStrategy,
+  Exit,
   identity,
   Layer,
   Option,
   Redacted,
   Schema,
+  Scope,
   Stream
 } from "effect"
 import * as Http from "./internal/http.js"
 import { retryTransient } from "./internal/retry.js"
 import * as SseDecoder from "./internal/sse.js"
-import { timeouts, turnTimeout } from "./internal/timeouts.js"
+import { withTimeouts } from "./internal/timeouts.js"
 import * as HttpTransport from "./HttpTransport.js"
 import * as LettaConfig from "./LettaConfig.js"
 import { DecodeError, excerptOf, LettaError, type PipelineError } from "./LettaError.js"
@@ -351,9 +354,13 @@ export const make: Effect.Effect<Service, never, HttpClient.HttpClient | LettaCo
       ids: Ids
     ): Stream.Stream<LettaSchema.LettaMessage, PipelineError> => {
       const label = Http.describeRequest(request)
-      const messages = Stream.unwrapScoped(
-        Effect.map(
-          send(scopedClient, HttpClientRequest.accept(request, "text/event-stream"), ids, limits.connect, "connect"),
+      return Stream.unwrapScoped(Effect.gen(function*() {
+        // the HTTP request lives in its own scope, so that a timeout can abort it
+        const requestScope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
+        const messages = Stream.unwrap(Effect.map(
+          send(scopedClient, HttpClientRequest.accept(request, "text/event-stream"), ids, limits.connect, "connect").pipe(
+            Scope.extend(requestScope)
+          ),
           (response): Stream.Stream<LettaSchema.LettaMessage, PipelineError> => {
             const contentType = response.headers["content-type"] ?? ""
             if (!contentType.includes("text/event-stream")) {
@@ -375,12 +382,13 @@ export const make: Effect.Effect<Service, never, HttpClient.HttpClient | LettaCo
               untilDone(label, ids)
             )
           }
-        )
-      )
-      return messages.pipe(
-        timeouts(label, limits.firstEvent, limits.idle),
-        turnTimeout(label, limits.turn)
-      )
+        ))
+        return messages.pipe(withTimeouts(
+          label,
+          { first: limits.firstEvent, idle: limits.idle, turn: limits.turn },
+          Scope.close(requestScope, Exit.void)
+        ))
+      }))
     }
 
     const post = (path: string, body: unknown) =>

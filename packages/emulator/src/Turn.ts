@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import type { LettaSchema } from "@letta-pipeline/core"
-import { Deferred, Duration, Effect, Option, Schedule, Stream } from "effect"
+import { Deferred, Duration, Effect, Fiber, Option, Queue, Stream, Take } from "effect"
 import * as EmulatorConfig from "./EmulatorConfig.js"
 import type * as Fault from "./Fault.js"
 import * as Script from "./Script.js"
@@ -190,25 +190,44 @@ export const run = (
       failedEarly ? Stream.empty : ending
     )
 
-    const cancelled = Stream.unwrap(
-      Effect.as(finish("cancelled", "cancelled"), Stream.make(frame(Wire.cancelledStopFrame)))
-    )
-    const turn = Stream.concat(injected, body).pipe(
-      Stream.interruptWhen(Deferred.await(record.cancel)),
-      Stream.concat(Stream.unwrap(Effect.map(Deferred.isDone(record.cancel), (done) => done ? cancelled : Stream.empty)))
-    )
-
     // a turn torn down early (client gone) must not leave its run "running"
     const settle = Effect.flatMap(store.run(runId), (current) =>
       Option.isSome(current) && (current.value.run.status === "created" || current.value.run.status === "running")
         ? finish("cancelled", "cancelled")
         : Effect.void)
 
+    // The script, keepalive pings and a cancel all write into one queue that the response reads: merging streams or
+    // `interruptWhen` would race a fiber per item, most of the emulator's CPU time at token rates.
+    const turn = Stream.unwrapScoped(Effect.gen(function*() {
+      const queue = yield* Queue.bounded<Take.Take<Item>>(16)
+      let over = false
+      const script = yield* Stream.runForEachChunk(Stream.concat(injected, body), (chunk) => Queue.offer(queue, Take.chunk(chunk))).pipe(
+        Effect.zipRight(Effect.suspend(() => {
+          over = true
+          return Queue.offer(queue, Take.end)
+        })),
+        Effect.forkScoped
+      )
+      yield* Deferred.await(record.cancel).pipe(
+        Effect.zipRight(Effect.suspend(() => over ? Effect.void : Effect.gen(function*() {
+          yield* Fiber.interrupt(script)
+          yield* finish("cancelled", "cancelled")
+          yield* Queue.offerAll(queue, [Take.of(frame(Wire.cancelledStopFrame)), Take.end])
+        }))),
+        Effect.forkScoped
+      )
+      if (input.includePings && !stalled) {
+        yield* Effect.sleep(settings.keepalive).pipe(
+          Effect.zipRight(Effect.flatMap(ping, (m) => Queue.offer(queue, Take.of(message(m))))),
+          Effect.forever,
+          Effect.forkScoped
+        )
+      }
+      return Stream.flattenTake(Stream.fromQueue(queue))
+    }))
+
     const first = input.includePings ? Stream.fromEffect(Effect.map(ping, message)) : Stream.empty
-    const keepalive = input.includePings && !stalled
-      ? Stream.fromSchedule(Schedule.spaced(settings.keepalive)).pipe(Stream.mapEffect(() => Effect.map(ping, message)))
-      : Stream.empty
-    return Stream.concat(first, Stream.merge(turn, keepalive, { haltStrategy: "left" })).pipe(Stream.ensuring(settle))
+    return Stream.concat(first, turn).pipe(Stream.ensuring(settle))
   }))
 
 /** A message item as SSE text; background runs also get their sequence number. @category encoding */

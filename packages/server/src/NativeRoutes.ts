@@ -71,7 +71,7 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
       Stream.map(([event, index]) => SseResponse.event(event.type, encodeEvent(event), index + 1)),
       metrics.track("pipe")
     )
-    return SseResponse.make(frames, settings.heartbeat)
+    return yield* SseResponse.make(frames, settings.heartbeat)
   }).pipe(Effect.provide(context))
 
   const ws: Http.Handler = Effect.gen(function*() {

@@ -109,7 +109,7 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
       Stream.concat(Stream.succeed(SseResponse.done)),
       metrics.track("openai")
     )
-    return SseResponse.make(frames, settings.heartbeat)
+    return yield* SseResponse.make(frames, settings.heartbeat)
   }).pipe(Effect.provide(context))
 
   yield* Http.route("GET", "/models", listModels, { alsoV1: true })

@@ -36,7 +36,7 @@ export const retryTransient = (retries: number, what: string) =>
       Effect.tapError((error) => {
         attempt += 1
         return isTransient(error) && attempt <= retries
-          ? Effect.logWarning(`${what} failed, retrying (${attempt} of ${retries}): ${error.message}`)
+          ? Effect.logDebug(`${what} failed, retrying (${attempt} of ${retries}): ${error.message}`)
           : Effect.void
       }),
       Effect.retry({ schedule: backoff, times: retries, while: isTransient })

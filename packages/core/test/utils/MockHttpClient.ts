@@ -25,11 +25,31 @@ export const connectionRefused = Symbol.for("test/MockHttpClient/connectionRefus
 
 export type Responder = (request: Recorded) => Response | Effect.Effect<Response> | typeof connectionRefused
 
+/** The body ends in an error when the request is aborted, as a real client's does. */
+const abortable = (response: Response, signal: AbortSignal): Response => {
+  if (response.body === null) return response
+  const reader = response.body.getReader()
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      signal.addEventListener("abort", () => {
+        controller.error(new DOMException("This operation was aborted", "AbortError"))
+        reader.cancel().catch(() => {})
+      }, { once: true })
+    },
+    async pull(controller) {
+      const { done, value } = await reader.read()
+      if (done) controller.close()
+      else controller.enqueue(value)
+    }
+  })
+  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers })
+}
+
 export const layer = (respond: Responder): Layer.Layer<HttpClient.HttpClient | Requests> =>
   Layer.effect(
     HttpClient.HttpClient,
     Effect.map(Requests, (requests) =>
-      HttpClient.make((request, url) =>
+      HttpClient.make((request, url, signal) =>
         Effect.gen(function*() {
           const recorded: Recorded = {
             method: request.method,
@@ -44,7 +64,7 @@ export const layer = (respond: Responder): Layer.Layer<HttpClient.HttpClient | R
             return yield* new HttpClientError.RequestError({ request, reason: "Transport", cause })
           }
           const response = Effect.isEffect(answer) ? yield* answer : answer
-          return HttpClientResponse.fromWeb(request, response)
+          return HttpClientResponse.fromWeb(request, abortable(response, signal))
         })
       ))
   ).pipe(Layer.provideMerge(Layer.effect(Requests, Ref.make<ReadonlyArray<Recorded>>([]))))
