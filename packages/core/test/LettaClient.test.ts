@@ -267,6 +267,19 @@ describe("LettaClient timeouts", () => {
       assert.strictEqual(error._tag === "HttpError" && error.phase, "first-event")
     }).pipe(Effect.provide(Mock.clientLayer(() => Mock.sseThenSilence([]), { timeouts }))))
 
+  it.effect("idle shorter than first-event: silence after the first frame fails after idle, not after first-event", () =>
+    Effect.gen(function*() {
+      const client = yield* LettaClient.LettaClient
+      const fiber = yield* Effect.fork(Effect.flip(Stream.runDrain(client.streamMessage(Letta.agentId, turn))))
+      yield* TestClock.adjust(Duration.millis(900))
+      assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)))
+      yield* TestClock.adjust(Duration.millis(200))
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error._tag === "HttpError" && error.phase, "idle")
+    }).pipe(Effect.provide(Mock.clientLayer(() => Mock.sseThenSilence([Mock.frames(Letta.ping)]), {
+      timeouts: { connect: Duration.seconds(5), firstEvent: Duration.seconds(60), idle: Duration.seconds(1), turn: Duration.seconds(300) }
+    }))))
+
   it.effect("idle: silence after a frame; the message says what timed out", () =>
     Effect.gen(function*() {
       const client = yield* LettaClient.LettaClient

@@ -42,23 +42,32 @@ export const runCli = (
     Effect.timeoutFail({ duration: "60 seconds", onTimeout: () => new Error(`letta-pipeline ${args.join(" ")} did not end`) })
   )
 
-/** Starts a long-running command; the URL it logs once listening. Killed with the scope. */
-export const startAndWait = (args: ReadonlyArray<string>, extraEnv: Record<string, string>) =>
+/**
+ * Starts a long-running command; the URL it logs once listening. Every line it writes goes to `onLine`. Killed with
+ * the scope.
+ */
+export const startAndWait = (
+  args: ReadonlyArray<string>,
+  extraEnv: Record<string, string>,
+  onLine: (line: string) => void = () => {}
+) =>
   Effect.gen(function*() {
     const process_ = yield* Command.make("node", main, ...args).pipe(
       Command.env({ ...cleanEnv(), ...extraEnv }),
       Command.start
     )
     const listening = yield* Deferred.make<string>()
+    yield* process_.stdout.pipe(Stream.decodeText(), Stream.splitLines, Stream.runForEach((line) => Effect.sync(() => onLine(line))), Effect.forkScoped)
     yield* process_.stderr.pipe(
       Stream.decodeText(),
       Stream.splitLines,
-      Stream.runForEach((line) =>
-        Option.match(Option.fromNullable(/listening on (http:\/\/[^\s"]+)/i.exec(line)?.[1]), {
+      Stream.runForEach((line) => {
+        onLine(line)
+        return Option.match(Option.fromNullable(/listening on (http:\/\/[^\s"]+)/i.exec(line)?.[1]), {
           onNone: () => Effect.void,
           onSome: (url) => Effect.asVoid(Deferred.succeed(listening, url))
         })
-      ),
+      }),
       Effect.forkScoped
     )
     return yield* Deferred.await(listening).pipe(Effect.timeout(Duration.seconds(30)))

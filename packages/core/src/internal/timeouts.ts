@@ -27,6 +27,7 @@ export const withTimeouts = (request: string, limits: Limits, abort: Effect.Effe
     const clock = yield* Effect.clock
     const startedAt = clock.unsafeCurrentTimeMillis()
     const turnEnds = startedAt + Duration.toMillis(limits.turn)
+    const shortest = Math.min(Duration.toMillis(limits.first), Duration.toMillis(limits.idle))
     let started = false
     let fired: HttpError | null = null
     // when the pull in progress began; null between pulls
@@ -43,8 +44,9 @@ export const withTimeouts = (request: string, limits: Limits, abort: Effect.Effe
       const wait = started ? limits.idle : limits.first
       const waitEnds = waitingSince === null ? Infinity : waitingSince + Duration.toMillis(wait)
       if (now >= waitEnds) return fire(Http.timeoutError(request, started ? "idle" : "first-event", wait))
-      // wake when the turn or the current wait would end; a wait that begins later ends later
-      const next = Math.min(turnEnds, waitEnds, now + Duration.toMillis(wait))
+      // wake when the turn or the current wait would end, and at least every shorter limit: a wait that begins
+      // during this sleep cannot end before it is over
+      const next = Math.min(turnEnds, waitEnds, now + shortest)
       return Effect.zipRight(Effect.sleep(Duration.millis(next - now)), watchdog)
     })
     yield* Effect.forkScoped(watchdog)

@@ -1,0 +1,115 @@
+/**
+ * 1,000 clients disconnecting at random points, over the three HTTP surfaces of a server process: every upstream
+ * Letta stream that was open when its client left is closed within 100 ms, and none stays open.
+ */
+import { NodeContext } from "@effect/platform-node"
+import { assert, layer } from "@effect/vitest"
+import { Emulator } from "@letta-pipeline/emulator"
+import { Console, Duration, Effect, Layer, Random } from "effect"
+import * as http from "node:http"
+import { emulatorLayer, leakedSecrets, secrets, seen, serverProcess, upstreamSettled } from "./stack.js"
+
+const clients = 1_000
+const concurrency = 10
+const bound = 100
+
+type Surface = "OpenAI stream" | "OpenAI JSON" | "native SSE"
+const surfaces: ReadonlyArray<Surface> = ["OpenAI stream", "OpenAI JSON", "native SSE"]
+
+/** A client that sends one turn and goes away after `leaveAfter` ms (or after its first bytes when 0). */
+const leavingClient = (base: string, agent: string, tag: string, surface: Surface, leaveAfter: number) =>
+  Effect.async<{ readonly leftAt: number; readonly bytes: number }>((resume) => {
+    const path = surface === "native SSE" ? "/v1/pipe" : "/v1/chat/completions"
+    const body = JSON.stringify({ model: agent, stream: surface !== "OpenAI JSON", messages: [{ role: "user", content: tag }] })
+    let bytes = 0
+    let left = false
+    const request = http.request(`${base}${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${secrets.pipelineKey}`, "content-type": "application/json" }
+    })
+    const leave = () => {
+      if (left) return
+      left = true
+      const leftAt = Date.now()
+      request.destroy()
+      resume(Effect.succeed({ leftAt, bytes }))
+    }
+    request.on("response", (response) => {
+      response.on("data", (chunk: Buffer) => {
+        bytes += chunk.length
+        if (leaveAfter === 0) leave()
+      })
+      response.on("end", leave)
+    })
+    request.on("error", leave)
+    request.end(body)
+    if (leaveAfter > 0) setTimeout(leave, leaveAfter)
+  })
+
+const percentile = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0
+
+// a token every 12 ms: a turn lasts about half a second, so clients leave at every stage of it
+const Live = Layer.mergeAll(emulatorLayer({ tokenDelay: Duration.millis(12) }), NodeContext.layer)
+
+layer(Live, { excludeTestServices: true })("disconnects", (it) => {
+  it.effect(`${clients} clients leaving at random points: each open upstream stream closes within ${bound} ms`, () =>
+    Effect.gen(function*() {
+      const emulator = yield* Emulator.Emulator
+      const base = yield* Effect.orDie(serverProcess())
+      // warm-up (not measured): a fresh process compiles its hot paths during its first turns
+      yield* Effect.forEach(surfaces, (surface) =>
+        Effect.replicateEffect(leavingClient(base, emulator.demoAgent.id, `warm-up via ${surface}`, surface, 2_000), 10), {
+        concurrency: 3
+      })
+      const departures = yield* Effect.forEach(Array.from({ length: clients }, (_, i) => i), (i) =>
+        Effect.gen(function*() {
+          const surface = surfaces[yield* Random.nextIntBetween(0, surfaces.length)] ?? "OpenAI stream"
+          // a tenth leave at their first bytes, the rest after 1–600 ms
+          const leaveAfter = (yield* Random.nextIntBetween(0, 10)) === 0 ? 0 : yield* Random.nextIntBetween(1, 600)
+          const tag = `disconnect #${i} via ${surface}`
+          const departure = yield* leavingClient(base, emulator.demoAgent.id, tag, surface, leaveAfter)
+          return { tag, ...departure }
+        }), { concurrency })
+
+      yield* Effect.orDie(upstreamSettled(Duration.seconds(5)))
+      const records = new Map((yield* emulator.stats.streams).map((record) => [record.message, record]))
+      const delays: Array<number> = []
+      let finishedBefore = 0
+      let neverReached = 0
+      const late: Array<string> = []
+      for (const departure of departures) {
+        const record = records.get(departure.tag)
+        if (record === undefined) {
+          neverReached += 1
+          continue
+        }
+        assert.isNotNull(record.closedAt, departure.tag)
+        const closedAt = record.closedAt ?? Infinity
+        if (record.end === "completed" && closedAt <= departure.leftAt) {
+          finishedBefore += 1
+          continue
+        }
+        const delay = closedAt - departure.leftAt
+        delays.push(delay)
+        if (delay > bound) late.push(`${departure.tag}: ${delay} ms (${record.end})`)
+      }
+      delays.sort((a, b) => a - b)
+      const stats = yield* emulator.stats.snapshot
+      yield* Console.log(
+        `disconnects: ${clients} clients; ${delays.length} left while their upstream stream was open, ` +
+          `${finishedBefore} after it had finished, ${neverReached} before it started; ` +
+          `upstream closed after the client left: p50 ${percentile(delays, 0.5)} ms, p99 ${percentile(delays, 0.99)} ms, ` +
+          `max ${delays.at(-1) ?? 0} ms; emulator: ${stats.client_closed_streams} client-closed, ${stats.active_streams} open`
+      )
+      assert.deepStrictEqual(late, [])
+      assert.isAbove(delays.length, clients / 2, "most clients left mid-turn")
+      assert.strictEqual(stats.active_streams, 0)
+      assert.deepStrictEqual(seen.filter((line) => /unhandled|uncaught|\n\s+at /i.test(line)), [])
+      assert.deepStrictEqual(leakedSecrets(), [])
+      // the server still answers
+      const answer = yield* Effect.promise(() =>
+        fetch(`${base}/v1/models`, { headers: { authorization: `Bearer ${secrets.pipelineKey}` } })
+      )
+      assert.strictEqual(answer.status, 200)
+    }).pipe(Effect.scoped), { timeout: 180_000 })
+})

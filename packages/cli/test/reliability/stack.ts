@@ -1,0 +1,106 @@
+/**
+ * The reliability suite's stack: an emulated Letta behind its `--secure` password, core, and the server behind its API
+ * key, on loopback ports, with every log line captured so that the suite can prove no secret reaches them.
+ */
+import { HttpServer } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { ConversationStore, LettaConfig, Pipeline } from "@letta-pipeline/core"
+import { Emulator, type EmulatorConfig } from "@letta-pipeline/emulator"
+import { Server, ServerConfig } from "@letta-pipeline/server"
+import { Duration, Effect, Layer, Logger, Option, Redacted, Schedule } from "effect"
+import { createServer } from "node:http"
+import { startAndWait } from "../utils/cli.js"
+
+/** The secrets of the suite: none of them may appear in any log line, error body, event or CLI output. */
+export const secrets = {
+  lettaPassword: "letta-password-3f9a1c77e2",
+  pipelineKey: "pipeline-key-8b21d4e0c5"
+} as const
+
+/** Everything the suite saw: log lines, response bodies, CLI output. */
+export const seen: Array<string> = []
+
+/** The secrets found in what the suite saw (expected: none). */
+export const leakedSecrets = (): ReadonlyArray<string> =>
+  Object.values(secrets).filter((secret) => seen.some((text) => text.includes(secret)))
+
+/** Log lines go to `seen` (as logfmt, annotations included) instead of the console. */
+const capturedLogs = Logger.replace(
+  Logger.defaultLogger,
+  Logger.map(Logger.logfmtLogger, (line) => {
+    seen.push(line)
+  })
+)
+
+export interface Options {
+  readonly emulator?: Partial<EmulatorConfig.Settings>
+  readonly letta?: Parameters<typeof LettaConfig.make>[0]
+  readonly server?: Partial<ServerConfig.Settings>
+}
+
+/** The emulated Letta alone, behind its password, its logs captured. */
+export const emulatorLayer = (options: Partial<EmulatorConfig.Settings> = {}) =>
+  Emulator.layer({ password: Option.some(Redacted.make(secrets.lettaPassword)), ...options }).pipe(
+    Layer.provide(capturedLogs),
+    Layer.orDie
+  )
+
+/**
+ * The built server as its own process (as in production) against the in-process emulator, with the suite's secrets;
+ * its output goes to `seen`. Stopped with the scope.
+ */
+export const serverProcess = (env: Record<string, string> = {}) =>
+  Effect.gen(function*() {
+    const emulator = yield* Emulator.Emulator
+    return yield* startAndWait(["serve", "--port", "0"], {
+      LETTA_BASE_URL: emulator.url,
+      LETTA_PASSWORD: secrets.lettaPassword,
+      LETTA_AGENT_ID: emulator.demoAgent.id,
+      PIPELINE_API_KEY: secrets.pipelineKey,
+      PIPELINE_STORE: "memory",
+      ...env
+    }, (line) => {
+      seen.push(line)
+    })
+  })
+
+/** Emulator + core + server in this process; the server on a free 127.0.0.1 port. */
+export const stackLayer = (options: Options = {}) => {
+  const core = Layer.unwrapEffect(Effect.map(Emulator.Emulator, (emulator) =>
+    Pipeline.layerSettings(LettaConfig.make({
+      baseUrl: emulator.url,
+      password: Option.some(Redacted.make(secrets.lettaPassword)),
+      agentId: Option.some(emulator.demoAgent.id),
+      ...options.letta
+    }))))
+  return Server.layerApp.pipe(
+    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+    Layer.provideMerge(core),
+    Layer.provideMerge(ServerConfig.layer({ apiKey: Option.some(Redacted.make(secrets.pipelineKey)), ...options.server })),
+    Layer.provideMerge(ConversationStore.layerMemory),
+    Layer.provideMerge(emulatorLayer(options.emulator)),
+    Layer.provide(capturedLogs),
+    Layer.orDie
+  )
+}
+
+/** The server's base URL. */
+export const serverUrl = Effect.map(HttpServer.HttpServer, (server) =>
+  server.address._tag === "TcpAddress" ? `http://127.0.0.1:${server.address.port}` : "")
+
+/** Waits (polling, at most `within`) until the emulator has no open stream; fails naming how many stayed open. */
+export const upstreamSettled = (within: Duration.DurationInput = Duration.seconds(3)) =>
+  Effect.flatMap(Emulator.Emulator, (emulator) =>
+    emulator.stats.snapshot.pipe(
+      Effect.filterOrFail((stats) => stats.active_streams === 0, (stats) => new Error(`${stats.active_streams} upstream streams still open`)),
+      Effect.retry({ schedule: Schedule.spaced("10 millis"), times: Math.ceil(Duration.toMillis(within) / 10) })
+    ))
+
+/** Counts unhandled rejections and uncaught exceptions while the suite runs. */
+export const crashes = { unhandledRejections: 0, uncaughtExceptions: 0 }
+process.on("unhandledRejection", () => {
+  crashes.unhandledRejections += 1
+})
+process.on("uncaughtExceptionMonitor", () => {
+  crashes.uncaughtExceptions += 1
+})
