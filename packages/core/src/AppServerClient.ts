@@ -30,6 +30,7 @@ import {
 } from "effect"
 import { randomUUID } from "node:crypto"
 import WebSocket from "ws"
+import * as Json from "./JsonText.js"
 import { retryTransient } from "./internal/retry.js"
 import { withTimeouts } from "./internal/timeouts.js"
 import * as LettaClient from "./LettaClient.js"
@@ -76,12 +77,11 @@ const CommandResponse = Schema.Struct({
   error: Schema.optional(Schema.NullOr(Schema.String))
 })
 
-const parseJson = Schema.decodeEither(Schema.parseJson())
 const encodeJson = Schema.encodeSync(Schema.parseJson())
 
 /** One WebSocket text frame; `Left` when it is not JSON, or a frame this client acts on is malformed. */
 const decodeFrame = (text: string): Either.Either<Frame, string> =>
-  Either.flatMap(Either.mapLeft(parseJson(text), () => "not JSON"), (json) => {
+  Either.flatMap(Json.parse(text), (json) => {
     const typed = Schema.decodeUnknownEither(Typed)(json)
     if (Either.isLeft(typed)) return Either.right<Frame>({ _tag: "Other" })
     const type = typed.right.type

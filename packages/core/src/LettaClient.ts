@@ -26,6 +26,7 @@ import {
   Stream
 } from "effect"
 import * as Http from "./internal/http.js"
+import * as Json from "./JsonText.js"
 import { retryTransient } from "./internal/retry.js"
 import * as SseDecoder from "./internal/sse.js"
 import { withTimeouts } from "./internal/timeouts.js"
@@ -157,7 +158,6 @@ export const checkRunId = checkId(LettaSchema.RunId, "run")
 // stream frames
 // ---------------------------------------------------------------------------------------------------------------------
 
-const decodeJson = Schema.decodeEither(Schema.parseJson())
 const decodeErrorMessage = Schema.decodeUnknownEither(LettaSchema.ErrorMessage)
 const decodeTransportError = Schema.decodeUnknownEither(LettaSchema.TransportErrorBody)
 const decodeCancelled = Schema.decodeUnknownEither(LettaSchema.CancelledBody)
@@ -192,9 +192,9 @@ const toFrame = (
   switch (event.event) {
     case "message": {
       if (event.data === "[DONE]") return Effect.succeed(Option.some(Done))
-      const json = decodeJson(event.data)
+      const json = Json.parse(event.data)
       if (Either.isLeft(json)) {
-        return Effect.fail(Http.invalidJson("stream event", request, event.data))
+        return Effect.fail(Http.invalidJson("stream event", request, event.data, json.left))
       }
       const message = LettaSchema.decodeMessage(json.right)
       if (Either.isLeft(message)) {
@@ -205,7 +205,7 @@ const toFrame = (
         : Effect.succeed(Option.some(message.right))
     }
     case "error": {
-      const json = Either.getOrUndefined(decodeJson(event.data))
+      const json = Either.getOrUndefined(Json.parse(event.data))
       const inBand = decodeErrorMessage(json)
       if (Either.isRight(inBand)) return Effect.fail(streamError(inBand.right, ids))
       const transport = decodeTransportError(json)
@@ -221,7 +221,7 @@ const toFrame = (
       )
     }
     case "cancelled": {
-      const body = decodeCancelled(Either.getOrUndefined(decodeJson(event.data)))
+      const body = decodeCancelled(Either.getOrUndefined(Json.parse(event.data)))
       return Effect.fail(
         new LettaError({
           reason: "Cancelled",
@@ -336,8 +336,8 @@ export const make: Effect.Effect<Service, never, HttpClient.HttpClient | LettaCo
       return send(client, HttpClientRequest.acceptJson(request), ids, headerTimeout, phase).pipe(
         Effect.flatMap((response) => Http.readText(response, limits.idle)),
         Effect.flatMap((text) => {
-          const body = decodeJson(text)
-          if (Either.isLeft(body)) return Effect.fail(Http.invalidJson(what, label, text))
+          const body = Json.parse(text)
+          if (Either.isLeft(body)) return Effect.fail(Http.invalidJson(what, label, text, body.left))
           return Either.match(decode(body.right), {
             onRight: Effect.succeed,
             onLeft: (error) => Effect.fail(Http.invalidShape(what, label, text, error))

@@ -156,7 +156,7 @@ export class HttpError extends Schema.TaggedError<HttpError>("@letta-pipeline/co
 /**
  * Why an answer could not be read.
  *
- * - `Json`: not JSON.
+ * - `Json`: not JSON, or JSON nested deeper than any Letta payload (128 levels).
  * - `Schema`: JSON of the wrong shape (a malformed known message type, a body missing required keys).
  * - `TooLarge`: a stream frame above the size limit.
  * - `ContentType`: a stream answered with something else than `text/event-stream`.

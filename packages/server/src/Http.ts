@@ -5,9 +5,11 @@
  * @since 0.1.0
  */
 import { HttpLayerRouter, HttpServerRequest, type HttpServerResponse } from "@effect/platform"
-import { LettaClient, LettaConfig, LettaError, OpenWebUITask, type PipeRequest } from "@letta-pipeline/core"
+import { NodeHttpServerRequest } from "@effect/platform-node"
+import { JsonText, LettaClient, LettaConfig, LettaError, OpenWebUITask, type PipeRequest } from "@letta-pipeline/core"
 import { Effect, Either, Option, ParseResult, Redacted, Schema, type Scope } from "effect"
 import { createHash, timingSafeEqual } from "node:crypto"
+import type { IncomingMessage } from "node:http"
 import * as ApiError from "./ApiError.js"
 import * as ChatThreads from "./ChatThreads.js"
 import * as Metrics from "./Metrics.js"
@@ -69,6 +71,41 @@ export const route = Effect.fnUntraced(function*(
 })
 
 /**
+ * The body's text, read up to `max` bytes. Past the limit it stops keeping what arrives and lets the rest drain, so
+ * that the 413 reaches the client (the platform's own limit destroys the socket, and the client sees a reset).
+ */
+const readBounded = (incoming: IncomingMessage, max: number): Effect.Effect<string, "TooLarge" | "Unreadable"> =>
+  Effect.async((resume) => {
+    const parts: Array<Buffer> = []
+    let bytes = 0
+    const cleanup = () => {
+      incoming.off("data", onData)
+      incoming.off("end", onEnd)
+      incoming.off("error", onError)
+    }
+    const onData = (chunk: Buffer) => {
+      bytes += chunk.length
+      if (bytes <= max) return void parts.push(chunk)
+      cleanup()
+      parts.length = 0
+      incoming.resume()
+      resume(Effect.fail("TooLarge"))
+    }
+    const onEnd = () => {
+      cleanup()
+      resume(Effect.succeed(Buffer.concat(parts).toString("utf8")))
+    }
+    const onError = () => {
+      cleanup()
+      resume(Effect.fail("Unreadable"))
+    }
+    incoming.on("data", onData)
+    incoming.once("end", onEnd)
+    incoming.once("error", onError)
+    return Effect.sync(cleanup)
+  })
+
+/**
  * The request body as JSON, within `PIPELINE_MAX_BODY`; a clear `Problem` otherwise.
  *
  * @category constructors
@@ -76,19 +113,15 @@ export const route = Effect.fnUntraced(function*(
 export const jsonBody = Effect.gen(function*() {
   const request = yield* HttpServerRequest.HttpServerRequest
   const settings = yield* ServerConfig.ServerConfig
-  const tooLarge = ApiError.badRequest(`request body larger than ${settings.maxBodyBytes} bytes`, "body_too_large")
+  const tooLarge = { ...ApiError.badRequest(`request body larger than ${settings.maxBodyBytes} bytes`, "body_too_large"), status: 413 }
   const declared = Number(request.headers["content-length"] ?? "0")
-  if (declared > settings.maxBodyBytes) return Either.left({ ...tooLarge, status: 413 })
-  const text = yield* request.text.pipe(Effect.either)
-  if (Either.isLeft(text)) return Either.left({ ...tooLarge, status: 413 })
-  if (Buffer.byteLength(text.right) > settings.maxBodyBytes) return Either.left({ ...tooLarge, status: 413 })
-  return Either.mapLeft(
-    decodeJson(text.right),
-    () => ApiError.badRequest("request body is not valid JSON", "invalid_json")
-  )
+  if (declared > settings.maxBodyBytes) return Either.left(tooLarge)
+  const text = yield* Effect.either(readBounded(NodeHttpServerRequest.toIncomingMessage(request), settings.maxBodyBytes))
+  if (Either.isLeft(text)) {
+    return Either.left(text.left === "TooLarge" ? tooLarge : ApiError.badRequest("request body could not be read", "unreadable_body"))
+  }
+  return Either.mapLeft(JsonText.parse(text.right), (why) => ApiError.badRequest(`request body is ${why}`, "invalid_json"))
 })
-
-const decodeJson = Schema.decodeEither(Schema.parseJson())
 
 /** Decodes a parsed body; the problem names every wrong field. @category constructors */
 export const decodeBody = <A, I>(schema: Schema.Schema<A, I>, body: unknown): Either.Either<A, ApiError.Problem> =>

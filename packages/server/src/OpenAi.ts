@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { ChatStream, PipeRequest, type StreamEvent } from "@letta-pipeline/core"
+import { ChatStream, JsonText, PipeRequest, type StreamEvent } from "@letta-pipeline/core"
 import { Either, Option, Schema, Stream } from "effect"
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -127,12 +127,11 @@ export const finishReason = (stopReason: string | null): string => {
 const htmlEscape = (text: string): string =>
   text.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/'/g, "&#39;")
 
-const anyJson = Schema.parseJson()
-const decodeJson = Schema.decodeEither(anyJson)
-const encodeJson = Schema.encodeSync(anyJson)
+const encodeJson = Schema.encodeSync(Schema.parseJson())
 
-/** Valid JSON text re-encoded compactly (no raw newlines); anything else as a JSON string. */
-const asJson = (text: string): string => Either.match(decodeJson(text), { onLeft: () => encodeJson(text), onRight: encodeJson })
+/** Valid JSON text re-encoded compactly (no raw newlines); anything else, too deep JSON included, as a JSON string. */
+const asJson = (text: string): string =>
+  Either.match(JsonText.parse(text), { onLeft: () => encodeJson(text), onRight: encodeJson })
 
 /**
  * Open WebUI's tool block: a call and its result, rendered collapsed ("View Result from name").

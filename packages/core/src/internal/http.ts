@@ -5,6 +5,7 @@ import type * as Sse from "@effect/experimental/Sse"
 import { HttpClientError, type HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import { Duration, Effect, Either, Option, ParseResult, Schema } from "effect"
 import { DecodeError, excerptOf, HttpError, LettaError, type LettaErrorReason, type TimeoutPhase } from "../LettaError.js"
+import * as Json from "../JsonText.js"
 import * as LettaSchema from "../LettaSchema.js"
 
 /** `METHOD url` without query string; base URLs never hold credentials (checked by the config). */
@@ -86,9 +87,7 @@ const reasonOf = (status: number): LettaErrorReason => {
   }
 }
 
-const jsonText = Schema.parseJson()
-const encodeJson = Schema.encodeSync(jsonText)
-const decodeJson = Schema.decodeEither(jsonText)
+const encodeJson = Schema.encodeSync(Schema.parseJson())
 const decodeErrorBody = Schema.decodeUnknownEither(LettaSchema.ErrorBody)
 
 const textOf = (value: unknown): string => {
@@ -109,7 +108,7 @@ export const fromStatus = (
   ids: { readonly agentId?: string | undefined }
 ): LettaError | HttpError => {
   const request = describeRequest(response.request)
-  const decoded = Either.flatMap(decodeJson(body), decodeErrorBody)
+  const decoded = Either.flatMap(Json.parse(body), decodeErrorBody)
   if (Either.isLeft(decoded)) {
     return new HttpError({
       reason: "StatusCode",
@@ -139,8 +138,8 @@ export const fromStatus = (
 
 export const formatParseError = (error: ParseResult.ParseError): string => ParseResult.TreeFormatter.formatErrorSync(error)
 
-export const invalidJson = (what: string, request: string, input: string): DecodeError =>
-  new DecodeError({ reason: "Json", what, request, detail: "not valid JSON", excerpt: excerptOf(input) })
+export const invalidJson = (what: string, request: string, input: string, detail = "not valid JSON"): DecodeError =>
+  new DecodeError({ reason: "Json", what, request, detail, excerpt: excerptOf(input) })
 
 export const invalidShape = (what: string, request: string, input: string, error: ParseResult.ParseError): DecodeError =>
   new DecodeError({ reason: "Schema", what, request, detail: formatParseError(error), excerpt: excerptOf(input) })
