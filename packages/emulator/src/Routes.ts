@@ -533,7 +533,8 @@ export const layer = Layer.unwrapScoped(Effect.gen(function*() {
     return Wire.jsonResponse({ armed: parsed.right.count, fault: parsed.right.fault })
   })
 
-  const unknownRoute = HttpLayerRouter.add("*", "*", Effect.succeed(Wire.detail(404, "Not Found")))
+  // counted too, so that a test can prove that nothing at all reached Letta
+  const unknownRoute = HttpLayerRouter.add("*", "*", Effect.as(stats.request("* unmatched"), Wire.detail(404, "Not Found")))
 
   return Layer.mergeAll(
     route("GET", "/v1/health/", health),

@@ -33,12 +33,25 @@ const digest = (text: string) => createHash("sha256").update(text).digest()
 /** Constant-time comparison: the digests have equal length whatever the inputs. */
 export const sameSecret = (given: string, expected: string): boolean => timingSafeEqual(digest(given), digest(expected))
 
+/**
+ * Whether a browser may call: requests without an `Origin` (servers, CLIs, SDKs) may; from a page, only the server's
+ * own origin and `PIPELINE_CORS_ORIGINS` (`*` for any). CORS alone only hides answers from other pages; this refuses
+ * their requests, so that a page the user happens to open cannot chat, or open a WebSocket, in their name.
+ */
+const originAllowed = (request: HttpServerRequest.HttpServerRequest, allowed: ReadonlyArray<string>): boolean => {
+  const origin = request.headers.origin
+  if (origin === undefined) return true
+  if (allowed.includes(origin) || allowed.includes("*")) return true
+  const host = request.headers.host
+  return host !== undefined && (origin === `http://${host}` || origin === `https://${host}`)
+}
+
 /** Routes reachable without the API key. */
 const open = new Set<string>(["/health"])
 
 /**
- * Registers one route (also under `/v1` when `alsoV1`): counts it, and requires `PIPELINE_API_KEY` as a bearer token
- * when one is set.
+ * Registers one route (also under `/v1` when `alsoV1`): counts it, refuses pages of other origins, and requires
+ * `PIPELINE_API_KEY` as a bearer token when one is set.
  *
  * @category constructors
  */
@@ -56,7 +69,15 @@ export const route = Effect.fnUntraced(function*(
     Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const authorization = request.headers.authorization ?? ""
-      const response = Option.isNone(key) || open.has(template)
+      const origin = request.headers.origin
+      const response = !originAllowed(request, settings.corsOrigins)
+        ? ApiError.both({
+          status: 403,
+          message: `Requests from the page at ${JSON.stringify(origin)} are not allowed: add its origin to PIPELINE_CORS_ORIGINS`,
+          type: "invalid_request_error",
+          code: "origin_not_allowed"
+        })
+        : Option.isNone(key) || open.has(template)
         ? yield* handler
         : !authorization.toLowerCase().startsWith("bearer ")
         ? ApiError.both({ status: 401, message: "Not authenticated: send Authorization: Bearer <PIPELINE_API_KEY>", type: "invalid_request_error", code: "invalid_api_key" })

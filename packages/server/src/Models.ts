@@ -12,7 +12,7 @@ import * as Valves from "./Valves.js"
 export interface Service {
   /** The agents offered as models: `LETTA_AGENT_ID` alone when set, else every agent (with a valve tag when set). */
   readonly list: Effect.Effect<ReadonlyArray<LettaSchema.AgentState>, LettaError.PipelineError>
-  /** An agent id from a model: an agent id, `<pipeline id>.<agent id>`, or an agent's name. */
+  /** An agent id from a model: an agent id, `<pipeline id>.<agent id>`, or an agent's name (not one starting `agent-`). */
   readonly resolve: (model: string) => Effect.Effect<string, LettaError.PipelineError>
 }
 
@@ -48,6 +48,8 @@ export const layer: Layer.Layer<
 
     const resolve = (model: string): Effect.Effect<string, LettaError.PipelineError> => {
       const name = model.startsWith(`${server.pipelineId}.`) ? model.slice(server.pipelineId.length + 1) : model
+      // looks like an id but is not one (`agent-…/../x`, a look-alike letter): refused before any call to Letta
+      if (name.startsWith("agent-") && !isAgentId(name)) return LettaClient.checkAgentId(name)
       if (isAgentId(name)) {
         return Option.match(letta.agentId, {
           onNone: () => Effect.succeed(name),
@@ -56,9 +58,7 @@ export const layer: Layer.Layer<
       }
       return Effect.flatMap(list, (agents) => {
         const found = agents.find((agent) => agent.name === name)
-        if (found !== undefined) return Effect.succeed(found.id)
-        // looks like an id but is not one: say so, instead of "unknown model"
-        return name.startsWith("agent-") ? LettaClient.checkAgentId(name) : Effect.fail(unknownModel(model))
+        return found !== undefined ? Effect.succeed(found.id) : Effect.fail(unknownModel(model))
       })
     }
 

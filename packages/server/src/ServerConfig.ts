@@ -5,7 +5,7 @@
  * |---|---|---|
  * | `PIPELINE_API_KEY` | – | bearer key required on every route but `/health` (open when unset) |
  * | `PIPELINE_ID` | `letta` | the pipeline's id in Open WebUI's Pipelines admin |
- * | `PIPELINE_CORS_ORIGINS` | – | comma-separated origins allowed by CORS (closed when unset) |
+ * | `PIPELINE_CORS_ORIGINS` | – | comma-separated origins of pages allowed to call (CORS, and requests with any other `Origin` get 403); `*` for any |
  * | `PIPELINE_MAX_BODY` | `16777216` | largest request body in bytes |
  * | `PIPELINE_HEARTBEAT` | `15` | SSE comment heartbeat while the agent is quiet |
  * | `PIPELINE_FIRST_EVENT_WAIT` | `2` | how long a stream waits for the first event before committing to HTTP 200 |

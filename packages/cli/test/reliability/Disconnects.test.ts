@@ -56,11 +56,12 @@ layer(Live, { excludeTestServices: true })("disconnects", (it) => {
     Effect.gen(function*() {
       const emulator = yield* Emulator.Emulator
       const base = yield* Effect.orDie(serverProcess())
-      // warm-up (not measured): a fresh process compiles its hot paths during its first turns
-      yield* Effect.forEach(surfaces, (surface) =>
-        Effect.replicateEffect(leavingClient(base, emulator.demoAgent.id, `warm-up via ${surface}`, surface, 2_000), 10), {
-        concurrency: 3
-      })
+      // warm-up (not measured): a fresh process compiles its hot paths, leaving mid-turn included, in its first turns
+      const warmUp = 150
+      yield* Effect.forEach(Array.from({ length: warmUp }, (_, i) => i), (i) => {
+        const surface = surfaces[i % surfaces.length] ?? "OpenAI stream"
+        return leavingClient(base, emulator.demoAgent.id, `warm-up #${i} via ${surface}`, surface, (i * 37) % 600)
+      }, { concurrency })
       const departures = yield* Effect.forEach(Array.from({ length: clients }, (_, i) => i), (i) =>
         Effect.gen(function*() {
           const surface = surfaces[yield* Random.nextIntBetween(0, surfaces.length)] ?? "OpenAI stream"

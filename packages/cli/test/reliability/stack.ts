@@ -49,7 +49,7 @@ export const emulatorLayer = (options: Partial<EmulatorConfig.Settings> = {}) =>
  * The built server as its own process (as in production) against the in-process emulator, with the suite's secrets;
  * its output goes to `seen`. Stopped with the scope.
  */
-export const serverProcess = (env: Record<string, string> = {}) =>
+export const serverProcess = (env: Record<string, string> = {}, onLine: (line: string) => void = () => {}) =>
   Effect.gen(function*() {
     const emulator = yield* Emulator.Emulator
     return yield* startAndWait(["serve", "--port", "0"], {
@@ -61,6 +61,7 @@ export const serverProcess = (env: Record<string, string> = {}) =>
       ...env
     }, (line) => {
       seen.push(line)
+      onLine(line)
     })
   })
 
