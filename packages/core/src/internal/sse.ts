@@ -3,7 +3,7 @@
  *
  * `Sse.makeChannel` is not used: it turns an oversized event into a defect and answers a `retry:` field by sleeping,
  * where this client needs a typed error and no retries. Line endings are normalised before parsing because the parser
- * forgets a CR that ends one chunk when the LF starts the next.
+ * forgets a CR that ends one chunk when the LF starts the next; lines are fed one at a time (see `feedLines`).
  */
 import * as Sse from "@effect/experimental/Sse"
 import { Effect, Stream } from "effect"
@@ -23,11 +23,23 @@ export const decode = (options?: { readonly maxEventSize?: number }) =>
       if (event._tag === "Event") events.push(event)
     }, { maxEventSize: options?.maxEventSize ?? defaultMaxEventSize })
 
+    // one line per call: within one call the parser rescans from the start of its buffer for every line, which is
+    // quadratic in the chunk (80 µs a frame in 16 KiB chunks, 2 µs line by line)
+    const feedLines = (text: string): Sse.SseError | undefined => {
+      let start = 0
+      for (let end = text.indexOf("\n"); end !== -1; end = text.indexOf("\n", start)) {
+        const error = parser.feed(text.slice(start, end + 1))
+        if (error !== undefined) return error
+        start = end + 1
+      }
+      return start < text.length ? parser.feed(text.slice(start)) : undefined
+    }
+
     const feed = (text: string): Effect.Effect<ReadonlyArray<Sse.Event>, Sse.EventTooLarge> => {
       let input = carriageReturnPending ? `\r${text}` : text
       carriageReturnPending = input.endsWith("\r")
       if (carriageReturnPending) input = input.slice(0, -1)
-      const error = parser.feed(input.replace(/\r\n?/g, "\n"))
+      const error = feedLines(input.replace(/\r\n?/g, "\n"))
       const parsed = events
       events = []
       return error === undefined ? Effect.succeed(parsed) : Effect.fail(error.cause)
