@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Option, Stream } from "effect"
+import { Chunk, Effect, Option, Stream } from "effect"
 import type * as LettaSchema from "./LettaSchema.js"
 import * as StreamEvent from "./StreamEvent.js"
 
@@ -177,6 +177,16 @@ const step = (current: State, input: Input): [State, ReadonlyArray<StreamEvent.S
 }
 
 /**
+ * `Stream.mapAccum` to any number of outputs per input, one chunk out per chunk in (`mapAccum` then
+ * `flattenIterables` would make a chunk, and a step downstream, per input).
+ *
+ * @category combinators
+ */
+export const mapAccumConcat = <S, A, B>(initial: S, step: (state: S, input: A) => readonly [S, Iterable<B>]) =>
+<E, R>(self: Stream.Stream<A, E, R>): Stream.Stream<B, E, R> =>
+  self.pipe(Stream.mapAccum(initial, step), Stream.mapChunks(Chunk.flatMap(Chunk.fromIterable)))
+
+/**
  * Letta's messages of one turn to {@link StreamEvent}s, ending with `done`.
  *
  * @category combinators
@@ -186,8 +196,7 @@ export const toEvents = <E, R>(
 ): Stream.Stream<StreamEvent.StreamEvent, E, R> =>
   messages.pipe(
     Stream.concat(Stream.succeed<Input>(End)),
-    Stream.mapAccum(initial, step),
-    Stream.flattenIterables
+    mapAccumConcat(initial, step)
   )
 
 // ---------------------------------------------------------------------------------------------------------------------

@@ -178,38 +178,38 @@ const streamError = (
 
 /** Marks `data: [DONE]`. */
 const Done = Symbol.for("@letta-pipeline/core/LettaClient/Done")
-type Frame = LettaSchema.LettaMessage | typeof Done
+/** A frame that ends the stream with an error, after the frames before it. */
+class Failed {
+  constructor(readonly error: LettaError | DecodeError) {}
+}
+type Frame = LettaSchema.LettaMessage | typeof Done | Failed
 
 /**
- * One SSE event to a frame. `event: error` (either body shape) and `event: cancelled` fail the stream, other event
- * names are skipped as the official SDK does.
+ * One SSE event to a frame, synchronously, so that a whole chunk of events maps in one step. `event: error` (either
+ * body shape) and `event: cancelled` fail the stream, other event names are skipped as the official SDK does.
  */
 const toFrame = (
   event: Sse.Event,
   request: string,
   ids: { readonly agentId?: string | undefined }
-): Effect.Effect<Option.Option<Frame>, LettaError | DecodeError> => {
+): Option.Option<Frame> => {
   switch (event.event) {
     case "message": {
-      if (event.data === "[DONE]") return Effect.succeed(Option.some(Done))
+      if (event.data === "[DONE]") return Option.some(Done)
       const json = Json.parse(event.data)
-      if (Either.isLeft(json)) {
-        return Effect.fail(Http.invalidJson("stream event", request, event.data, json.left))
-      }
+      if (Either.isLeft(json)) return Option.some(new Failed(Http.invalidJson("stream event", request, event.data, json.left)))
       const message = LettaSchema.decodeMessage(json.right)
       if (Either.isLeft(message)) {
-        return Effect.fail(Http.invalidShape("stream event", request, event.data, message.left))
+        return Option.some(new Failed(Http.invalidShape("stream event", request, event.data, message.left)))
       }
-      return message.right.message_type === "error_message"
-        ? Effect.fail(streamError(message.right, ids))
-        : Effect.succeed(Option.some(message.right))
+      return Option.some(message.right.message_type === "error_message" ? new Failed(streamError(message.right, ids)) : message.right)
     }
     case "error": {
       const json = Either.getOrUndefined(Json.parse(event.data))
       const inBand = decodeErrorMessage(json)
-      if (Either.isRight(inBand)) return Effect.fail(streamError(inBand.right, ids))
+      if (Either.isRight(inBand)) return Option.some(new Failed(streamError(inBand.right, ids)))
       const transport = decodeTransportError(json)
-      return Effect.fail(
+      return Option.some(new Failed(
         new LettaError({
           reason: "StreamError",
           detail: Either.isRight(transport) ? transport.right.error : excerptOf(event.data),
@@ -218,35 +218,41 @@ const toFrame = (
             : {}),
           ...(ids.agentId === undefined ? {} : { agentId: ids.agentId })
         })
-      )
+      ))
     }
     case "cancelled": {
       const body = decodeCancelled(Either.getOrUndefined(Json.parse(event.data)))
-      return Effect.fail(
+      return Option.some(new Failed(
         new LettaError({
           reason: "Cancelled",
           detail: Either.isRight(body) ? body.right.message : "Run was cancelled",
           ...(ids.agentId === undefined ? {} : { agentId: ids.agentId })
         })
-      )
+      ))
     }
     default:
-      return Effect.succeed(Option.none())
+      return Option.none()
   }
 }
 
 /**
- * Ends at `[DONE]`. A stream may also just end (Letta omits `[DONE]` at times); that is fine once Letta said why it
- * stopped, and an `Incomplete` error otherwise.
+ * Ends at `[DONE]` or at a failing frame (after the frames before it). A stream may also just end (Letta omits `[DONE]`
+ * at times); that is fine once Letta said why it stopped, and an `Incomplete` error otherwise. Every step works on
+ * whole chunks.
  */
 const untilDone = (request: string, ids: { readonly agentId?: string | undefined }) =>
-<E, R>(frames: Stream.Stream<Frame, E, R>): Stream.Stream<LettaSchema.LettaMessage, E | LettaError, R> =>
+<E, R>(frames: Stream.Stream<Frame, E, R>): Stream.Stream<LettaSchema.LettaMessage, E | LettaError | DecodeError, R> =>
   Stream.suspend(() => {
     let finished = false
+    let failure: LettaError | DecodeError | undefined
     return frames.pipe(
       Stream.takeWhile((frame): frame is LettaSchema.LettaMessage => {
         if (frame === Done) {
           finished = true
+          return false
+        }
+        if (frame instanceof Failed) {
+          failure = frame.error
           return false
         }
         if (frame.message_type === "stop_reason") finished = true
@@ -254,7 +260,7 @@ const untilDone = (request: string, ids: { readonly agentId?: string | undefined
       }),
       Stream.concat(
         Stream.suspend(() =>
-          finished ? Stream.empty : Stream.fail(
+          failure !== undefined ? Stream.fail(failure) : finished ? Stream.empty : Stream.fail(
             new LettaError({
               reason: "Incomplete",
               detail: "the stream ended without a stop_reason or [DONE]",
@@ -377,8 +383,7 @@ export const make: Effect.Effect<Service, never, HttpClient.HttpClient | LettaCo
               Stream.mapError(Http.fromRequestError),
               SseDecoder.decode(),
               Stream.catchTag("EventTooLarge", (error) => Stream.fail(Http.frameTooLarge(label, error))),
-              Stream.mapEffect((event) => toFrame(event, label, ids)),
-              Stream.filterMap((frame) => frame),
+              Stream.filterMap((event) => toFrame(event, label, ids)),
               untilDone(label, ids)
             )
           }

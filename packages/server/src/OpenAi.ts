@@ -257,7 +257,7 @@ export const toChunks = (options: RenderOptions) =>
   const { first, initial, step } = renderer(options)
   return Stream.concat(
     Stream.succeed(first),
-    events.pipe(Stream.mapAccum(initial, step), Stream.flattenIterables)
+    events.pipe(ChatStream.mapAccumConcat(initial, step))
   ).pipe(Stream.map(encodeData))
 }
 

@@ -7,7 +7,7 @@
 import * as Sse from "@effect/experimental/Sse"
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import { Cause, Duration, Effect, Either, Exit, Fiber, Option, type Scope, Stream } from "effect"
+import { Cause, Chunk, Duration, Effect, Either, Exit, Fiber, Option, type Scope, Stream } from "effect"
 
 /** An SSE comment: ignored by every SSE client, it keeps proxies and idle timers from closing the stream. */
 export const heartbeat = ": ping\n\n"
@@ -50,9 +50,11 @@ export const make = (
       return Effect.zipRight(Effect.sleep(Duration.millis(Math.max(1, lastSent + quietFor - now))), beat)
     })
     yield* Effect.forkScoped(beat)
-    const sent = frames.pipe(Stream.map((frame) => {
+    // the frames of one chunk in one write
+    const sent = frames.pipe(Stream.mapChunks((chunk) => {
+      if (Chunk.isEmpty(chunk)) return chunk
       lastSent = clock.unsafeCurrentTimeMillis()
-      return frame
+      return Chunk.of(Chunk.join(chunk, ""))
     }))
     return HttpServerResponse.stream(sent.pipe(Stream.encodeText), {
       contentType: "text/event-stream",

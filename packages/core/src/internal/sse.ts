@@ -6,7 +6,7 @@
  * forgets a CR that ends one chunk when the LF starts the next; lines are fed one at a time (see `feedLines`).
  */
 import * as Sse from "@effect/experimental/Sse"
-import { Effect, Stream } from "effect"
+import { Chunk, Effect, Stream } from "effect"
 
 export type SseEvent = Sse.Event
 
@@ -35,20 +35,28 @@ export const decode = (options?: { readonly maxEventSize?: number }) =>
       return start < text.length ? parser.feed(text.slice(start)) : undefined
     }
 
-    const feed = (text: string): Effect.Effect<ReadonlyArray<Sse.Event>, Sse.EventTooLarge> => {
+    /** Feeds decoded text; the error if an event grew past the limit. */
+    const feed = (text: string): Sse.SseError | undefined => {
       let input = carriageReturnPending ? `\r${text}` : text
       carriageReturnPending = input.endsWith("\r")
       if (carriageReturnPending) input = input.slice(0, -1)
-      const error = feedLines(input.replace(/\r\n?/g, "\n"))
-      const parsed = events
+      return feedLines(input.replace(/\r\n?/g, "\n"))
+    }
+
+    /** The events of a whole chunk of reads: one step downstream per chunk, not per event. */
+    const parse = (texts: Iterable<string>): Effect.Effect<Chunk.Chunk<Sse.Event>, Sse.EventTooLarge> => {
+      for (const text of texts) {
+        const error = feed(text)
+        if (error !== undefined) return Effect.fail(error.cause)
+      }
+      const parsed = Chunk.unsafeFromArray(events)
       events = []
-      return error === undefined ? Effect.succeed(parsed) : Effect.fail(error.cause)
+      return Effect.succeed(parsed)
     }
 
     return bytes.pipe(
-      Stream.mapEffect((chunk) => feed(decoder.decode(chunk, { stream: true }))),
+      Stream.mapChunksEffect((chunk) => parse(Chunk.map(chunk, (bytes) => decoder.decode(bytes, { stream: true })))),
       // a clean end dispatches an event that lacks only its blank line
-      Stream.concat(Stream.fromEffect(Effect.suspend(() => feed(`${decoder.decode()}\n\n`)))),
-      Stream.flattenIterables
+      Stream.concat(Stream.unwrap(Effect.map(Effect.suspend(() => parse([`${decoder.decode()}\n\n`])), Stream.fromChunk)))
     )
   })
