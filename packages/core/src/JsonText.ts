@@ -15,6 +15,12 @@ export const maxDepth = 128
 
 /** Whether `text` nests arrays and objects deeper than `limit` (a scan of the text, outside strings). */
 const nestsDeeperThan = (text: string, limit: number): boolean => {
+  // fewer opening brackets than the limit cannot nest deeper: a few native searches settle almost every frame
+  let opening = 0
+  for (const bracket of ["{", "["]) {
+    for (let at = text.indexOf(bracket); at !== -1 && opening <= limit; at = text.indexOf(bracket, at + 1)) opening++
+  }
+  if (opening <= limit) return false
   let depth = 0
   let inString = false
   for (let i = 0; i < text.length; i++) {

@@ -1,0 +1,35 @@
+// The throughput floor: a plain Node pass-through that does the least the bridge must do. For each request it streams
+// the upstream Letta turn, splits the SSE frames, parses each JSON and re-serialises text frames as OpenAI chunks.
+import * as http from "node:http"
+
+const upstream = process.env.BENCH_UPSTREAM ?? ""
+const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity })
+
+const server = http.createServer((request, response) => {
+  request.resume()
+  request.on("end", () => {
+    const upstreamRequest = http.request(`${upstream}/v1/agents/agent-x/messages/stream`, { agent, method: "POST", headers: { "content-type": "application/json" } }, (answer) => {
+      response.writeHead(200, { "content-type": "text/event-stream" })
+      answer.setEncoding("utf8")
+      let carry = ""
+      answer.on("data", (chunk) => {
+        const frames = (carry + chunk).split("\n\n")
+        carry = frames.pop() ?? ""
+        let out = ""
+        for (const frame of frames) {
+          if (!frame.startsWith("data: ") || frame === "data: [DONE]") continue
+          const message = JSON.parse(frame.slice(6))
+          const delta = message.message_type === "assistant_message" ? { content: message.content }
+            : message.message_type === "reasoning_message" ? { reasoning_content: message.reasoning }
+            : undefined
+          if (delta === undefined) continue
+          out += `data: ${JSON.stringify({ id: "chatcmpl-floor", object: "chat.completion.chunk", created: 0, model: "agent-x", choices: [{ index: 0, delta, finish_reason: null }] })}\n\n`
+        }
+        if (out !== "") response.write(out)
+      })
+      answer.on("end", () => response.end("data: [DONE]\n\n"))
+    })
+    upstreamRequest.end(JSON.stringify({ messages: [{ role: "user", content: "x" }], stream_tokens: true }))
+  })
+})
+server.listen(0, "127.0.0.1", () => console.log(`floor listening on http://127.0.0.1:${server.address().port}`))

@@ -1,0 +1,215 @@
+/**
+ * `pnpm bench`: what the bridge costs, on loopback, each part bounded to a few minutes. Prints a table per part and
+ * writes `bench/results/<part>.json` with the machine it ran on. `pnpm bench latency throughput` runs only those parts.
+ */
+import { execSync } from "node:child_process"
+import { mkdirSync, writeFileSync } from "node:fs"
+import * as os from "node:os"
+import { type Turn, percentile, streamTurn } from "./clients.js"
+import { peers } from "./peers.js"
+import { type Running, residentBytes, root, startEmulator, startNode, startServer } from "./processes.js"
+
+const machine = {
+  cpu: os.cpus()[0]?.model ?? "unknown",
+  cores: os.cpus().length,
+  memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+  node: process.version,
+  date: new Date().toISOString()
+}
+
+type Row = Record<string, string | number>
+
+const report = (name: string, title: string, rows: ReadonlyArray<Row>, notes: ReadonlyArray<string> = []) => {
+  mkdirSync(`${root}bench/results`, { recursive: true })
+  writeFileSync(`${root}bench/results/${name}.json`, `${JSON.stringify({ name, title, machine, rows, notes }, null, 2)}\n`)
+  const columns = Object.keys(rows[0] ?? {})
+  console.log(`\n## ${title}\n`)
+  console.log(`| ${columns.join(" | ")} |`)
+  console.log(`|${columns.map(() => "---").join("|")}|`)
+  for (const row of rows) console.log(`| ${columns.map((c) => String(row[c])).join(" | ")} |`)
+  for (const note of notes) console.log(`\n${note}`)
+}
+
+const ms = (value: number) => Number(value.toFixed(2))
+const all = <A>(n: number, f: (i: number) => Promise<A>) => Promise.all(Array.from({ length: n }, (_, i) => f(i)))
+const summary = (turns: ReadonlyArray<Turn>) => ({
+  ttftP50: percentile(turns.map((t) => t.firstTokenMs), 0.5),
+  ttftP99: percentile(turns.map((t) => t.firstTokenMs), 0.99),
+  gapP50: percentile(turns.flatMap((t) => t.gapsMs), 0.5),
+  gapP99: percentile(turns.flatMap((t) => t.gapsMs), 0.99),
+  failed: turns.filter((t) => !t.ok).length
+})
+
+/**
+ * 1. Time to first token and per-token delay, through the server vs straight from the emulator. `streams` clients run at
+ * once, started at random points of a turn (steady load, not one burst), each alternating a direct and a through turn.
+ */
+const latency = async () => {
+  const rows: Array<Row> = []
+  const failures: Array<string> = []
+  for (const [streams, tokenDelay, pairs] of [[1, 20, 30], [100, 50, 6], [1_000, 250, 2]] as const) {
+    const emulator = await startEmulator({ EMULATOR_TOKEN_DELAY: `${tokenDelay} millis` })
+    // the direct clients wait as long as it takes; so does the server here (at 1,000 streams the emulator is slow)
+    const server = await startServer({ LETTA_BASE_URL: emulator.url, LETTA_CONNECT_TIMEOUT: "120", LETTA_FIRST_EVENT_TIMEOUT: "120" })
+    const direct: Array<Turn> = []
+    const through: Array<Turn> = []
+    // warm-up, not counted
+    await all(Math.min(streams, 50), (i) => streamTurn("letta", emulator.url, emulator.agent, `warm-up ${i}`))
+    await all(Math.min(streams, 50), (i) => streamTurn("openai", server.url, emulator.agent, `warm-up ${i}`))
+    const turnMs = 45 * tokenDelay // about one turn of the demo agent
+    await all(streams, async (i) => {
+      await new Promise((r) => setTimeout(r, Math.random() * turnMs))
+      for (let pair = 0; pair < pairs; pair++) {
+        const first = (i + pair) % 2 === 0
+        const a = await streamTurn(first ? "letta" : "openai", first ? emulator.url : server.url, emulator.agent, `bench ${pair}.${i}`)
+        const b = await streamTurn(first ? "openai" : "letta", first ? server.url : emulator.url, emulator.agent, `bench ${pair}.${i}`)
+        direct.push(first ? a : b)
+        through.push(first ? b : a)
+      }
+    })
+    await server.stop()
+    await emulator.stop()
+    const [d, t] = [summary(direct), summary(through)]
+    for (const turn of [...direct, ...through]) if (!turn.ok) failures.push(`${streams} streams: ${turn.outcome}`)
+    rows.push({
+      streams,
+      "token every": `${tokenDelay} ms`,
+      turns: direct.length + through.length,
+      "TTFT p50 direct / through (ms)": `${ms(d.ttftP50)} / ${ms(t.ttftP50)}`,
+      "TTFT added p50 / p99 (ms)": `${ms(t.ttftP50 - d.ttftP50)} / ${ms(t.ttftP99 - d.ttftP99)}`,
+      "TTFT ratio p50": ms(t.ttftP50 / d.ttftP50),
+      "token gap added p50 / p99 (ms)": `${ms(t.gapP50 - d.gapP50)} / ${ms(t.gapP99 - d.gapP99)}`,
+      "failed direct / through": `${d.failed} / ${t.failed}`
+    })
+  }
+  const reasons = [...new Set(failures)].map((reason) => `${reason} ×${failures.filter((f) => f === reason).length}`)
+  report("latency", "Added latency: through the server vs straight from the emulator (same emulator, same clients, alternating turns)", rows, [
+    "Targets: added p50 TTFT ≤ 2 ms and ratio ≤ 1.05 at 100 streams.",
+    ...(reasons.length === 0 ? [] : [`Failures: ${reasons.join(", ")}`])
+  ])
+}
+
+/** Streams back-to-back turns from `clients` loops for `seconds`; text events received per second. */
+const eventsPerSecond = async (base: string, clients: number, seconds: number) => {
+  const until = Date.now() + seconds * 1000
+  let events = 0
+  let failed = 0
+  const started = Date.now()
+  await all(clients, async (i) => {
+    for (let n = 0; Date.now() < until; n++) {
+      const turn = await streamTurn("openai", base, "agent-00000000-0000-4000-8000-000000000000", `load ${i}.${n}`)
+      events += turn.tokens
+      if (!turn.ok) failed++
+    }
+  })
+  return { perSecond: events / ((Date.now() - started) / 1000), failed }
+}
+
+/** 2. Events per second, Letta SSE in and OpenAI chunks out, the bridge pinned to one core, against a plain-Node floor. */
+const throughput = async () => {
+  // the bytes of one real turn, one character per token
+  const emulator = await startEmulator({ EMULATOR_TOKEN_SIZE: "1" })
+  const bytes = await fetch(`${emulator.url}/v1/agents/${emulator.agent}/messages/stream`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ messages: [{ role: "user", content: "Hello! Can you search for Letta memory?" }], stream_tokens: true })
+  }).then((response) => response.arrayBuffer())
+  await emulator.stop()
+  const file = `${os.tmpdir()}/letta-bench-turn.sse`
+  writeFileSync(file, Buffer.from(bytes))
+  const upstream = await startNode([`${root}bench/src/upstream.mjs`], { BENCH_UPSTREAM_MODE: "replay", BENCH_REPLAY_FILE: file }, { core: 0 })
+  const frames = Buffer.from(bytes).toString("utf8").split("\n\n").filter((f) => f.startsWith("data: ")).length
+  const rows: Array<Row> = []
+  const measure = async (name: string, start: () => Promise<Running>) => {
+    const bridge = await start()
+    await eventsPerSecond(bridge.url, 8, 3) // warm-up
+    const result = await eventsPerSecond(bridge.url, 32, 15)
+    await bridge.stop()
+    rows.push({ path: name, "text events / s": Math.round(result.perSecond), failed: result.failed })
+    return result.perSecond
+  }
+  const ours = await measure("letta-pipeline (OpenAI stream)", () => startServer({ LETTA_BASE_URL: upstream.url }, 1))
+  const floor = await measure("plain Node pass-through (floor)", () => startNode([`${root}bench/src/floor.mjs`], { BENCH_UPSTREAM: upstream.url }, { core: 1 }))
+  await upstream.stop()
+  rows.push({ path: "ratio", "text events / s": `${Math.round((ours / floor) * 100)}% of the floor`, failed: "" })
+  report("throughput", `Throughput on one core (taskset -c 1): a real turn of ${frames} frames replayed as fast as it is read, 32 clients`, rows, [
+    "Target: at least 50% of the plain-Node floor."
+  ])
+}
+
+/** Opens `n` streams through the server, each held open by the upstream after its first token. */
+const hold = async (base: string, n: number) => {
+  const { agent } = await import("./clients.js")
+  const http = await import("node:http")
+  const opened: Array<import("node:http").ClientRequest> = []
+  let firstTokens = 0
+  let failed = 0
+  const open = () =>
+    new Promise<void>((resolve) => {
+      const request = http.request(`${base}/v1/chat/completions`, { agent, method: "POST", headers: { "content-type": "application/json" } }, (response) => {
+        response.on("data", (chunk: Buffer) => {
+          if (chunk.includes('"content":"Hello"')) {
+            firstTokens++
+            resolve()
+          }
+        })
+        response.on("end", () => {
+          failed++
+          resolve()
+        })
+        response.on("error", () => resolve())
+      })
+      request.on("error", () => {
+        failed++
+        resolve()
+      })
+      request.end(JSON.stringify({ model: "agent-00000000-0000-4000-8000-000000000000", stream: true, messages: [{ role: "user", content: "hold" }] }))
+      opened.push(request)
+    })
+  for (let i = 0; i < n; i += 250) await all(Math.min(250, n - i), open)
+  return { opened, firstTokens, failed }
+}
+
+/** 3. Concurrent open streams on 2 cores: resident memory per stream at 1,000 and (as far as descriptors allow) 10,000. */
+const capacity = async () => {
+  const rows: Array<Row> = []
+  const hardLimit = Number(execSync("sh -c 'ulimit -Hn'").toString().trim())
+  for (const wanted of [1_000, 10_000]) {
+    // the server holds two sockets per stream (client and Letta); stay under the descriptor limit of this machine
+    const n = Math.min(wanted, Math.floor((hardLimit - 200) / 2 / 100) * 100)
+    const upstream = await startNode([`${root}bench/src/upstream.mjs`], { BENCH_UPSTREAM_MODE: "hold" })
+    const server = await startServer({ LETTA_BASE_URL: upstream.url, LETTA_IDLE_TIMEOUT: "600", LETTA_TURN_TIMEOUT: "600" })
+    await new Promise((r) => setTimeout(r, 1_000))
+    const idle = residentBytes(server.pid)
+    const started = Date.now()
+    const held = await hold(server.url, n)
+    const openMs = Date.now() - started
+    await new Promise((r) => setTimeout(r, 3_000))
+    const loaded = residentBytes(server.pid)
+    for (const request of held.opened) request.destroy()
+    await server.stop()
+    await upstream.stop()
+    rows.push({
+      "streams wanted": wanted,
+      "streams held": held.firstTokens,
+      "opened in (s)": ms(openMs / 1000),
+      "server RSS idle (MiB)": Math.round(idle / 2 ** 20),
+      "server RSS loaded (MiB)": Math.round(loaded / 2 ** 20),
+      "per stream (KiB)": Math.round((loaded - idle) / held.firstTokens / 1024),
+      "projected for 10,000 (MiB)": Math.round((idle + ((loaded - idle) / held.firstTokens) * 10_000) / 2 ** 20),
+      failed: held.failed
+    })
+  }
+  report("capacity", "Capacity: streams held open through the server (2 cores), resident memory", rows, [
+    `Target: 10,000 open streams under 1 GiB RSS. This machine allows ${hardLimit} descriptors per process; the server needs two per stream.`
+  ])
+}
+
+const parts: Record<string, () => Promise<void>> = { latency, throughput, capacity, peers: () => peers(report) }
+const chosen = process.argv.slice(2).filter((a) => a in parts)
+for (const name of chosen.length === 0 ? Object.keys(parts) : chosen) {
+  const started = Date.now()
+  await parts[name]!()
+  console.log(`(${name}: ${Math.round((Date.now() - started) / 1000)} s)`)
+}
+process.exit(0)

@@ -1,0 +1,53 @@
+// A stand-in Letta for the throughput and capacity benchmarks, in plain Node so that it costs next to nothing:
+// `replay` answers every request with the bytes of a real emulator turn (BENCH_REPLAY_FILE) in one write;
+// `hold` sends a ping and one token, then a ping every 15 s, and never ends (streams held open).
+import { readFileSync } from "node:fs"
+import * as http from "node:http"
+
+const mode = process.env.BENCH_UPSTREAM_MODE ?? "replay"
+const replay = mode === "replay" ? readFileSync(process.env.BENCH_REPLAY_FILE ?? "") : Buffer.alloc(0)
+const frame = (message) => `data: ${JSON.stringify(message)}\n\n`
+const ping = frame({
+  id: "ping-00000000-0000-4000-8000-000000000000",
+  date: "2026-11-24T00:00:00+00:00",
+  name: null,
+  message_type: "ping",
+  otid: null,
+  sender_id: null,
+  step_id: null,
+  is_err: null,
+  seq_id: null,
+  run_id: "run-00000000-0000-4000-8000-000000000000"
+})
+// every field, as Letta sends them
+const token = (i) =>
+  frame({
+    id: `message-00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
+    date: "2026-11-24T00:00:00+00:00",
+    name: null,
+    message_type: "assistant_message",
+    otid: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
+    sender_id: null,
+    step_id: "step-00000000-0000-4000-8000-000000000000",
+    is_err: null,
+    seq_id: null,
+    run_id: "run-00000000-0000-4000-8000-000000000000",
+    content: "Hello"
+  })
+
+let held = 0
+const server = http.createServer((request, response) => {
+  request.resume()
+  request.on("end", () => {
+    response.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" })
+    if (mode === "replay") return response.end(replay)
+    held++
+    response.write(ping + token(held))
+    const timer = setInterval(() => response.write(ping), 15_000)
+    response.on("close", () => clearInterval(timer))
+  })
+})
+server.keepAliveTimeout = 60_000
+server.listen(Number(process.env.BENCH_PORT ?? 0), "127.0.0.1", () => {
+  console.log(`upstream (${mode}) listening on http://127.0.0.1:${server.address().port}`)
+})
