@@ -5,7 +5,8 @@
 import { execSync } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
-import { type Turn, percentile, streamTurn } from "./clients.js"
+import * as http from "node:http"
+import { agent, percentile, streamTurn, type Turn } from "./clients.js"
 import { peers } from "./peers.js"
 import { type Running, residentBytes, root, startEmulator, startNode, startServer } from "./processes.js"
 
@@ -139,9 +140,7 @@ const throughput = async () => {
 
 /** Opens `n` streams through the server, each held open by the upstream after its first token. */
 const hold = async (base: string, n: number) => {
-  const { agent } = await import("./clients.js")
-  const http = await import("node:http")
-  const opened: Array<import("node:http").ClientRequest> = []
+  const opened: Array<http.ClientRequest> = []
   let firstTokens = 0
   let failed = 0
   const open = () =>

@@ -6,23 +6,16 @@
 import type { CommandExecutor, HttpServer } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
-import { Emulator } from "@letta-pipeline/emulator"
+import { Emulator, Fault } from "@letta-pipeline/emulator"
 import { Console, Duration, Effect, Layer } from "effect"
 import { runCli } from "../utils/cli.js"
-import { crashes, leakedSecrets, secrets, seen, serverUrl, stackLayer, upstreamSettled } from "./stack.js"
+import { call, crashes, leakedSecrets, secrets, seen, serverUrl, stackLayer, upstreamSettled, withKey } from "./stack.js"
 
-const faults = [
-  "status:500",
-  "status:429",
-  "reset",
-  "malformed",
-  "unknown-type",
-  "no-done",
-  "stall",
-  "llm-error",
-  "slow-first-byte"
-] as const
-type FaultName = typeof faults[number]
+/** Every fault the emulator has (a status as a server error and as a rate limit): a new one must get a cell. */
+type FaultName = `status:${500 | 429}` | Exclude<typeof Fault.kinds[number], "status">
+const faults: ReadonlyArray<FaultName> = Fault.kinds.flatMap((kind): ReadonlyArray<FaultName> =>
+  kind === "status" ? ["status:500", "status:429"] : [kind]
+)
 
 /**
  * Faults a client must ride out: Letta adds message types over time, and omits `[DONE]` at times after its stop reason.
@@ -64,15 +57,7 @@ const Live = Layer.mergeAll(
   NodeContext.layer
 )
 
-const auth = { authorization: `Bearer ${secrets.pipelineKey}`, "content-type": "application/json" }
-
-const post = (url: string, body: unknown) =>
-  Effect.promise(async () => {
-    const response = await fetch(url, { method: "POST", headers: auth, body: JSON.stringify(body) })
-    const text = await response.text()
-    seen.push(text)
-    return { status: response.status, text }
-  })
+const post = (url: string, body: unknown) => call(url, { method: "POST", headers: withKey, body: JSON.stringify(body) })
 
 const errorMessage = (text: string): string => {
   const body = JSON.parse(text) as { error?: { message?: string }; detail?: string }

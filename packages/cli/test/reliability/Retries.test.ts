@@ -7,17 +7,10 @@ import { NodeContext } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
 import { Emulator, Fault, Store } from "@letta-pipeline/emulator"
 import { Chunk, Console, Effect, Layer, Option } from "effect"
-import { emulatorLayer, secrets, seen, serverProcess } from "./stack.js"
+import { call, emulatorLayer, serverProcess, withKey } from "./stack.js"
 
-const auth = { authorization: `Bearer ${secrets.pipelineKey}`, "content-type": "application/json" }
-
-const call = (url: string, init: { method?: string; body?: string } = {}) =>
-  Effect.promise(async () => {
-    const response = await fetch(url, { ...init, headers: auth })
-    const text = await response.text()
-    seen.push(text)
-    return { status: response.status, text }
-  })
+/** A request with the API key. */
+const keyed = (url: string, init: { method?: string; body?: string } = {}) => call(url, { ...init, headers: withKey })
 
 const requests = (route: string) =>
   Effect.flatMap(Emulator.Emulator, (emulator) => Effect.map(emulator.stats.snapshot, (s) => s.requests_by_route[route] ?? 0))
@@ -60,21 +53,21 @@ layer(Live, { excludeTestServices: true })("retries", (it) => {
         for (const fault of ["status:503", "reset"]) {
           // two failures: the third attempt answers
           yield* arm(fault, 2)
-          const [ok, attempts] = yield* counting(route, call(`${base}${path}`))
+          const [ok, attempts] = yield* counting(route, keyed(`${base}${path}`))
           assert.strictEqual(ok.status, 200, `${name} after 2 × ${fault}: ${ok.text}`)
           assert.strictEqual(attempts, 3, `${name}: 1 call + 2 retries`)
           rows.push(`${name} ${fault}×2: 200 after ${attempts} attempts`)
         }
         // three failures: LETTA_RETRIES (2) is spent, the error reaches the client
         yield* arm("status:503", 3)
-        const [failed, attempts] = yield* counting(route, call(`${base}${path}`))
+        const [failed, attempts] = yield* counting(route, keyed(`${base}${path}`))
         assert.isAtLeast(failed.status, 500, `${name} after 3 × 503`)
         assert.strictEqual(attempts, 3)
         rows.push(`${name} status:503×3: ${failed.status} after ${attempts} attempts`)
       }
       // a non-transient status is not retried
       yield* arm("status:404", 1)
-      const [missing, attempts] = yield* counting("GET /v1/agents/{agent_id}", call(`${single}/v1/models`))
+      const [missing, attempts] = yield* counting("GET /v1/agents/{agent_id}", keyed(`${single}/v1/models`))
       assert.strictEqual(missing.status, 404)
       assert.strictEqual(attempts, 1)
       yield* Console.log(`retries: ${rows.join("; ")}; status:404: ${missing.status} after ${attempts} attempt`)
@@ -86,7 +79,7 @@ layer(Live, { excludeTestServices: true })("retries", (it) => {
       const base = yield* Effect.orDie(serverProcess())
       const stream = `POST /v1/agents/{agent_id}/messages/stream`
       const turn = (tag: string, streaming: boolean) =>
-        counting(stream, call(`${base}/v1/chat/completions`, {
+        counting(stream, keyed(`${base}/v1/chat/completions`, {
           method: "POST",
           body: JSON.stringify({ model: emulator.demoAgent.id, stream: streaming, messages: [{ role: "user", content: tag }] })
         }))

@@ -13,20 +13,7 @@ import * as https from "node:https"
 import type { AddressInfo } from "node:net"
 import { fileURLToPath } from "node:url"
 import { runCli } from "../utils/cli.js"
-import { emulatorLayer, leakedSecrets, secrets, seen, serverProcess } from "./stack.js"
-
-interface Answer {
-  readonly status: number
-  readonly text: string
-}
-
-const call = (url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) =>
-  Effect.promise(async (): Promise<Answer> => {
-    const response = await fetch(url, init)
-    const text = await response.text()
-    seen.push(text)
-    return { status: response.status, text }
-  })
+import { call, emulatorLayer, leakedSecrets, secrets, seen, serverProcess } from "./stack.js"
 
 const chatBody = (model: string, stream = false) =>
   JSON.stringify({ model, stream, messages: [{ role: "user", content: "security" }] })

@@ -20,6 +20,21 @@ export const secrets = {
 /** Everything the suite saw: log lines, response bodies, CLI output. */
 export const seen: Array<string> = []
 
+/** The suite's API key, with a JSON content type. */
+export const withKey = { authorization: `Bearer ${secrets.pipelineKey}`, "content-type": "application/json" }
+
+/** One request; its status and body, the body also kept in `seen`. */
+export const call = (
+  url: string,
+  init: { readonly method?: string; readonly headers?: Record<string, string>; readonly body?: string } = {}
+) =>
+  Effect.promise(async () => {
+    const response = await fetch(url, init)
+    const text = await response.text()
+    seen.push(text)
+    return { status: response.status, text }
+  })
+
 /** The secrets found in what the suite saw (expected: none). */
 export const leakedSecrets = (): ReadonlyArray<string> =>
   Object.values(secrets).filter((secret) => seen.some((text) => text.includes(secret)))

@@ -55,11 +55,14 @@ export const withTimeouts = (request: string, limits: Limits, abort: Effect.Effe
     return Stream.repeatEffectChunkOption(Effect.suspend(() => {
       const early = timedOut()
       if (Option.isSome(early)) return early.value
-      waitingSince = clock.unsafeCurrentTimeMillis()
+      if (waitingSince === null) waitingSince = clock.unsafeCurrentTimeMillis()
       return Effect.matchCauseEffect(pull, {
         onSuccess: (chunk) => {
-          waitingSince = null
-          if (Chunk.isNonEmpty(chunk)) started = true
+          // only a frame is activity: an empty chunk (bytes that complete no frame) keeps the wait running
+          if (Chunk.isNonEmpty(chunk)) {
+            waitingSince = null
+            started = true
+          }
           return Effect.succeed(chunk)
         },
         // whatever the aborted upstream did (failed, ended), the stream failed by its timeout
