@@ -46,12 +46,9 @@ const originAllowed = (request: HttpServerRequest.HttpServerRequest, allowed: Re
   return host !== undefined && (origin === `http://${host}` || origin === `https://${host}`)
 }
 
-/** Routes reachable without the API key. */
-const open = new Set<string>(["/health"])
-
 /**
  * Registers one route (also under `/v1` when `alsoV1`): counts it, refuses pages of other origins, and requires
- * `PIPELINE_API_KEY` as a bearer token when one is set.
+ * `PIPELINE_API_KEY` as a bearer token when one is set, unless the route is `open` (health, the chat page's files).
  *
  * @category constructors
  */
@@ -59,7 +56,7 @@ export const route = Effect.fnUntraced(function*(
   method: "GET" | "POST",
   path: Path,
   handler: Handler,
-  options: { readonly alsoV1?: boolean } = {}
+  options: { readonly alsoV1?: boolean; readonly open?: boolean } = {}
 ) {
   const router = yield* HttpLayerRouter.HttpRouter
   const settings = yield* ServerConfig.ServerConfig
@@ -77,7 +74,7 @@ export const route = Effect.fnUntraced(function*(
           type: "invalid_request_error",
           code: "origin_not_allowed"
         })
-        : Option.isNone(key) || open.has(template)
+        : Option.isNone(key) || options.open === true
         ? yield* handler
         : !authorization.toLowerCase().startsWith("bearer ")
         ? ApiError.both({ status: 401, message: "Not authenticated: send Authorization: Bearer <PIPELINE_API_KEY>", type: "invalid_request_error", code: "invalid_api_key" })

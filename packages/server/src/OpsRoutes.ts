@@ -27,7 +27,7 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
   const metricsText: Http.Handler = Effect.map(metrics.text, (text) =>
     HttpServerResponse.text(text, { contentType: metrics.contentType }))
 
-  yield* Http.route("GET", "/health", health)
+  yield* Http.route("GET", "/health", health, { open: true })
   yield* Http.route("GET", "/ready", ready)
   yield* Http.route("GET", "/metrics", metricsText)
 }))

@@ -1,7 +1,7 @@
 /**
  * Open WebUI's Pipelines protocol, so the server can be added as a Pipelines connection: `/pipelines`, valves (read,
  * JSON Schema, update without restart) and the filter `inlet`/`outlet` Open WebUI calls around every chat of a model
- * that carries a `pipeline` entry. Every route also under `/v1`.
+ * that carries a `pipeline` entry. Every route also under `/v1`; `GET /` is `PageRoutes`' (JSON here, the page for browsers).
  *
  * @since 0.1.0
  */
@@ -26,6 +26,13 @@ const decodeInletMetadata = Schema.decodeUnknownOption(InletMetadata)
 
 const json = (value: unknown, status = 200) =>
   HttpServerResponse.text(Schema.encodeSync(Schema.parseJson())(value), { status, contentType: "application/json" })
+
+/**
+ * What `GET /` and `GET /v1` answer a Pipelines client (the chat page answers browsers at `/`).
+ *
+ * @category constructors
+ */
+export const status: Http.Handler = Effect.sync(() => json({ status: true }))
 
 /**
  * Open WebUI drops `metadata` before the chat request reaches a model, so the inlet copies what the pipeline needs (the
@@ -61,8 +68,6 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
       const id = params.pipeline_id ?? ""
       return known(id) ? then(id) : Effect.succeed(ApiError.detail(404, `Pipeline ${id} not found`))
     })
-
-  const status: Http.Handler = Effect.succeed(json({ status: true }))
 
   const pipelines: Http.Handler = Effect.succeed(json({
     data: [{ id: settings.pipelineId, name: pipeline.name, type: "pipe", valves: true }]
@@ -104,7 +109,6 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
       }).pipe(Effect.provide(context))
     )
 
-  yield* Http.route("GET", "/", status)
   yield* Http.route("GET", "/v1", status)
   yield* Http.route("GET", "/pipelines", pipelines, { alsoV1: true })
   yield* Http.route("GET", "/:pipeline_id/valves", getValves, { alsoV1: true })

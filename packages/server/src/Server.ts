@@ -15,6 +15,7 @@ import * as Models from "./Models.js"
 import * as NativeRoutes from "./NativeRoutes.js"
 import * as OpenAiRoutes from "./OpenAiRoutes.js"
 import * as OpsRoutes from "./OpsRoutes.js"
+import * as PageRoutes from "./PageRoutes.js"
 import * as PipelinesRoutes from "./PipelinesRoutes.js"
 import * as ServerConfig from "./ServerConfig.js"
 import * as Telemetry from "./Telemetry.js"
@@ -27,7 +28,7 @@ export type Requirements =
   | LettaConfig.LettaConfig
   | ConversationStore.ConversationStore
 
-const routes = Layer.mergeAll(OpenAiRoutes.layer, PipelinesRoutes.layer, NativeRoutes.layer, OpsRoutes.layer)
+const routes = Layer.mergeAll(OpenAiRoutes.layer, PipelinesRoutes.layer, NativeRoutes.layer, OpsRoutes.layer, PageRoutes.layer)
 
 const cors = Layer.unwrapEffect(Effect.map(ServerConfig.ServerConfig, (settings) =>
   settings.corsOrigins.length === 0
