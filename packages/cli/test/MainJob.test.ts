@@ -47,6 +47,7 @@ layer(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici), { excludeTe
       const first = lines.join("\n")
       assert.include(first, "LETTA_BASE_URL is not set: using the built-in Letta emulator")
       assert.include(first, "(demo-agent)")
+      // sent as soon as the server says it listens: every route must be served by then
       const response = yield* HttpClient.execute(
         HttpClientRequest.post(`${url}/v1/pipe`).pipe(
           HttpClientRequest.bodyUnsafeJson({ messages: [{ role: "user", content: "Hello main job" }] })
@@ -61,5 +62,8 @@ layer(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici), { excludeTe
         .join("")
       assert.include(content, "You said: \"Hello main job\"")
       assert.isTrue(Str.includes("event: done")(text))
+      // the newcomer's browser gets the chat page
+      const page = yield* HttpClient.execute(HttpClientRequest.get(url).pipe(HttpClientRequest.setHeader("accept", "text/html")))
+      assert.include(yield* page.text, "<script type=\"module\" src=\"/assets/app.js\"></script>")
     }), { timeout: 90_000 })
 })

@@ -112,9 +112,11 @@ class TurnView {
   /** @type {Map<string, { details: HTMLDetailsElement, result: HTMLElement }>} */
   tools = new Map()
   finished = false
+  started = false
 
   constructor() {
     this.root.setAttribute("aria-busy", "true")
+    this.status.textContent = "Waiting for the agent…"
     this.root.append(this.status)
   }
 
@@ -141,6 +143,10 @@ class TurnView {
 
   /** @param {StreamEvent} event */
   apply(event) {
+    if (!this.started) {
+      this.started = true
+      this.status.textContent = ""
+    }
     switch (event.type) {
       case "reasoning":
         return this.appendText(`reasoning:${event.data.id}`, () => {

@@ -82,6 +82,7 @@ const announce = Layer.effectDiscard(Effect.gen(function*() {
   const url = address._tag === "TcpAddress" ? `http://${address.hostname}:${address.port}` : "unix socket"
   const key = Option.isSome(settings.apiKey) ? "the value of PIPELINE_API_KEY" : "any value (PIPELINE_API_KEY is not set)"
   yield* Effect.logInfo(`Listening on ${url}`)
+  yield* Effect.logInfo(`Chat page: open ${url}/ in a browser`)
   yield* Effect.logInfo(
     `Open WebUI: Admin Settings → Connections → add an OpenAI API connection (or a Pipelines one) with URL ${url}/v1 and key ${key}`
   )
@@ -100,7 +101,8 @@ export const layer = (
     const settings = yield* ServerConfig.ServerConfig
     // built after the server, so released before it: drain first, then the server's own close finds it stopped
     const graceful = Layer.scopedDiscard(Effect.addFinalizer(() => drain(node, settings.shutdownGrace)))
-    return Layer.mergeAll(layerApp, announce, graceful).pipe(
+    // announced once the routes are served: a request at once after "Listening" must not find a bare socket
+    return Layer.mergeAll(Layer.provide(announce, layerApp), graceful).pipe(
       Layer.provideMerge(NodeHttpServer.layer(() => node, { port: options.port, host: options.host })),
       Layer.provide(Layer.succeed(ServerConfig.ServerConfig, settings))
     )
