@@ -287,7 +287,7 @@ const loadAgents = async () => {
   agentSelect.disabled = true
   updateComposer()
   const response = await api("/v1/models").catch(() => null)
-  if (response === null) return showPageError("Cannot reach the server.")
+  if (response === null) return showPageError("Cannot reach the server (reload the page to try again).")
   if (response.status === 401) {
     const reason = await problemOf(response)
     keyForm.hidden = false
@@ -295,7 +295,10 @@ const loadAgents = async () => {
     keyInput.reportValidity()
     return keyInput.focus()
   }
-  if (!response.ok) return showPageError(`Cannot list the agents: ${await problemOf(response)}`)
+  if (!response.ok) {
+    agentSelect.replaceChildren(new Option("Unavailable"))
+    return showPageError(`Cannot list the agents: ${await problemOf(response)} (reload the page to try again)`)
+  }
   keyForm.hidden = true
   const models = /** @type {{ data: ReadonlyArray<Model> }} */ (await response.json()).data
   if (models.length === 0) {

@@ -38,27 +38,23 @@ interface Asset {
   readonly contentType: string
 }
 
+const javascript = "text/javascript; charset=utf-8"
+
+const page: Asset = { path: "/", file: join(pageDirectory, "index.html"), contentType: "text/html; charset=utf-8" }
+
 const assets: ReadonlyArray<Asset> = [
-  { path: "/", file: join(pageDirectory, "index.html"), contentType: "text/html; charset=utf-8" },
-  { path: "/assets/app.js", file: join(pageDirectory, "app.js"), contentType: "text/javascript; charset=utf-8" },
+  { path: "/assets/app.js", file: join(pageDirectory, "app.js"), contentType: javascript },
   { path: "/assets/style.css", file: join(pageDirectory, "style.css"), contentType: "text/css; charset=utf-8" },
   { path: "/assets/icon.svg", file: join(pageDirectory, "icon.svg"), contentType: "image/svg+xml" },
   // stream.js imports ./index.js: both keep their names
-  { path: "/assets/eventsource-parser/index.js", file: join(parserDirectory, "index.js"), contentType: "text/javascript; charset=utf-8" },
-  { path: "/assets/eventsource-parser/stream.js", file: join(parserDirectory, "stream.js"), contentType: "text/javascript; charset=utf-8" }
+  { path: "/assets/eventsource-parser/index.js", file: join(parserDirectory, "index.js"), contentType: javascript },
+  { path: "/assets/eventsource-parser/stream.js", file: join(parserDirectory, "stream.js"), contentType: javascript }
 ]
 
 /** A file as an answer: revalidated on every load (`no-cache` + ETag), so an upgraded server is seen at once. */
-const serveFile = (asset: Asset, body: Uint8Array): Http.Handler => {
+const serveFile = (asset: Asset, body: Uint8Array, extraHeaders: Readonly<Record<string, string>> = {}): Http.Handler => {
   const etag = `"${createHash("sha256").update(body).digest("base64url").slice(0, 22)}"`
-  const headers = {
-    "cache-control": "no-cache",
-    etag,
-    "x-content-type-options": "nosniff",
-    ...(asset.path === "/"
-      ? { "content-security-policy": contentSecurityPolicy, "referrer-policy": "no-referrer", "x-frame-options": "DENY" }
-      : {})
-  }
+  const headers = { "cache-control": "no-cache", etag, "x-content-type-options": "nosniff", ...extraHeaders }
   return Effect.map(HttpServerRequest.HttpServerRequest, (request) =>
     request.headers["if-none-match"] === etag
       ? HttpServerResponse.empty({ status: 304, headers })
@@ -72,15 +68,15 @@ const wantsHtml = Effect.map(HttpServerRequest.HttpServerRequest, (request) =>
 /** @category layers */
 export const layer = Layer.effectDiscard(Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
-  for (const asset of assets) {
-    const handler = serveFile(asset, yield* fs.readFile(asset.file).pipe(
+  const read = (asset: Asset) =>
+    fs.readFile(asset.file).pipe(
       Effect.orDieWith((error) => new Error(`The chat page's file ${asset.file} cannot be read: ${error.message}`))
-    ))
-    yield* Http.route(
-      "GET",
-      asset.path,
-      asset.path === "/" ? Effect.flatMap(wantsHtml, (html) => html ? handler : PipelinesRoutes.status) : handler,
-      { open: true }
     )
-  }
+  const pageFile = serveFile(page, yield* read(page), {
+    "content-security-policy": contentSecurityPolicy,
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY"
+  })
+  yield* Http.route("GET", page.path, Effect.flatMap(wantsHtml, (html) => html ? pageFile : PipelinesRoutes.status), { open: true })
+  for (const asset of assets) yield* Http.route("GET", asset.path, serveFile(asset, yield* read(asset)), { open: true })
 })).pipe(Layer.provide(NodeFileSystem.layer))

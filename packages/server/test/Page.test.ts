@@ -53,7 +53,13 @@ const withServer = (layer: ReturnType<typeof serverLayer>, expected?: RegExp) =>
     await page.goto(url)
     return page
   }
-  return { runtime, open }
+  /** The page, once its agents are listed and a message can be sent. */
+  const openChat = async (): Promise<Page> => {
+    const page = await open()
+    await page.locator("#send:not([disabled])").waitFor()
+    return page
+  }
+  return { runtime, open, openChat }
 }
 
 /** Sends a message from the composer and waits for its turn to end. */
@@ -113,8 +119,7 @@ describe("the chat page", () => {
   })
 
   it("streams the answer in, keeps the chat's thread, and starts a new one on New chat", async () => {
-    const page = await server.open()
-    await page.locator("#send:not([disabled])").waitFor()
+    const page = await server.openChat()
     // every state of the answer's text while its turn is still running
     await page.evaluate(() => {
       const seen: Array<string> = []
@@ -150,8 +155,7 @@ describe("the chat page", () => {
   })
 
   it("shows a tool call as a block with its arguments and result", async () => {
-    const page = await server.open()
-    await page.locator("#send:not([disabled])").waitFor()
+    const page = await server.openChat()
     const turn = await send(page, "search for effect streams")
     const tool = turn.locator("details.tool")
     assert.strictEqual(await tool.count(), 1)
@@ -174,8 +178,7 @@ describe("the chat page", () => {
   })
 
   it("stops a turn that is waiting for the agent, the upstream Letta stream closes, and the chat goes on", async () => {
-    const page = await server.open()
-    await page.locator("#send:not([disabled])").waitFor()
+    const page = await server.openChat()
     const before = await server.runtime.runPromise(emulatorStats)
     // the emulator stays silent on this turn
     await page.fill("#input", "[[fault:stall]] a turn that never ends")
@@ -198,8 +201,7 @@ describe("the chat page", () => {
   })
 
   it("shows a failed turn inline, and the chat goes on", async () => {
-    const page = await server.open()
-    await page.locator("#send:not([disabled])").waitFor()
+    const page = await server.openChat()
     const failed = await send(page, "[[fault:status:500]] please fail")
     const error = failed.locator(".error[role=alert]")
     assert.include(await error.textContent(), "Letta server error")
@@ -214,8 +216,7 @@ describe("the chat page with a slow agent", () => {
   const server = withServer(serverLayer({ emulator: { tokenDelay: Duration.millis(150) } }))
 
   it("stops a turn in the middle of its stream: the text stops growing and the upstream Letta stream closes", async () => {
-    const page = await server.open()
-    await page.locator("#send:not([disabled])").waitFor()
+    const page = await server.openChat()
     const before = await server.runtime.runPromise(emulatorStats)
     await page.fill("#input", "tell me something long")
     await page.press("#input", "Enter")
@@ -231,6 +232,22 @@ describe("the chat page with a slow agent", () => {
     // nothing arrives after the stop
     assert.strictEqual(await reasoning.textContent(), stoppedAt)
     assert.strictEqual(await turn.locator(".text").count(), 0)
+  })
+})
+
+describe("the chat page when Letta is down", () => {
+  const server = withServer(
+    serverLayer({ letta: { baseUrl: "http://127.0.0.1:9" } }),
+    /^Failed to load resource: the server responded with a status of 502/
+  )
+
+  it("says why there are no agents, and sends nothing", async () => {
+    const page = await server.open()
+    const error = page.locator("#log .error")
+    await error.waitFor()
+    assert.match(await error.textContent() ?? "", /^Cannot list the agents: Cannot reach Letta/)
+    assert.isTrue(await page.locator("#send").isDisabled())
+    assert.deepStrictEqual(await page.locator("#agent option").allTextContents(), ["Unavailable"])
   })
 })
 
