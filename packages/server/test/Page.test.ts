@@ -4,7 +4,7 @@
  * the server over the in-process emulator. Screenshots go to `packages/server/artifacts/`.
  */
 import { Emulator, type Stats } from "@letta-pipeline/emulator"
-import { Duration, Effect, ManagedRuntime, Option, Redacted, Schedule } from "effect"
+import { Duration, Effect, Layer, Logger, LogLevel, ManagedRuntime, Option, Redacted, Schedule } from "effect"
 import { mkdirSync, statSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { type Browser, chromium, type Page } from "playwright-core"
@@ -28,7 +28,8 @@ afterAll(() => browser?.close())
  * browser logs every non-2xx answer).
  */
 const withServer = (layer: ReturnType<typeof serverLayer>, expected?: RegExp) => {
-  const runtime = ManagedRuntime.make(layer)
+  // the page's requests would log a line each; warnings and errors still show
+  const runtime = ManagedRuntime.make(layer.pipe(Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))))
   let url = ""
   const problems: Array<string> = []
   const pages: Array<Page> = []
