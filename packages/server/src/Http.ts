@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { HttpLayerRouter, HttpServerRequest, type HttpServerResponse } from "@effect/platform"
+import { HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { JsonText, LettaClient, LettaConfig, LettaError, OpenWebUITask, type PipeRequest } from "@letta-pipeline/core"
 import { Effect, Either, Option, ParseResult, Redacted, Schema, type Scope } from "effect"
@@ -140,6 +140,12 @@ export const jsonBody = Effect.gen(function*() {
   }
   return Either.mapLeft(JsonText.parse(text.right), (why) => ApiError.badRequest(`request body is ${why}`, "invalid_json"))
 })
+
+const encodeJson = Schema.encodeSync(Schema.parseJson())
+
+/** A JSON answer. @category constructors */
+export const json = (value: unknown, status = 200): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.text(encodeJson(value), { status, contentType: "application/json" })
 
 /** Decodes a parsed body; the problem names every wrong field. @category constructors */
 export const decodeBody = <A, I>(schema: Schema.Schema<A, I>, body: unknown): Either.Either<A, ApiError.Problem> =>

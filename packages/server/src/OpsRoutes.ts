@@ -5,23 +5,20 @@
  */
 import { HttpServerResponse } from "@effect/platform"
 import { LettaClient } from "@letta-pipeline/core"
-import { Effect, Either, Layer, Schema } from "effect"
+import { Effect, Either, Layer } from "effect"
 import * as Http from "./Http.js"
 import * as Metrics from "./Metrics.js"
-
-const json = (value: unknown, status = 200) =>
-  HttpServerResponse.text(Schema.encodeSync(Schema.parseJson())(value), { status, contentType: "application/json" })
 
 /** @category layers */
 export const layer = Layer.effectDiscard(Effect.gen(function*() {
   const client = yield* LettaClient.LettaClient
   const metrics = yield* Metrics.Metrics
 
-  const health: Http.Handler = Effect.succeed(json({ status: "ok" }))
+  const health: Http.Handler = Effect.succeed(Http.json({ status: "ok" }))
 
   const ready: Http.Handler = Effect.map(Effect.either(client.health), Either.match({
-    onLeft: (error) => json({ status: "unavailable", letta: error.message }, 503),
-    onRight: (letta) => json({ status: "ready", letta })
+    onLeft: (error) => Http.json({ status: "unavailable", letta: error.message }, 503),
+    onRight: (letta) => Http.json({ status: "ready", letta })
   }))
 
   const metricsText: Http.Handler = Effect.map(metrics.text, (text) =>

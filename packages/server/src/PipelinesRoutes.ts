@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { HttpLayerRouter, HttpServerResponse } from "@effect/platform"
+import { HttpLayerRouter } from "@effect/platform"
 import { LettaSchema, Pipeline, PipelineHooks } from "@letta-pipeline/core"
 import { Context, Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
 import * as ApiError from "./ApiError.js"
@@ -24,15 +24,12 @@ const InletMetadata = Schema.Struct({
 })
 const decodeInletMetadata = Schema.decodeUnknownOption(InletMetadata)
 
-const json = (value: unknown, status = 200) =>
-  HttpServerResponse.text(Schema.encodeSync(Schema.parseJson())(value), { status, contentType: "application/json" })
-
 /**
  * What `GET /` and `GET /v1` answer a Pipelines client (the chat page answers browsers at `/`).
  *
  * @category constructors
  */
-export const status: Http.Handler = Effect.sync(() => json({ status: true }))
+export const status: Http.Handler = Effect.sync(() => Http.json({ status: true }))
 
 /**
  * Open WebUI drops `metadata` before the chat request reaches a model, so the inlet copies what the pipeline needs (the
@@ -69,13 +66,13 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
       return known(id) ? then(id) : Effect.succeed(ApiError.detail(404, `Pipeline ${id} not found`))
     })
 
-  const pipelines: Http.Handler = Effect.succeed(json({
+  const pipelines: Http.Handler = Effect.succeed(Http.json({
     data: [{ id: settings.pipelineId, name: pipeline.name, type: "pipe", valves: true }]
   }))
 
-  const getValves = withPipeline(() => Effect.map(valves.get, (v) => json(v)))
+  const getValves = withPipeline(() => Effect.map(valves.get, (v) => Http.json(v)))
 
-  const valvesSpec = withPipeline(() => Effect.succeed(json(Valves.spec)))
+  const valvesSpec = withPipeline(() => Effect.succeed(Http.json(Valves.spec)))
 
   const updateValves = withPipeline(() =>
     Effect.gen(function*() {
@@ -84,7 +81,7 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
       const updated = yield* Effect.either(valves.update(body.right))
       return Either.match(updated, {
         onLeft: (error) => ApiError.detail(422, `invalid valves: ${ParseResult.TreeFormatter.formatErrorSync(error)}`),
-        onRight: (v) => json(v)
+        onRight: (v) => Http.json(v)
       })
     }).pipe(Effect.provide(context))
   )
@@ -104,7 +101,7 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
         )
         return Either.match(result, {
           onLeft: (error) => ApiError.detail(ApiError.fromPipelineError(error).status, error.message),
-          onRight: (filtered) => json(filtered)
+          onRight: (filtered) => Http.json(filtered)
         })
       }).pipe(Effect.provide(context))
     )

@@ -4,8 +4,8 @@
 import { Socket } from "@effect/platform"
 import { NodeSocket } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
-import { Deferred, Duration, Effect, Queue, Schedule } from "effect"
-import { call, demoAgent, emulatorStats, fields, serverLayer, serverUrl } from "./utils/harness.js"
+import { Deferred, Duration, Effect, Queue } from "effect"
+import { call, demoAgent, emulatorStats, emulatorStatsUntil, fields, serverLayer, serverUrl } from "./utils/harness.js"
 
 const frames = (text: string) => text.split("\n\n").filter((frame) => frame !== "")
 
@@ -94,11 +94,7 @@ layer(serverLayer({ emulator: { tokenDelay: Duration.millis(15) } }), { excludeT
       yield* ws.send({ type: "cancel" })
       const events = yield* ws.untilEnd
       assert.deepStrictEqual(events.at(-1), { type: "done", data: { stop_reason: "cancelled", run_id: null } })
-      const after = yield* emulatorStats.pipe(
-        Effect.filterOrFail((s) => s.client_closed_streams > before.client_closed_streams),
-        Effect.retry(Schedule.spaced("10 millis")),
-        Effect.timeout(Duration.seconds(5))
-      )
+      const after = yield* emulatorStatsUntil((s) => s.client_closed_streams > before.client_closed_streams)
       assert.strictEqual(after.active_streams, 0)
       yield* ws.send({ nonsense: true })
       const invalid = yield* ws.next

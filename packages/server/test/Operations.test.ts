@@ -3,8 +3,8 @@
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { assert, layer } from "@effect/vitest"
-import { Duration, Effect, Option, Redacted, Schedule, Stream } from "effect"
-import { call, chat, emulatorStats, fields, json, serverLayer } from "./utils/harness.js"
+import { Duration, Effect, Option, Redacted, Stream } from "effect"
+import { call, chat, emulatorStats, emulatorStatsUntil, fields, json, serverLayer } from "./utils/harness.js"
 
 const key = "pipeline-secret-key"
 
@@ -82,10 +82,8 @@ layer(serverLayer({ emulator: { tokenDelay: Duration.millis(20) } }), { excludeT
         const first = yield* Stream.runHead(response.stream)
         assert.isTrue(Option.isSome(first))
       }))
-      const after = yield* emulatorStats.pipe(
-        Effect.filterOrFail((s) => s.client_closed_streams > before.client_closed_streams && s.active_streams === 0),
-        Effect.retry(Schedule.spaced("10 millis")),
-        Effect.timeout(Duration.seconds(5))
+      const after = yield* emulatorStatsUntil((s) =>
+        s.client_closed_streams > before.client_closed_streams && s.active_streams === 0
       )
       assert.strictEqual(after.client_closed_streams, before.client_closed_streams + 1)
       assert.strictEqual(after.completed_streams, before.completed_streams)

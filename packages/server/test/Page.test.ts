@@ -4,12 +4,12 @@
  * the server over the in-process emulator. Screenshots go to `packages/server/artifacts/`.
  */
 import { Emulator, type Stats } from "@letta-pipeline/emulator"
-import { Duration, Effect, Layer, Logger, LogLevel, ManagedRuntime, Option, Redacted, Schedule } from "effect"
+import { Duration, Effect, Layer, Logger, LogLevel, ManagedRuntime, Option, Redacted } from "effect"
 import { mkdirSync, statSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { type Browser, chromium, type Page } from "playwright-core"
 import { afterAll, afterEach, assert, beforeAll, describe, it } from "vitest"
-import { call, dataLines, demoAgent, emulatorStats, fields, json, serverLayer, serverUrl } from "./utils/harness.js"
+import { call, dataLines, demoAgent, emulatorStats, emulatorStatsUntil, fields, json, serverLayer, serverUrl } from "./utils/harness.js"
 
 const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium"
 const artifacts = fileURLToPath(new URL("../artifacts/", import.meta.url))
@@ -90,11 +90,9 @@ const upstreamClosed = async (
   runtime: ManagedRuntime.ManagedRuntime<Emulator.Emulator, unknown>,
   before: Stats.Snapshot
 ) => {
-  const after = await runtime.runPromise(emulatorStats.pipe(
-    Effect.filterOrFail((s) => s.client_closed_streams > before.client_closed_streams && s.active_streams === 0),
-    Effect.retry(Schedule.spaced("10 millis")),
-    Effect.timeout(Duration.seconds(5))
-  ))
+  const after = await runtime.runPromise(
+    emulatorStatsUntil((s) => s.client_closed_streams > before.client_closed_streams && s.active_streams === 0)
+  )
   assert.strictEqual(after.client_closed_streams, before.client_closed_streams + 1)
   assert.strictEqual(after.completed_streams, before.completed_streams)
 }

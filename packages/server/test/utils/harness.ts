@@ -5,7 +5,7 @@ import { HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { ConversationStore, LettaConfig, Pipeline } from "@letta-pipeline/core"
 import { Emulator, type EmulatorConfig } from "@letta-pipeline/emulator"
-import { Effect, Layer, Option, Schema } from "effect"
+import { Duration, Effect, Layer, Option, Schedule, Schema } from "effect"
 import { Server, ServerConfig } from "../../src/index.js"
 
 export interface Options {
@@ -43,6 +43,14 @@ export const serverUrl = Effect.map(HttpServer.HttpServer, (server) =>
 export const demoAgent = Effect.map(Emulator.Emulator, (emulator) => emulator.demoAgent)
 
 export const emulatorStats = Effect.flatMap(Emulator.Emulator, (emulator) => emulator.stats.snapshot)
+
+/** The emulator's stats once `settled` holds (a stream closing is seen a moment after the client goes); 5 s at most. */
+export const emulatorStatsUntil = (settled: (stats: Effect.Effect.Success<typeof emulatorStats>) => boolean) =>
+  emulatorStats.pipe(
+    Effect.filterOrFail(settled, () => new Error("emulator stats not settled yet")),
+    Effect.retry(Schedule.spaced("10 millis")),
+    Effect.timeoutFail({ duration: Duration.seconds(5), onTimeout: () => new Error("emulator stats never settled") })
+  )
 
 export interface Answer {
   readonly status: number
