@@ -22,6 +22,7 @@ import {
   identity,
   Layer,
   Option,
+  ParseResult,
   Queue,
   Redacted,
   Schema,
@@ -128,7 +129,7 @@ interface TurnState {
 interface TurnStep {
   readonly emit: ReadonlyArray<LettaSchema.LettaMessage>
   readonly end: boolean
-  readonly error: LettaError | undefined
+  readonly error: LettaError | DecodeError | undefined
 }
 
 const addUsage = (
@@ -155,13 +156,52 @@ const streamError = (detail: string, errorType: string | undefined, runId: strin
     ...(runId === null ? {} : { runId })
   })
 
+interface Runtime {
+  readonly agent_id: string
+  readonly conversation_id: string
+}
+
+/**
+ * A `turn_finished` with an error: the App Server's "Conversation … not found" and "Agent … not found" (it accepts
+ * the input, then ends the turn so, with `stop_reason: "error"`) are `NotFound` like REST's 404s; anything else is the
+ * turn's error.
+ */
+const finishedWithError = (error: string, runtime: Runtime, runId: string | null, request: string): LettaError => {
+  const missing = /^(Conversation|Agent) (\S+) not found/.exec(error.trim())
+  if (missing !== null) {
+    return new LettaError({
+      reason: "NotFound",
+      detail: excerptOf(error.trim(), 500),
+      request,
+      agentId: runtime.agent_id,
+      ...(missing[1] === "Conversation" && runtime.conversation_id !== "default"
+        ? { conversationId: runtime.conversation_id }
+        : {})
+    })
+  }
+  return streamError(excerptOf(error, 500), "local_backend_error", runId, runtime.agent_id)
+}
+
 /** One frame of a turn to what core sees. */
-const normalise = (agentId: string) => (state: TurnState, frame: Frame): [TurnState, TurnStep] => {
+const normalise = (runtime: Runtime, request: string) => (state: TurnState, frame: Frame): [TurnState, TurnStep] => {
+  const agentId = runtime.agent_id
   const none: TurnStep = { emit: [], end: false, error: undefined }
   switch (frame._tag) {
     case "Delta": {
+      // strict about what the bridge reads only: a malformed message it needs fails the turn, anything else passes
       const message = LettaSchema.decodeMessage(frame.delta)
-      if (Either.isLeft(message)) return [state, none]
+      if (Either.isLeft(message)) {
+        return [state, {
+          ...none,
+          error: new DecodeError({
+            reason: "Schema",
+            what: "App Server stream_delta",
+            request,
+            detail: ParseResult.TreeFormatter.formatErrorSync(message.left),
+            excerpt: excerptOf(encodeJson(frame.delta))
+          })
+        }]
+      }
       const m = message.right
       const runId = "run_id" in m && typeof m.run_id === "string" ? m.run_id : state.runId
       const next = { ...state, runId }
@@ -183,7 +223,7 @@ const normalise = (agentId: string) => (state: TurnState, frame: Frame): [TurnSt
     case "Finished": {
       const runId = frame.runId ?? state.runId
       if (frame.error !== null) {
-        return [state, { ...none, end: true, error: streamError(excerptOf(frame.error, 500), "local_backend_error", runId, agentId) }]
+        return [state, { ...none, end: true, error: finishedWithError(frame.error, runtime, runId, request) }]
       }
       const stop: LettaSchema.LettaMessage = {
         message_type: "stop_reason",
@@ -369,7 +409,7 @@ export const make: Effect.Effect<LettaClient.Service, never, LettaConfig.LettaCo
       return connection.frames.pipe(
         // every frame counts as activity, status updates included
         withTimeouts(label, { first: limits.firstEvent, idle: limits.idle, turn: limits.turn }, connection.abort),
-        Stream.mapAccum<TurnState, Frame, TurnStep>({ usage: Option.none(), runId: null }, normalise(agentId)),
+        Stream.mapAccum<TurnState, Frame, TurnStep>({ usage: Option.none(), runId: null }, normalise(runtime, label)),
         Stream.takeUntil((step) => step.end || step.error !== undefined),
         Stream.mapEffect((step) => {
           if (step.end) finished = true

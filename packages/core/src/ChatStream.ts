@@ -5,15 +5,20 @@
  *   tool calls, so `id` alone would merge them.
  * - Tool-call fragments are joined per `tool_call_id` and the call is emitted once complete, i.e. when anything else
  *   arrives (its return, the next step, the stop reason) or the stream ends.
- * - `done` closes the stream with the stop reason and run id Letta gave.
+ * - However a turn ends, every status it opened is closed (`done: true`), and a call that never got its result is
+ *   still shown, with a `not_run` result.
+ * - `done` closes a successful turn with the stop reason and run id Letta gave. A stop reason by which the run failed
+ *   or was cancelled (Letta's rule, `LettaSchema.runStatusOf`) ends the turn with that `LettaError` instead, after the
+ *   events that came before it, even when Letta sent no error event.
  *
  * @since 0.1.0
  */
 import { Chunk, Effect, Option, Stream } from "effect"
+import * as LettaError from "./LettaError.js"
 import type * as LettaSchema from "./LettaSchema.js"
 import * as StreamEvent from "./StreamEvent.js"
 
-interface PendingCall {
+interface Call {
   readonly id: string
   readonly name: string
   readonly arguments: string
@@ -22,23 +27,46 @@ interface PendingCall {
 
 interface State {
   /** Calls whose fragments are still arriving, in order of appearance. */
-  readonly pending: ReadonlyArray<PendingCall>
+  readonly pending: ReadonlyArray<Call>
   /** The last `tool_call_id` seen per `otid`, for fragments that omit it. */
-  readonly lastCallId: Readonly<Record<string, string>>
-  /** Names of completed calls, for their results. */
-  readonly names: Readonly<Record<string, string>>
+  readonly lastCallId: ReadonlyMap<string, string>
+  /** Names of emitted calls, for their results. */
+  readonly names: ReadonlyMap<string, string>
+  /** Emitted calls still waiting for their result (their "Running …" status is open). */
+  readonly running: ReadonlyArray<Call>
   readonly runId: string | null
   readonly stopReason: string | null
 }
 
-const initial: State = { pending: [], lastCallId: {}, names: {}, runId: null, stopReason: null }
+const initial: State = {
+  pending: [],
+  lastCallId: new Map(),
+  names: new Map(),
+  running: [],
+  runId: null,
+  stopReason: null
+}
 
-const End = Symbol.for("@letta-pipeline/core/ChatStream/End")
-type Input = LettaSchema.LettaMessage | typeof End
+/** The end of the messages: their clean end, or the failure that ended them. */
+class End<E> {
+  constructor(readonly failure: Option.Option<E>) {}
+}
+type Input<E> = LettaSchema.LettaMessage | End<E>
 
 /** The id that groups the deltas of one message. */
-export const messageKey = (message: { readonly id: string; readonly otid?: string | null | undefined }, type: string) =>
-  message.otid ?? `${message.id}:${type}`
+export const messageKey = (
+  message: { readonly id?: string | undefined; readonly otid?: string | null | undefined },
+  type: string
+) => message.otid ?? (message.id === undefined ? type : `${message.id}:${type}`)
+
+/**
+ * A delta as it is appended to the text before it: a blank line first when it starts a new message after another one
+ * (consecutive reasoning messages, or answers, never run together).
+ *
+ * @category constructors
+ */
+export const separated = (previousId: string | null, id: string, delta: string): string =>
+  previousId === null || previousId === id ? delta : `\n\n${delta}`
 
 const textOf = (content: string | ReadonlyArray<{ readonly text: string }>): string =>
   typeof content === "string" ? content : content.map((part) => part.text).join("")
@@ -53,9 +81,9 @@ const partsText = (parts: string | ReadonlyArray<unknown>): string =>
 const flush = (state: State): [State, ReadonlyArray<StreamEvent.StreamEvent>] => {
   if (state.pending.length === 0) return [state, []]
   const events: Array<StreamEvent.StreamEvent> = []
-  const names: Record<string, string> = { ...state.names }
+  const names = new Map(state.names)
   for (const call of state.pending) {
-    names[call.id] = call.name
+    names.set(call.id, call.name)
     events.push(
       StreamEvent.toolCall({
         id: call.id,
@@ -68,7 +96,8 @@ const flush = (state: State): [State, ReadonlyArray<StreamEvent.StreamEvent>] =>
         : StreamEvent.status(`Running ${call.name}…`, false)
     )
   }
-  return [{ ...state, pending: [], lastCallId: {}, names }, events]
+  const running = [...state.running, ...state.pending.filter((call) => !call.requiresApproval)]
+  return [{ ...state, pending: [], lastCallId: new Map(), names, running }, events]
 }
 
 const addCallFragments = (
@@ -85,13 +114,13 @@ const addCallFragments = (
   let pending = state.pending
   let lastCallId = state.lastCallId
   for (const fragment of fragments) {
-    const id = fragment.tool_call_id ?? lastCallId[group]
+    const id = fragment.tool_call_id ?? lastCallId.get(group)
     if (id === undefined) continue // Letta suppresses fragments without an id; so do we
-    lastCallId = lastCallId[group] === id ? lastCallId : { ...lastCallId, [group]: id }
+    if (lastCallId.get(group) !== id) lastCallId = new Map(lastCallId).set(group, id)
     const known = pending.find((call) => call.id === id)
     const previous = known ??
       { id, name: "", arguments: "", requiresApproval: message.message_type === "approval_request_message" }
-    const next: PendingCall = {
+    const next: Call = {
       ...previous,
       name: fragment.name === undefined || fragment.name === null || fragment.name === "" ? previous.name : fragment.name,
       arguments: previous.arguments + (fragment.arguments ?? "")
@@ -104,26 +133,56 @@ const addCallFragments = (
 const results = (
   state: State,
   message: typeof LettaSchema.ToolReturnMessage.Type
-): ReadonlyArray<StreamEvent.StreamEvent> => {
+): [State, ReadonlyArray<StreamEvent.StreamEvent>] => {
   const returns = message.tool_returns !== undefined && message.tool_returns !== null && message.tool_returns.length > 0
     ? message.tool_returns.map((r) => ({ id: r.tool_call_id, status: r.status, output: partsText(r.tool_return) }))
     : [{ id: message.tool_call_id, status: message.status, output: message.tool_return }]
-  return returns.flatMap((r) => {
-    const name = state.names[r.id] ?? "tool"
+  const answered = new Set(returns.map((r) => r.id))
+  const events = returns.flatMap((r) => {
+    const name = state.names.get(r.id) ?? "tool"
     return [
       StreamEvent.toolResult({ id: r.id, name, status: r.status, output: r.output }),
       StreamEvent.status(r.status === "success" ? `${name} finished` : `${name} failed`, true)
     ]
   })
+  return [{ ...state, running: state.running.filter((call) => !answered.has(call.id)) }, events]
+}
+
+/** Closes what the turn left open: calls without a result are shown as not run, their statuses done. */
+const close = (state: State, why: string): [State, ReadonlyArray<StreamEvent.StreamEvent>] => {
+  const [flushed, emitted] = flush(state)
+  const events = flushed.running.flatMap((call) => [
+    StreamEvent.toolResult({
+      id: call.id,
+      name: call.name,
+      status: "not_run",
+      output: `Not run: the turn ended before Letta returned a result (${why})`
+    }),
+    StreamEvent.status(`${call.name} not run`, true)
+  ])
+  return [{ ...flushed, running: [] }, [...emitted, ...events]]
 }
 
 const withRunId = (state: State, runId: string | null | undefined): State =>
   state.runId === null && runId !== undefined && runId !== null && runId !== "" ? { ...state, runId } : state
 
-const step = (current: State, input: Input): [State, ReadonlyArray<StreamEvent.StreamEvent>] => {
-  if (input === End) {
-    const [state, events] = flush(current)
-    return [state, [...events, StreamEvent.done(state.stopReason, state.runId)]]
+const describeFailure = (failure: unknown): string =>
+  typeof failure === "object" && failure !== null && "message" in failure && typeof failure.message === "string"
+    ? `the turn failed: ${failure.message}`
+    : "the turn failed"
+
+const step = <E>(current: State, input: Input<E>): [State, ReadonlyArray<StreamEvent.StreamEvent>] => {
+  if (input instanceof End) {
+    return Option.match(input.failure, {
+      onSome: (failure) => close(current, describeFailure(failure)),
+      onNone: () => {
+        const [state, events] = close(current, `stop reason ${current.stopReason ?? "none"}`)
+        // a failing stop reason ends the turn with its error (see `toEvents`), not with `done`
+        return state.stopReason !== null && LettaError.fromStopReason(state.stopReason) !== undefined
+          ? [state, events]
+          : [state, [...events, StreamEvent.done(state.stopReason, state.runId)]]
+      }
+    })
   }
   const tracked = withRunId(current, "run_id" in input && typeof input.run_id === "string" ? input.run_id : undefined)
   switch (input.message_type) {
@@ -155,10 +214,15 @@ const step = (current: State, input: Input): [State, ReadonlyArray<StreamEvent.S
       const text = textOf(input.content)
       return text === "" ? emit() : emit(StreamEvent.message(messageKey(input, input.message_type), text))
     }
-    case "tool_return_message":
-      return emit(...results(state, input))
-    case "stop_reason":
-      return [{ ...state, stopReason: input.stop_reason }, flushed]
+    case "tool_return_message": {
+      const [answered, events] = results(state, input)
+      return [answered, flushed.length === 0 ? events : [...flushed, ...events]]
+    }
+    case "stop_reason": {
+      // the turn is over: a call still without its result will not get one
+      const [closed, events] = close({ ...state, stopReason: input.stop_reason }, `stop reason ${input.stop_reason}`)
+      return [closed, [...flushed, ...events]]
+    }
     case "usage_statistics":
       return emit(StreamEvent.usage({
         prompt_tokens: input.prompt_tokens,
@@ -187,17 +251,41 @@ export const mapAccumConcat = <S, A, B>(initial: S, step: (state: S, input: A) =
   self.pipe(Stream.mapAccum(initial, step), Stream.mapChunks(Chunk.flatMap(Chunk.fromIterable)))
 
 /**
- * Letta's messages of one turn to {@link StreamEvent}s, ending with `done`.
+ * Letta's messages of one turn to {@link StreamEvent}s. A successful turn ends with `done`; a turn whose stop reason
+ * says the run failed or was cancelled fails with that `LettaError` (`RunFailed`, `Cancelled`; `agentId` from
+ * `context`); a failure of `messages` passes through. Either way the events that came first stay, and the turn's open
+ * statuses and unanswered calls are closed before it ends.
  *
  * @category combinators
  */
 export const toEvents = <E, R>(
-  messages: Stream.Stream<LettaSchema.LettaMessage, E, R>
-): Stream.Stream<StreamEvent.StreamEvent, E, R> =>
-  messages.pipe(
-    Stream.concat(Stream.succeed<Input>(End)),
-    mapAccumConcat(initial, step)
-  )
+  messages: Stream.Stream<LettaSchema.LettaMessage, E, R>,
+  context: { readonly agentId?: string | undefined } = {}
+): Stream.Stream<StreamEvent.StreamEvent, E | LettaError.LettaError, R> =>
+  Stream.suspend(() => {
+    let last = initial
+    let failure = Option.none<E>()
+    const track = (state: State, input: Input<E>): [State, ReadonlyArray<StreamEvent.StreamEvent>] => {
+      if (input instanceof End) failure = input.failure
+      const next = step(state, input)
+      last = next[0]
+      return next
+    }
+    const ending = Stream.suspend((): Stream.Stream<never, E | LettaError.LettaError> => {
+      if (Option.isSome(failure)) return Stream.fail(failure.value)
+      const stopped = last.stopReason === null
+        ? undefined
+        : LettaError.fromStopReason(last.stopReason, { runId: last.runId, agentId: context.agentId })
+      return stopped === undefined ? Stream.empty : Stream.fail(stopped)
+    })
+    const inputs: Stream.Stream<Input<E>, E, R> = messages
+    return inputs.pipe(
+      Stream.concat(Stream.succeed(new End<E>(Option.none()))),
+      Stream.catchAll((error) => Stream.succeed(new End(Option.some(error)))),
+      mapAccumConcat(initial, track),
+      Stream.concat(ending)
+    )
+  })
 
 // ---------------------------------------------------------------------------------------------------------------------
 // collecting a turn

@@ -21,6 +21,7 @@ import {
   Deferred,
   Duration,
   Effect,
+  Exit,
   HashMap,
   Layer,
   Option,
@@ -43,6 +44,16 @@ export interface Service {
   readonly getOrCreate: <E>(
     agentId: string,
     chatId: string,
+    create: Effect.Effect<string, E>
+  ) => Effect.Effect<string, E | StoreError>
+  /**
+   * Replaces the chat's conversation `stale` (gone from Letta) with one `create` makes, once across replicas: a caller
+   * that finds it already replaced gets the replacement.
+   */
+  readonly replace: <E>(
+    agentId: string,
+    chatId: string,
+    stale: string,
     create: Effect.Effect<string, E>
   ) => Effect.Effect<string, E | StoreError>
 }
@@ -68,30 +79,56 @@ export const layerMemory: Layer.Layer<ConversationStore> = Layer.effect(
   ConversationStore,
   Effect.gen(function*() {
     // a chat's entry settles with its conversation id, or fails (void) when its creator's `create` failed
-    const entries = yield* SynchronizedRef.make(HashMap.empty<string, Deferred.Deferred<string, void>>())
+    type Entry = Deferred.Deferred<string, void>
+    const entries = yield* SynchronizedRef.make(HashMap.empty<string, Entry>())
+    const keyOf = (agentId: string, chatId: string) => `${agentId}\u0000${chatId}`
+
+    /** The entry to wait for, or a fresh one this caller owns; `takeOver` says whether an existing entry is stale. */
+    const claim = (key: string, takeOver: (existing: Entry) => Effect.Effect<boolean>) =>
+      Effect.flatMap(Deferred.make<string, void>(), (fresh) =>
+        SynchronizedRef.modifyEffect(
+          entries,
+          (map): Effect.Effect<readonly [readonly [Entry, boolean], HashMap.HashMap<string, Entry>]> =>
+            Option.match(HashMap.get(map, key), {
+              onNone: () => Effect.succeed([[fresh, true], HashMap.set(map, key, fresh)] as const),
+              onSome: (existing) =>
+                Effect.map(takeOver(existing), (stale) =>
+                  stale ? [[fresh, true], HashMap.set(map, key, fresh)] as const : [[existing, false], map] as const)
+            })
+        ))
+
+    const settle = <E>(key: string, entry: Entry, create: Effect.Effect<string, E>) =>
+      create.pipe(
+        Effect.tap((id) => Deferred.succeed(entry, id)),
+        Effect.tapError(() =>
+          Effect.zipRight(SynchronizedRef.update(entries, HashMap.remove(key)), Deferred.fail(entry, undefined))
+        )
+      )
+
     const getOrCreate = <E>(agentId: string, chatId: string, create: Effect.Effect<string, E>): Effect.Effect<string, E> =>
       Effect.gen(function*() {
-        const key = `${agentId}\u0000${chatId}`
-        const fresh = yield* Deferred.make<string, void>()
-        type Entries = HashMap.HashMap<string, Deferred.Deferred<string, void>>
-        const [entry, owner] = yield* SynchronizedRef.modify(
-          entries,
-          (map): readonly [readonly [Deferred.Deferred<string, void>, boolean], Entries] =>
-            Option.match(HashMap.get(map, key), {
-              onSome: (existing) => [[existing, false], map],
-              onNone: () => [[fresh, true], HashMap.set(map, key, fresh)]
-            })
-        )
+        const key = keyOf(agentId, chatId)
+        const [entry, owner] = yield* claim(key, () => Effect.succeed(false))
         // a waiter whose creator failed tries again (and may become the creator)
         if (!owner) return yield* Effect.catchAll(Deferred.await(entry), () => getOrCreate(agentId, chatId, create))
-        return yield* create.pipe(
-          Effect.tap((id) => Deferred.succeed(entry, id)),
-          Effect.tapError(() =>
-            Effect.zipRight(SynchronizedRef.update(entries, HashMap.remove(key)), Deferred.fail(entry, undefined))
-          )
-        )
+        return yield* settle(key, entry, create)
       })
-    return ConversationStore.of({ kind: "memory", getOrCreate })
+
+    const replace = <E>(agentId: string, chatId: string, stale: string, create: Effect.Effect<string, E>) =>
+      Effect.gen(function*() {
+        const key = keyOf(agentId, chatId)
+        // an entry settled with the stale conversation is taken over; one still being created, or already replaced,
+        // is waited for
+        const [entry, owner] = yield* claim(key, (existing) =>
+          Effect.flatMap(Deferred.poll(existing), Option.match({
+            onNone: () => Effect.succeed(false),
+            onSome: (settled) => Effect.map(Effect.exit(settled), (exit) => Exit.isFailure(exit) || exit.value === stale)
+          })))
+        if (!owner) return yield* Effect.catchAll(Deferred.await(entry), () => getOrCreate(agentId, chatId, create))
+        return yield* settle(key, entry, create)
+      })
+
+    return ConversationStore.of({ kind: "memory", getOrCreate, replace })
   })
 )
 
@@ -128,6 +165,22 @@ const makeSql = (kind: "sqlite" | "postgres") =>
 
     const unavailable = (error: SqlError | { readonly message: string }) => storeError(kind, "Unavailable", error)
 
+    /** The caller holds the chat's claim: create, record, or give the claim back. */
+    const owned = <E>(agentId: string, chatId: string, create: Effect.Effect<string, E>) =>
+      create.pipe(
+        Effect.tapError(() =>
+          Effect.ignore(sql`DELETE FROM chat_conversations
+            WHERE agent_id = ${agentId} AND chat_id = ${chatId} AND conversation_id IS NULL`)
+        ),
+        Effect.tap((conversationId) =>
+          Effect.mapError(
+            sql`UPDATE chat_conversations SET conversation_id = ${conversationId}
+              WHERE agent_id = ${agentId} AND chat_id = ${chatId}`,
+            unavailable
+          )
+        )
+      )
+
     const getOrCreate = <E>(agentId: string, chatId: string, create: Effect.Effect<string, E>) => {
       const find = sql`SELECT conversation_id, claimed_at FROM chat_conversations
         WHERE agent_id = ${agentId} AND chat_id = ${chatId}`.pipe(Effect.flatMap(decodeRows))
@@ -139,17 +192,6 @@ const makeSql = (kind: "sqlite" | "postgres") =>
         sql`UPDATE chat_conversations SET claimed_at = ${now}
           WHERE agent_id = ${agentId} AND chat_id = ${chatId} AND conversation_id IS NULL AND claimed_at = ${expired}
           RETURNING agent_id`.pipe(Effect.map((rows) => rows.length === 1))
-      const settle = (conversationId: string) =>
-        sql`UPDATE chat_conversations SET conversation_id = ${conversationId}
-          WHERE agent_id = ${agentId} AND chat_id = ${chatId}`
-      const release = sql`DELETE FROM chat_conversations
-        WHERE agent_id = ${agentId} AND chat_id = ${chatId} AND conversation_id IS NULL`
-
-      /** We hold the claim: create, record, or give the claim back. */
-      const owned = create.pipe(
-        Effect.tapError(() => Effect.ignore(release)),
-        Effect.tap((conversationId) => Effect.mapError(settle(conversationId), unavailable))
-      )
 
       type Step = { readonly _tag: "Done"; readonly id: string } | { readonly _tag: "Own" } | { readonly _tag: "Wait" }
       const step: Effect.Effect<Step, StoreError> = Effect.gen(function*() {
@@ -172,10 +214,22 @@ const makeSql = (kind: "sqlite" | "postgres") =>
           onTimeout: () =>
             storeError(kind, "Timeout", { message: `the conversation of chat ${chatId} was never recorded by its claimant` })
         }),
-        Effect.flatMap((s): Effect.Effect<string, E | StoreError> => (s._tag === "Done" ? Effect.succeed(s.id) : owned))
+        Effect.flatMap((s): Effect.Effect<string, E | StoreError> =>
+          s._tag === "Done" ? Effect.succeed(s.id) : owned(agentId, chatId, create)
+        )
       )
     }
-    return ConversationStore.of({ kind, getOrCreate })
+
+    const replace = <E>(agentId: string, chatId: string, stale: string, create: Effect.Effect<string, E>) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        // the caller that turns the stale row back into a claim creates the replacement; any other waits for it
+        const claimed = yield* sql`UPDATE chat_conversations SET conversation_id = NULL, claimed_at = ${now}
+          WHERE agent_id = ${agentId} AND chat_id = ${chatId} AND conversation_id = ${stale}
+          RETURNING agent_id`.pipe(Effect.map((rows) => rows.length === 1), Effect.mapError(unavailable))
+        return yield* (claimed ? owned(agentId, chatId, create) : getOrCreate(agentId, chatId, create))
+      })
+    return ConversationStore.of({ kind, getOrCreate, replace })
   })
 
 const storeError = (kind: string, reason: "Unavailable" | "Timeout", error: { readonly message: string }) =>

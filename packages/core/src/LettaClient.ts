@@ -303,7 +303,7 @@ export const make: Effect.Effect<Service, never, HttpClient.HttpClient | LettaCo
     )
     const scopedClient = HttpClient.withScope(client)
 
-    type Ids = { readonly agentId?: string | undefined }
+    type Ids = { readonly agentId?: string | undefined; readonly conversationId?: string | undefined }
 
     /** Executes and checks the status; headers must arrive within `timeout`. */
     const send = <R>(
@@ -396,6 +396,12 @@ export const make: Effect.Effect<Service, never, HttpClient.HttpClient | LettaCo
       }))
     }
 
+    /** A turn in a conversation: its 404 means the conversation is gone, unless it is the agent's own thread. */
+    const conversationIds = (conversationId: string, agentId: string | undefined): Ids => ({
+      agentId,
+      ...(conversationId === "default" ? {} : { conversationId })
+    })
+
     const post = (path: string, body: unknown) =>
       HttpClientRequest.post(path).pipe(HttpClientRequest.bodyUnsafeJson(body))
 
@@ -414,7 +420,7 @@ export const make: Effect.Effect<Service, never, HttpClient.HttpClient | LettaCo
           const id = yield* checkConversationId(conversationId)
           if (body.agent_id !== undefined) yield* checkAgentId(body.agent_id)
           const encoded = Schema.encodeSync(LettaSchema.ConversationMessageRequest)({ ...body, streaming: true })
-          return stream(post(`/v1/conversations/${id}/messages`, encoded), { agentId: body.agent_id })
+          return stream(post(`/v1/conversations/${id}/messages`, encoded), conversationIds(id, body.agent_id))
         })
       )
 
@@ -444,7 +450,7 @@ export const make: Effect.Effect<Service, never, HttpClient.HttpClient | LettaCo
         post(`/v1/conversations/${id}/messages`, encoded),
         LettaSchema.LettaResponse,
         "turn response",
-        { agentId: body.agent_id },
+        conversationIds(id, body.agent_id),
         limits.turn,
         "turn"
       )

@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import * as LettaSchema from "./LettaSchema.js"
 
 const suffix = (parts: ReadonlyArray<string | undefined>): string => {
   const present = parts.filter((part): part is string => part !== undefined && part !== "")
@@ -26,7 +27,8 @@ const suffix = (parts: ReadonlyArray<string | undefined>): string => {
  * - `StreamError`: an in-band `event: error` during a turn.
  * - `Cancelled`: the run was cancelled (`event: cancelled`).
  * - `Incomplete`: the stream ended before Letta said why it stopped.
- * - `RunFailed`: a polled run ended as `failed`.
+ * - `RunFailed`: the run stopped for a failing reason (`llm_api_error`, `no_tool_call`, …; see `stopReason`), streamed
+ *   or polled alike, even when Letta sent no error event.
  * - `HookRejected`: an inlet/outlet hook refused the request.
  *
  * @category errors
@@ -58,6 +60,8 @@ const hints: Partial<Record<LettaErrorReason, string>> = {
   Conflict: "the agent is busy with another run or waits for an approval"
 }
 
+const conversationGone = "the conversation no longer exists in Letta (deleted, or Letta's data restored from an earlier state)"
+
 /**
  * Letta answered, and the answer is an error.
  *
@@ -70,7 +74,11 @@ export class LettaError extends Schema.TaggedError<LettaError>("@letta-pipeline/
   status: Schema.optional(Schema.Number),
   /** Letta's `error_type` / `error.type` (e.g. `llm_rate_limit`). */
   errorType: Schema.optional(Schema.String),
+  /** Letta's stop reason, when the run said why it stopped (e.g. `llm_api_error`). */
+  stopReason: Schema.optional(Schema.String),
   agentId: Schema.optional(Schema.String),
+  /** The conversation the failed call was about (never `default`, the agent's own thread). */
+  conversationId: Schema.optional(Schema.String),
   runId: Schema.optional(Schema.String),
   /** `METHOD url` of the failed call, credentials removed. */
   request: Schema.optional(Schema.String)
@@ -80,10 +88,12 @@ export class LettaError extends Schema.TaggedError<LettaError>("@letta-pipeline/
       this.status === undefined ? undefined : `HTTP ${this.status}`,
       this.request,
       this.agentId === undefined ? undefined : `agent ${this.agentId}`,
+      this.conversationId === undefined ? undefined : `conversation ${this.conversationId}`,
       this.runId === undefined ? undefined : `run ${this.runId}`,
+      this.stopReason === undefined ? undefined : `stop reason ${this.stopReason}`,
       this.errorType
     ])
-    const hint = hints[this.reason]
+    const hint = this.reason === "NotFound" && this.conversationId !== undefined ? conversationGone : hints[this.reason]
     return `Letta ${describe[this.reason]}: ${this.detail}${where}${hint === undefined ? "" : `; ${hint}`}`
   }
 }
@@ -104,6 +114,47 @@ const describe: Record<LettaErrorReason, string> = {
   RunFailed: "run failed",
   HookRejected: "request refused by a hook"
 }
+
+const stopReasonWords: ReadonlyMap<string, string> = new Map([
+  ["error", "the agent stopped on an error"],
+  ["llm_api_error", "the call to the model provider failed (check the provider's key, quota and status in Letta)"],
+  ["invalid_llm_response", "the model answered something Letta could not use"],
+  ["invalid_tool_call", "the model called a tool in a way Letta could not run"],
+  ["no_tool_call", "the model did not call a tool where the agent needed one"],
+  ["insufficient_credits", "the Letta account has no credits left"],
+  ["context_window_overflow_in_system_prompt", "the agent's system prompt alone overflows the model's context window"],
+  ["cancelled", "the run was cancelled before it finished"]
+])
+
+/**
+ * The failure a stop reason means, by Letta's rule (`LettaSchema.runStatusOf`): a `RunFailed` error for a failed run,
+ * `Cancelled` for a cancelled one, none for a completed one. Streamed and polled turns share it.
+ *
+ * @category constructors
+ */
+export const fromStopReason = (
+  stopReason: string,
+  ids: { readonly runId?: string | null | undefined; readonly agentId?: string | undefined } = {}
+): LettaError | undefined => {
+  const status = LettaSchema.runStatusOf(stopReason)
+  if (status === "completed") return undefined
+  return new LettaError({
+    reason: status === "cancelled" ? "Cancelled" : "RunFailed",
+    detail: stopReasonWords.get(stopReason) ?? "the run failed",
+    stopReason,
+    ...(ids.runId === undefined || ids.runId === null ? {} : { runId: ids.runId }),
+    ...(ids.agentId === undefined ? {} : { agentId: ids.agentId })
+  })
+}
+
+/**
+ * Whether Letta said that this conversation does not exist (any more): a 404 on a turn in it (REST), or the App
+ * Server's "Conversation … not found". The agent's own 404 is not this.
+ *
+ * @category refinements
+ */
+export const isConversationGone = (error: unknown, conversationId: string): error is LettaError =>
+  error instanceof LettaError && error.reason === "NotFound" && error.conversationId === conversationId
 
 /**
  * Why Letta could not be talked to.

@@ -3,11 +3,14 @@
  *
  * Field names are exactly as on the wire (snake_case). Nullable wire fields are `NullOr`, fields that some servers
  * omit are `optional`. The message union decodes an unknown `message_type` to {@link UnknownMessage} (forward
- * compatible) while a malformed known type still fails to decode.
+ * compatible). {@link decodeMessage}, the decoder of every stream frame, is strict only about what the bridge reads
+ * (content, the ids that group deltas, tool-call fields, stop reasons, usage): an odd value in a field it never reads
+ * is dropped, and a malformed message of a type it passes over (pings, user and system messages, …) becomes the
+ * lossless unknown variant, so neither ever fails a turn.
  *
  * @since 0.1.0
  */
-import { type Either, type ParseResult, Schema } from "effect"
+import { Either, type ParseResult, Schema } from "effect"
 
 const uuid4 = "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 const uuid = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -101,8 +104,9 @@ export type UserContentPart = typeof UserContentPart.Type
  * encoding through these schemas writes keys as Letta does.
  */
 const messageFields = <T extends string>(messageType: T) => ({
-  id: Schema.String,
-  date: Schema.String,
+  // optional: a keepalive `ping` may come without them, and the bridge needs neither
+  id: Schema.optional(Schema.String),
+  date: Schema.optional(Schema.String),
   name: optionalNullable(Schema.String),
   message_type: Schema.Literal(messageType),
   otid: optionalNullable(Schema.String),
@@ -228,7 +232,11 @@ export const EventMessage = Schema.Struct({
 /** Keepalive; the first one of a stream carries the `run_id`. @category schemas */
 export const Ping = Schema.Struct(messageFields("ping"))
 
-/** Stop reasons documented by Letta (the wire field stays an open string). @category schemas */
+/**
+ * Stop reasons documented by Letta (`StopReasonType`; the wire field stays an open string).
+ *
+ * @category schemas
+ */
 export const KnownStopReason = Schema.Literal(
   "end_turn",
   "error",
@@ -244,6 +252,28 @@ export const KnownStopReason = Schema.Literal(
   "requires_approval",
   "context_window_overflow_in_system_prompt"
 )
+/** @category models */
+export type KnownStopReason = typeof KnownStopReason.Type
+
+const failedStopReasons: ReadonlySet<string> = new Set<KnownStopReason>([
+  "error",
+  "llm_api_error",
+  "invalid_llm_response",
+  "invalid_tool_call",
+  "no_tool_call",
+  "insufficient_credits",
+  "context_window_overflow_in_system_prompt"
+])
+
+/**
+ * How a run that stopped for this reason ended, by Letta's own rule (`StopReasonType.run_status`,
+ * `letta/schemas/letta_stop_reason.py`): `end_turn`, `max_steps`, `tool_rule`, `requires_approval` (and reasons this
+ * version does not know) completed; `cancelled` was cancelled; the rest failed.
+ *
+ * @category accessors
+ */
+export const runStatusOf = (stopReason: string): "completed" | "failed" | "cancelled" =>
+  stopReason === "cancelled" ? "cancelled" : failedStopReasons.has(stopReason) ? "failed" : "completed"
 
 /** @category schemas */
 export const StopReason = Schema.Struct({
@@ -346,38 +376,123 @@ export type LettaMessageEncoded = typeof LettaMessage.Encoded
 export const LettaMessageJson = Schema.parseJson(LettaMessage)
 
 type MessageDecoder = (input: unknown) => Either.Either<LettaMessage, ParseResult.ParseError>
+type KnownType = (typeof knownSchemas)[number]["fields"]["message_type"]["Type"]
 
-const memberDecoders: Record<(typeof knownSchemas)[number]["fields"]["message_type"]["Type"], MessageDecoder> = {
-  system_message: Schema.decodeUnknownEither(SystemMessage),
-  user_message: Schema.decodeUnknownEither(UserMessage),
-  reasoning_message: Schema.decodeUnknownEither(ReasoningMessage),
-  hidden_reasoning_message: Schema.decodeUnknownEither(HiddenReasoningMessage),
-  assistant_message: Schema.decodeUnknownEither(AssistantMessage),
-  tool_call_message: Schema.decodeUnknownEither(ToolCallMessage),
-  tool_return_message: Schema.decodeUnknownEither(ToolReturnMessage),
-  approval_request_message: Schema.decodeUnknownEither(ApprovalRequestMessage),
-  approval_response_message: Schema.decodeUnknownEither(ApprovalResponseMessage),
-  summary_message: Schema.decodeUnknownEither(SummaryMessage),
-  event_message: Schema.decodeUnknownEither(EventMessage),
-  ping: Schema.decodeUnknownEither(Ping),
-  stop_reason: Schema.decodeUnknownEither(StopReason),
-  usage_statistics: Schema.decodeUnknownEither(UsageStatistics),
-  error_message: Schema.decodeUnknownEither(ErrorMessage)
+/**
+ * The fields the bridge reads of each known type, besides `message_type`; none for the types it passes over (their
+ * only use is a status line, or nothing).
+ */
+const readFields: Record<KnownType, ReadonlyArray<string>> = {
+  system_message: [],
+  user_message: [],
+  reasoning_message: ["otid", "reasoning"],
+  hidden_reasoning_message: [],
+  assistant_message: ["otid", "content"],
+  tool_call_message: ["otid", "tool_call", "tool_calls"],
+  tool_return_message: ["tool_return", "status", "tool_call_id", "tool_returns"],
+  approval_request_message: ["otid", "tool_call", "tool_calls"],
+  approval_response_message: [],
+  summary_message: [],
+  event_message: [],
+  ping: [],
+  stop_reason: ["stop_reason"],
+  usage_statistics: [
+    "completion_tokens",
+    "prompt_tokens",
+    "total_tokens",
+    "step_count",
+    "reasoning_tokens",
+    "cached_input_tokens"
+  ],
+  error_message: ["error_type", "message", "detail"]
 }
-const isKnownType = (type: string): type is keyof typeof memberDecoders => knownMessageTypes.has(type)
+
+interface Member {
+  readonly decode: MessageDecoder
+  /** A check per field the bridge does not read. */
+  readonly unread: ReadonlyMap<string, (value: unknown) => boolean>
+  readonly passedOver: boolean
+}
+
+const member = (schema: { readonly fields: Schema.Struct.Fields }, type: KnownType, decode: MessageDecoder): Member => {
+  const read = new Set(["message_type", ...readFields[type]])
+  const unread = new Map<string, (value: unknown) => boolean>()
+  for (const [key, field] of Object.entries(schema.fields)) {
+    if (read.has(key)) continue
+    const valid = Schema.is(Schema.Struct({ [key]: field }))
+    unread.set(key, (value) => valid({ [key]: value }))
+  }
+  return { decode, unread, passedOver: readFields[type].length === 0 }
+}
+
+const members: Record<KnownType, Member> = {
+  system_message: member(SystemMessage, "system_message", Schema.decodeUnknownEither(SystemMessage)),
+  user_message: member(UserMessage, "user_message", Schema.decodeUnknownEither(UserMessage)),
+  reasoning_message: member(ReasoningMessage, "reasoning_message", Schema.decodeUnknownEither(ReasoningMessage)),
+  hidden_reasoning_message: member(
+    HiddenReasoningMessage,
+    "hidden_reasoning_message",
+    Schema.decodeUnknownEither(HiddenReasoningMessage)
+  ),
+  assistant_message: member(AssistantMessage, "assistant_message", Schema.decodeUnknownEither(AssistantMessage)),
+  tool_call_message: member(ToolCallMessage, "tool_call_message", Schema.decodeUnknownEither(ToolCallMessage)),
+  tool_return_message: member(ToolReturnMessage, "tool_return_message", Schema.decodeUnknownEither(ToolReturnMessage)),
+  approval_request_message: member(
+    ApprovalRequestMessage,
+    "approval_request_message",
+    Schema.decodeUnknownEither(ApprovalRequestMessage)
+  ),
+  approval_response_message: member(
+    ApprovalResponseMessage,
+    "approval_response_message",
+    Schema.decodeUnknownEither(ApprovalResponseMessage)
+  ),
+  summary_message: member(SummaryMessage, "summary_message", Schema.decodeUnknownEither(SummaryMessage)),
+  event_message: member(EventMessage, "event_message", Schema.decodeUnknownEither(EventMessage)),
+  ping: member(Ping, "ping", Schema.decodeUnknownEither(Ping)),
+  stop_reason: member(StopReason, "stop_reason", Schema.decodeUnknownEither(StopReason)),
+  usage_statistics: member(UsageStatistics, "usage_statistics", Schema.decodeUnknownEither(UsageStatistics)),
+  error_message: member(ErrorMessage, "error_message", Schema.decodeUnknownEither(ErrorMessage))
+}
+const isKnownType = (type: string): type is KnownType => knownMessageTypes.has(type)
 const decodeUnknownMessage: MessageDecoder = Schema.decodeUnknownEither(UnknownMessage)
 const decodeUnion: MessageDecoder = Schema.decodeUnknownEither(LettaMessage)
 
+/** The input without the unread fields whose values are not of their documented type; undefined if there are none. */
+const withoutOddFields = (input: object, unread: Member["unread"]) => {
+  const entries = Object.entries(input)
+  const kept = entries.filter(([key, value]) => unread.get(key)?.(value) ?? true)
+  // fromEntries defines own properties: a wire key such as `__proto__` stays a plain key
+  return kept.length === entries.length ? undefined : Object.fromEntries(kept)
+}
+
 /**
- * Decodes one parsed message with the {@link LettaMessage} union, picking the member by `message_type` first: the same
- * result, found without trying every member, and an error that names only what is wrong with that member.
+ * Decodes one parsed frame with the {@link LettaMessage} union, picking the member by `message_type` first, and strict
+ * only about what the bridge reads:
+ * - a valid message decodes as the union would;
+ * - an odd value in a field the bridge never reads (`date`, `seq_id`, `is_err`, `signature`, …) is dropped;
+ * - a malformed message of a type the bridge passes over (`ping`, `user_message`, `event_message`, …) becomes the
+ *   unknown variant, lossless like a type this version does not know;
+ * - a malformed field the bridge reads (content, `otid`, tool-call fields, the stop reason, usage) fails, naming it.
  *
  * @category decoding
  */
 export const decodeMessage = (input: unknown): Either.Either<LettaMessage, ParseResult.ParseError> => {
-  const type = typeof input === "object" && input !== null && "message_type" in input ? input.message_type : undefined
+  if (typeof input !== "object" || input === null || !("message_type" in input)) return decodeUnion(input)
+  const type = input.message_type
   if (typeof type !== "string") return decodeUnion(input)
-  return isKnownType(type) ? memberDecoders[type](input) : decodeUnknownMessage(input)
+  if (!isKnownType(type)) return decodeUnknownMessage(input)
+  const known = members[type]
+  const strict = known.decode(input)
+  if (Either.isRight(strict)) return strict
+  const cleaned = withoutOddFields(input, known.unread)
+  if (cleaned !== undefined) {
+    const retried = known.decode(cleaned)
+    if (Either.isRight(retried)) return retried
+  }
+  return known.passedOver
+    ? Either.right({ message_type: "unknown", original_type: type, fields: { ...input } })
+    : strict
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

@@ -3,8 +3,10 @@
  * they would land in its memory and history, so they are answered here, without Letta.
  *
  * Detection, best first: the transport's task (`X-OpenWebUI-Task`), `metadata.task` (what a Pipelines inlet sees),
- * a top-level `task` (where an inlet copies it), the legacy `title: true`, and the shape of the default templates: a non-streaming request whose single user message
- * starts with `### Task:`.
+ * a top-level `task` (where an inlet copies it), the legacy `title: true`, and the shape of the default templates
+ * (`open_webui/config.py`, `DEFAULT_*_GENERATION_PROMPT_TEMPLATE`): a non-streaming request whose one user message
+ * starts with `### Task:`, after nothing but system messages (Open WebUI puts a workspace model's system prompt before
+ * task prompts too).
  *
  * @since 0.1.0
  */
@@ -27,11 +29,18 @@ export const taskNames = [
   "memory_review"
 ] as const
 
-const TaskMetadata = Schema.Struct({ metadata: Schema.Struct({ task: Schema.String }) })
-const decodeTaskMetadata = Schema.decodeUnknownOption(TaskMetadata)
-/** Where a Pipelines inlet puts the task, since Open WebUI drops `metadata` before the chat request. */
-const TaskField = Schema.Struct({ task: Schema.String })
-const decodeTaskField = Schema.decodeUnknownOption(TaskField)
+/**
+ * A string field of Open WebUI's `metadata` (`chat_id`, `task`, …), read on its own: a null or odd field (a task in a
+ * new chat has `chat_id: null`) never loses the others.
+ *
+ * @category accessors
+ */
+export const metadataField = (body: Readonly<Record<string, unknown>>, field: string): string | undefined => {
+  const metadata = body.metadata
+  if (typeof metadata !== "object" || metadata === null || !Object.hasOwn(metadata, field)) return undefined
+  const value: unknown = Object.getOwnPropertyDescriptor(metadata, field)?.value
+  return typeof value === "string" && value.trim() !== "" ? value.trim() : undefined
+}
 
 const templateMarker = "### Task:"
 
@@ -53,19 +62,21 @@ const inferFromTemplate = (prompt: string): string => {
  */
 export const detect = (request: PipeRequest.PipeRequest): Option.Option<string> => {
   if (request.task !== undefined && request.task.trim() !== "") return Option.some(request.task.trim())
-  const metadata = decodeTaskMetadata(request.body)
-  if (Option.isSome(metadata) && metadata.value.metadata.task.trim() !== "") {
-    return Option.some(metadata.value.metadata.task.trim())
-  }
-  const field = decodeTaskField(request.body)
-  if (Option.isSome(field) && field.value.task.trim() !== "") return Option.some(field.value.task.trim())
+  const task = metadataField(request.body, "task") ?? topLevelTask(request.body)
+  if (task !== undefined) return Option.some(task)
   if (request.body.title === true) return Option.some("title_generation")
-  if (request.body.stream === true || request.messages.length !== 1) return Option.none()
-  const only = request.messages[0]
-  if (only === undefined || only.role !== "user") return Option.none()
+  if (request.body.stream === true) return Option.none()
+  const users = request.messages.filter((message) => message.role === "user")
+  const only = users[0]
+  if (only === undefined || users.length !== 1) return Option.none()
+  if (request.messages.some((message) => message.role !== "user" && message.role !== "system")) return Option.none()
   const text = PipeRequest.textOf(only)
   return text.trimStart().startsWith(templateMarker) ? Option.some(inferFromTemplate(text)) : Option.none()
 }
+
+/** Where a Pipelines inlet copies the task, since Open WebUI drops `metadata` before the chat request. */
+const topLevelTask = (body: Readonly<Record<string, unknown>>): string | undefined =>
+  typeof body.task === "string" && body.task.trim() !== "" ? body.task.trim() : undefined
 
 const chatHistory = /<chat_history>([\s\S]*?)<\/chat_history>/
 

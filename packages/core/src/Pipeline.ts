@@ -48,11 +48,14 @@ const pollPageSize = 100
 const isTerminal = (status: LettaSchema.RunStatus): boolean =>
   status === "completed" || status === "failed" || status === "cancelled"
 
+/** A stop reason for a run that ended without one: `end_turn`, `error` or `cancelled` by its status. */
+const stopReasonOf = (status: LettaSchema.RunStatus): string =>
+  status === "failed" ? "error" : status === "cancelled" ? "cancelled" : "end_turn"
+
 interface PollState {
   readonly after: string | undefined
   /** Sleep before the next poll; false right after a full page, which may have a successor. */
   readonly wait: boolean
-  readonly failure: LettaError | undefined
 }
 
 /**
@@ -96,15 +99,17 @@ export const make: Effect.Effect<
     response.usage
   ]
 
-  /** The seed's polling, done right: start a background run, then follow its status and messages. */
+  /**
+   * The seed's polling, done right: start a background run, then follow its status and messages. The run's end becomes
+   * a `stop_reason` message, so a failed run fails by the same rule as a streamed one (`ChatStream.toEvents`).
+   */
   const pollRun = (agentId: string, messages: ReadonlyArray<LettaSchema.MessageCreate>) =>
     Stream.unwrap(
       Effect.map(client.createRun(agentId, { messages }), (run) =>
         Stream.paginateChunkEffect<PollState, LettaSchema.LettaMessage, PipelineError, never>(
-          { after: undefined, wait: false, failure: undefined },
+          { after: undefined, wait: false },
           (state) =>
             Effect.gen(function*() {
-              if (state.failure !== undefined) return yield* Effect.fail(state.failure)
               if (state.wait) yield* Effect.sleep(settings.pollInterval)
               const current = yield* client.getRun(run.id)
               const batch = yield* client.listRunMessages(run.id, { after: state.after, limit: pollPageSize })
@@ -114,22 +119,14 @@ export const make: Effect.Effect<
                 : state.after
               const fullPage = batch.length >= pollPageSize
               if (!isTerminal(current.status) || fullPage) {
-                return [batch, Option.some({ after, wait: !fullPage, failure: undefined })] as const
+                return [batch, Option.some({ after, wait: !fullPage })] as const
               }
               const stop: LettaSchema.LettaMessage = {
                 message_type: "stop_reason",
-                stop_reason: current.stop_reason ?? (current.status === "completed" ? "end_turn" : current.status),
+                stop_reason: current.stop_reason ?? stopReasonOf(current.status),
                 run_id: run.id
               }
-              const output = [...batch, stop]
-              if (current.status !== "failed") return [output, Option.none()] as const
-              const failure = new LettaError({
-                reason: "RunFailed",
-                detail: `the run ended as failed (stop reason: ${stop.stop_reason})`,
-                agentId,
-                runId: run.id
-              })
-              return [output, Option.some({ after, wait: false, failure })] as const
+              return [[...batch, stop], Option.none()] as const
             }).pipe(Effect.map(([chunk, next]) => [Chunk.unsafeFromArray(chunk), next] as const))
         ).pipe(turnTimeout(`poll ${run.id}`, settings.timeouts.turn))
       )
@@ -171,7 +168,7 @@ export const make: Effect.Effect<
       Effect.gen(function*() {
         const agentId = yield* resolveAgent(request)
         const content = yield* PipeRequest.lettaContent(request)
-        return ChatStream.toEvents(turn(agentId, request, content))
+        return ChatStream.toEvents(turn(agentId, request, content), { agentId })
       })
     )
   }

@@ -12,7 +12,7 @@
  * | `reasoning` | `{id, content}` delta | `{"type":"reasoning","data":{"id":"7e0f…5700","content":"The user"}}` |
  * | `message` | `{id, content}` delta | `{"type":"message","data":{"id":"7e0f…5701","content":"Hello"}}` |
  * | `tool_call` | `{id, name, arguments, requires_approval}` | `{"type":"tool_call","data":{"id":"call_1","name":"web_search","arguments":"{\"query\":\"x\"}","requires_approval":false}}` |
- * | `tool_result` | `{id, name, status, output}` | `{"type":"tool_result","data":{"id":"call_1","name":"web_search","status":"success","output":"3 results"}}` |
+ * | `tool_result` | `{id, name, status, output}`; `status` is `success`, `error` or `not_run` | `{"type":"tool_result","data":{"id":"call_1","name":"web_search","status":"success","output":"3 results"}}` |
  * | `usage` | token counts | `{"type":"usage","data":{"prompt_tokens":2310,"completion_tokens":42,"total_tokens":2352,"step_count":1}}` |
  * | `title` | `{title}` | `{"type":"title","data":{"title":"Trip to Lisbon"}}` |
  * | `done` | `{stop_reason, run_id}` | `{"type":"done","data":{"stop_reason":"end_turn","run_id":"run-1b2c…"}}` |
@@ -63,7 +63,8 @@ export const ToolResult = Schema.Struct({
   data: Schema.Struct({
     id: Schema.String,
     name: Schema.String,
-    status: Schema.Literal("success", "error"),
+    /** `not_run`: the turn ended before Letta returned a result for the call. */
+    status: Schema.Literal("success", "error", "not_run"),
     output: Schema.String
   })
 })
@@ -179,5 +180,5 @@ export const fromError = (error: PipelineError | StoreError): Of<"error"> => ({
  * @category combinators
  */
 export const catchToEvent = <R>(
-  stream: Stream.Stream<StreamEvent, PipelineError, R>
+  stream: Stream.Stream<StreamEvent, PipelineError | StoreError, R>
 ): Stream.Stream<StreamEvent, never, R> => Stream.catchAll(stream, (error) => Stream.succeed(fromError(error)))

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Either, Option, Stream } from "effect"
-import { ChatStream, LettaSchema, type StreamEvent } from "../src/index.js"
+import { ChatStream, LettaError, LettaSchema, type StreamEvent } from "../src/index.js"
 import * as Letta from "./utils/letta.js"
 
 const decoded = (...wire: ReadonlyArray<unknown>): ReadonlyArray<LettaSchema.LettaMessage> =>
@@ -147,10 +147,10 @@ describe("ChatStream.toEvents", () => {
       })
     }))
 
-  it.effect("a call still pending at the end of the stream is emitted before done", () =>
+  it.effect("a call still pending at the end of the stream is emitted, marked not run, before done", () =>
     Effect.gen(function*() {
       const all = yield* events(Letta.toolCallDelta({ tool_call_id: "z", name: "late", arguments: "{}" }))
-      assert.deepStrictEqual(all.map((e) => e.type), ["tool_call", "status", "done"])
+      assert.deepStrictEqual(all.map((e) => e.type), ["tool_call", "status", "tool_result", "status", "done"])
       assert.deepStrictEqual(all.at(-1), { type: "done", data: { stop_reason: null, run_id: Letta.runId } })
     }))
 
@@ -182,5 +182,160 @@ describe("ChatStream.toEvents", () => {
       assert.strictEqual(Option.getOrThrow(turn.usage).total_tokens, 2352)
       assert.strictEqual(turn.stopReason, "end_turn")
       assert.isTrue(Option.isNone(turn.error))
+    }))
+})
+
+/** The events of a turn, and how it ended (its failure, if any). */
+const outcome = (...wire: ReadonlyArray<unknown>) =>
+  Effect.gen(function*() {
+    const seen: Array<StreamEvent.StreamEvent> = []
+    const exit = yield* Effect.either(
+      Stream.runForEach(ChatStream.toEvents(Stream.fromIterable(decoded(...wire)), { agentId: Letta.agentId }), (event) =>
+        Effect.sync(() => seen.push(event)))
+    )
+    return { events: seen, failure: Either.isLeft(exit) ? Option.some(exit.left) : Option.none() }
+  })
+
+/** Every status that opened (done: false) is closed by a later one (done: true). */
+const statusesClosed = (all: ReadonlyArray<StreamEvent.StreamEvent>) => {
+  const statuses = ofType(all, "status")
+  const lastOpen = statuses.findLastIndex((s) => !s.data.done)
+  return lastOpen === -1 || statuses.slice(lastOpen + 1).some((s) => s.data.done)
+}
+
+describe("how a turn ends", () => {
+  // Letta's StopReasonType values by which a run failed (letta/schemas/letta_stop_reason.py, run_status)
+  const failing = [
+    "error",
+    "llm_api_error",
+    "invalid_llm_response",
+    "invalid_tool_call",
+    "no_tool_call",
+    "insufficient_credits",
+    "context_window_overflow_in_system_prompt"
+  ]
+
+  it.effect("a failing stop reason without an error event fails with a LettaError naming it; partial text stays", () =>
+    Effect.gen(function*() {
+      for (const reason of failing) {
+        // the exact frames: partial text, then the stop reason, usage and no `event: error`
+        const { events: all, failure } = yield* outcome(
+          Letta.ping,
+          Letta.assistant("Partial ans"),
+          Letta.stopReason(reason),
+          Letta.usage
+        )
+        assert.deepStrictEqual(all.map((e) => e.type), ["message", "usage"], reason)
+        assert.strictEqual(ofType(all, "message")[0]?.data.content, "Partial ans")
+        const error = Option.getOrThrow(failure)
+        assert.strictEqual(error._tag, "LettaError", reason)
+        if (error._tag !== "LettaError") continue
+        assert.strictEqual(error.reason, "RunFailed", reason)
+        assert.strictEqual(error.stopReason, reason)
+        assert.strictEqual(error.runId, Letta.runId)
+        assert.strictEqual(error.agentId, Letta.agentId)
+        assert.include(error.message, `stop reason ${reason}`)
+        assert.notInclude(error.message, "check the agent id")
+      }
+    }))
+
+  it.effect("cancelled is a Cancelled error; completed reasons end with done", () =>
+    Effect.gen(function*() {
+      const cancelled = yield* outcome(Letta.assistant("Hal"), Letta.stopReason("cancelled"))
+      const error = Option.getOrThrow(cancelled.failure)
+      assert.isTrue(error._tag === "LettaError" && error.reason === "Cancelled" && error.stopReason === "cancelled")
+      for (const reason of ["end_turn", "max_steps", "tool_rule", "requires_approval", "max_tokens_exceeded", "new_reason"]) {
+        const { events: all, failure } = yield* outcome(Letta.assistant("Done."), Letta.stopReason(reason))
+        assert.isTrue(Option.isNone(failure), reason)
+        assert.deepStrictEqual(all.at(-1), { type: "done", data: { stop_reason: reason, run_id: Letta.runId } })
+      }
+    }))
+
+  it.effect("an error event after a failing stop reason wins: its own words reach the user", () =>
+    Effect.gen(function*() {
+      const inBand = new LettaError.LettaError({ reason: "StreamError", detail: "Rate limit exceeded" })
+      const messages = Stream.concat(
+        Stream.fromIterable(decoded(Letta.assistant("Hi"), Letta.stopReason("llm_api_error"))),
+        Stream.fail(inBand)
+      )
+      const result = yield* Effect.either(Stream.runCollect(ChatStream.toEvents(messages)))
+      assert.deepStrictEqual(result, Either.left(inBand))
+    }))
+
+  it.effect("max_steps after a tool call that never got its return: the call is shown as not run, statuses closed", () =>
+    Effect.gen(function*() {
+      const { events: all, failure } = yield* outcome(
+        Letta.toolCallDelta({ tool_call_id: "call_1", name: "web_search" }),
+        Letta.toolCallDelta({ tool_call_id: "call_1", arguments: "{\"query\":\"x\"}" }),
+        Letta.stopReason("max_steps"),
+        Letta.usage
+      )
+      assert.isTrue(Option.isNone(failure))
+      assert.deepStrictEqual(all.map((e) => e.type), ["tool_call", "status", "tool_result", "status", "usage", "done"])
+      const result = ofType(all, "tool_result")[0]?.data
+      assert.strictEqual(result?.status, "not_run")
+      assert.strictEqual(result?.name, "web_search")
+      assert.include(result?.output ?? "", "max_steps")
+      assert.isTrue(statusesClosed(all))
+    }))
+
+  it.effect("a stream cut after a tool call: the call is shown as not run, then the failure passes through", () =>
+    Effect.gen(function*() {
+      const cut = new LettaError.LettaError({ reason: "Incomplete", detail: "the stream ended without a stop_reason" })
+      const messages = Stream.concat(
+        Stream.fromIterable(decoded(
+          Letta.toolCallStep([{ name: "web_search", arguments: "{}", tool_call_id: "call_1" }]),
+          Letta.reasoning("Waiting for the tool.")
+        )),
+        Stream.fail(cut)
+      )
+      const seen: Array<StreamEvent.StreamEvent> = []
+      const result = yield* Effect.either(Stream.runForEach(ChatStream.toEvents(messages), (e) => Effect.sync(() => seen.push(e))))
+      assert.deepStrictEqual(result, Either.left(cut))
+      assert.deepStrictEqual(seen.map((e) => e.type), ["tool_call", "status", "reasoning", "tool_result", "status"])
+      assert.strictEqual(ofType(seen, "tool_result")[0]?.data.status, "not_run")
+      assert.include(ofType(seen, "tool_result")[0]?.data.output ?? "", "stream ended")
+      assert.isTrue(statusesClosed(seen))
+    }))
+
+  it.effect("a call that asks for approval is not marked not run: its status is already closed", () =>
+    Effect.gen(function*() {
+      const { events: all } = yield* outcome(
+        { ...Letta.toolCallStep([{ name: "rm", arguments: "{}", tool_call_id: "c" }]), message_type: "approval_request_message" },
+        Letta.stopReason("requires_approval")
+      )
+      assert.deepStrictEqual(all.map((e) => e.type), ["tool_call", "status", "done"])
+      assert.isTrue(statusesClosed(all))
+    }))
+
+  it.effect("wire ids such as __proto__ are plain keys", () =>
+    Effect.gen(function*() {
+      const { events: all } = yield* outcome(
+        Letta.toolCallStep([{ name: "web_search", arguments: "{}", tool_call_id: "__proto__" }]),
+        Letta.toolReturn("__proto__", "ok"),
+        Letta.toolReturn("constructor", "orphan"),
+        Letta.stopReason()
+      )
+      assert.deepStrictEqual(ofType(all, "tool_result").map((r) => r.data.name), ["web_search", "tool"])
+    }))
+})
+
+describe("separated", () => {
+  it.effect("consecutive reasoning messages do not run together, in events or collected", () =>
+    Effect.gen(function*() {
+      const all = yield* events(
+        Letta.reasoning("Compacting first.", "7e0f738b-d138-40d6-bac7-4347751d5710"),
+        Letta.reasoning("Now answer.", "7e0f738b-d138-40d6-bac7-4347751d5711"),
+        Letta.stopReason()
+      )
+      const reasoning = ofType(all, "reasoning")
+      let last: string | null = null
+      let text = ""
+      for (const r of reasoning) {
+        text += ChatStream.separated(last, r.data.id, r.data.content)
+        last = r.data.id
+      }
+      assert.strictEqual(text, "Compacting first.\n\nNow answer.")
+      assert.strictEqual((yield* ChatStream.collect(Stream.fromIterable(all))).reasoning, text)
     }))
 })

@@ -202,4 +202,18 @@ describe("LettaClient SSE", () => {
       const error = yield* client.streamMessage(Letta.agentId, body).pipe(Stream.runDrain, Effect.flip)
       assert.strictEqual(error._tag === "DecodeError" && error.reason, "ContentType")
     }).pipe(Effect.provide(Mock.clientLayer(() => Mock.json({ messages: [] })))))
+
+  it.effect("frames the bridge does not need pass: a ping without id or date, odd and extra fields", () =>
+    Effect.gen(function*() {
+      const { messages, error } = yield* run([
+        `data: {"message_type":"ping"}\n\n`,
+        `data: {"message_type":"ping","run_id":"${Letta.runId}","seq_id":"x"}\n\n`,
+        `data: {"message_type":"user_message","content":42}\n\n`,
+        `data: {"id":"message-1","message_type":"assistant_message","otid":"o-1","content":"Hi","is_err":"no","shiny":true}\n\n`,
+        `data: {"message_type":"stop_reason","stop_reason":"end_turn"}\n\n`,
+        "data: [DONE]\n\n"
+      ])
+      assert.isUndefined(error)
+      assert.deepStrictEqual(types(messages), ["ping", "ping", "unknown", "assistant_message", "stop_reason"])
+    }))
 })

@@ -157,6 +157,43 @@ describe("LettaSchema", () => {
       if (Either.isLeft(result)) assert.include(result.left.message, "content")
       assert.isTrue(Either.isLeft(decode({ message_type: "stop_reason" })))
       assert.isTrue(Either.isLeft(decode({ ...Letta.toolReturn("c", "x"), status: "maybe" })))
+      // what the bridge reads stays strict: the ids that group deltas, tool-call fields, usage counts
+      assert.isTrue(Either.isLeft(decode({ ...Letta.assistant("x"), otid: 12 })))
+      assert.isTrue(Either.isLeft(decode({ ...Letta.toolCallDelta({ tool_call_id: "c" }), tool_calls: "c" })))
+      assert.isTrue(Either.isLeft(decode({ ...Letta.usage, total_tokens: "2352" })))
+    })
+
+    it("frames the bridge does not need never fail: a ping without id and date, odd unread fields, malformed passed-over types", () => {
+      // a keepalive as some servers send it: no id, no date
+      assert.deepStrictEqual(decodeOk({ message_type: "ping" }), { message_type: "ping" })
+      assert.deepStrictEqual(decodeOk({ message_type: "ping", id: 7, date: [] }), { message_type: "ping" })
+      // known types with extra keys and without the ones the bridge never reads
+      const bare = decodeOk({ message_type: "assistant_message", content: "Hi", brand_new_key: { x: 1 } })
+      assert.isTrue(bare.message_type === "assistant_message" && bare.content === "Hi")
+      // an odd value in a field the bridge never reads is dropped, the rest kept
+      const odd = decodeOk({ ...Letta.reasoning("Thinking"), date: 1764489600, is_err: "no", seq_id: "7", signature: 5 })
+      assert.isTrue(odd.message_type === "reasoning_message" && odd.reasoning === "Thinking")
+      assert.isTrue(odd.message_type === "reasoning_message" && odd.otid === Letta.reasoningOtid && odd.run_id === Letta.runId)
+      assert.isFalse("date" in odd || "is_err" in odd || "seq_id" in odd || "signature" in odd)
+      const usage = decodeOk({ ...Letta.usage, run_ids: "run-x", context_tokens: "many" })
+      assert.isTrue(usage.message_type === "usage_statistics" && usage.total_tokens === 2352)
+      // a malformed message of a type the bridge passes over becomes the lossless unknown variant
+      for (const wire of [
+        { message_type: "user_message", id: "message-1", date: "d", content: 42 },
+        { message_type: "event_message", id: "message-2", date: "d" },
+        { message_type: "hidden_reasoning_message", state: "gone" }
+      ]) {
+        const message = decodeOk(wire)
+        // every key kept, as for a type this version does not know
+        assert.deepStrictEqual(message, { message_type: "unknown", original_type: wire.message_type, fields: wire })
+      }
+    })
+
+    it("an odd field named __proto__ stays a plain key", () => {
+      const wire = JSON.parse(`{"message_type":"assistant_message","content":"Hi","date":5,"__proto__":{"polluted":true}}`)
+      const message = decodeOk(wire)
+      assert.isTrue(message.message_type === "assistant_message" && message.content === "Hi")
+      assert.isUndefined(({} as Record<string, unknown>).polluted)
     })
 
     it("fails on a frame without message_type", () => {

@@ -158,18 +158,17 @@ export const decodeBody = <A, I>(schema: Schema.Schema<A, I>, body: unknown): Ei
 export const asRecord = (value: unknown): Readonly<Record<string, unknown>> =>
   typeof value === "object" && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : {}
 
-const ChatIdFields = Schema.Struct({ metadata: Schema.Struct({ chat_id: Schema.String }) })
-const metadataChatId = Schema.decodeUnknownOption(ChatIdFields)
-
-/** Whether a request comes through Open WebUI's backend (its headers, its aiohttp client, its body fields). */
+/**
+ * Whether a request comes through Open WebUI: one of the headers it forwards (`X-OpenWebUI-*`, with
+ * `ENABLE_FORWARD_USER_INFO_HEADERS` or custom forwarded headers), or the marker this server's Pipelines inlet sets
+ * (`openwebui: true`; Open WebUI calls the inlet on both connection kinds when the connection has a key). OpenAI's own
+ * `metadata` field and a client library's User-Agent say nothing: a plain OpenAI client must never get Open WebUI's
+ * `{"event": …}` chunks, which have no `choices` and break its streaming loop.
+ */
 export const fromOpenWebUI = (
   headers: Readonly<Record<string, string | undefined>>,
   body: Readonly<Record<string, unknown>>
-): boolean =>
-  Object.keys(headers).some((name) => name.startsWith("x-openwebui-")) ||
-  (headers["user-agent"] ?? "").includes("aiohttp") ||
-  body.metadata !== undefined ||
-  (typeof body.user === "object" && body.user !== null)
+): boolean => Object.keys(headers).some((name) => name.startsWith("x-openwebui-")) || body.openwebui === true
 
 /**
  * An OpenAI-style chat request as a pipeline turn: the model resolved to an agent, the Open WebUI chat mapped to its
@@ -200,8 +199,7 @@ export const turnRequest = Effect.fnUntraced(function*(
   const agentId = yield* models.resolve(model)
   yield* LettaClient.checkAgentId(agentId)
   const task = request.headers["x-openwebui-task"] ?? chat.task
-  const chatId = request.headers["x-openwebui-chat-id"] ??
-    chat.chat_id ?? Option.getOrUndefined(Option.map(metadataChatId(raw), (m) => m.metadata.chat_id))
+  const chatId = request.headers["x-openwebui-chat-id"] ?? chat.chat_id ?? OpenWebUITask.metadataField(raw, "chat_id")
   const draft: PipeRequest.PipeRequest = {
     model: agentId,
     userMessage: chat.user_message,
@@ -211,10 +209,23 @@ export const turnRequest = Effect.fnUntraced(function*(
     streamTokens: valves.stream_tokens
   }
   const isTask = Option.isSome(OpenWebUITask.detect(draft))
-  const conversation = chat.conversation_id !== undefined
-    ? Option.some(chat.conversation_id)
-    : isTask
-    ? Option.none()
-    : yield* threads.conversationFor(agentId, chatId)
-  return { ...draft, conversationId: Option.getOrUndefined(conversation) } satisfies PipeRequest.PipeRequest
+  if (chat.conversation_id !== undefined || isTask) {
+    return { request: { ...draft, conversationId: chat.conversation_id }, chat: undefined } satisfies Turn
+  }
+  const conversation = yield* threads.conversationFor(agentId, chatId)
+  return {
+    request: { ...draft, conversationId: Option.getOrUndefined(conversation) },
+    // a conversation of the map: one Letta lost is replaced (`ChatThreads.pipe`)
+    chat: chatId === undefined || ChatThreads.isStateless(chatId) ? undefined : { agentId, chatId }
+  } satisfies Turn
 })
+
+/**
+ * A turn ready for `ChatThreads.pipe`: the pipeline's request, and the chat whose conversation the map chose.
+ *
+ * @category models
+ */
+export interface Turn {
+  readonly request: PipeRequest.PipeRequest
+  readonly chat: ChatThreads.Chat | undefined
+}

@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { LettaConfig, PipeRequest, Pipeline, StreamEvent } from "@letta-pipeline/core"
+import { LettaConfig, PipeRequest, StreamEvent } from "@letta-pipeline/core"
 import { Context, Effect, Either, FiberHandle, Layer, Option, Schema, Stream } from "effect"
 import * as ApiError from "./ApiError.js"
 import * as ChatThreads from "./ChatThreads.js"
@@ -44,7 +44,7 @@ const invalid = (message: string): StreamEvent.StreamEvent => ({
 
 /** @category layers */
 export const layer = Layer.effectDiscard(Effect.gen(function*() {
-  const pipeline = yield* Pipeline.Pipeline
+  const threads = yield* ChatThreads.ChatThreads
   const settings = yield* ServerConfig.ServerConfig
   const metrics = yield* Metrics.Metrics
   // only these services: the layer's whole context also holds its Scope, which would replace the request's and let
@@ -57,7 +57,7 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
   const turnEvents = (body: typeof PipeBody.Type, raw: Readonly<Record<string, unknown>>) =>
     Effect.match(Http.turnRequest(body, raw), {
       onFailure: (error): Stream.Stream<StreamEvent.StreamEvent> => Stream.succeed(StreamEvent.fromError(error)),
-      onSuccess: (request) => StreamEvent.catchToEvent(pipeline.pipe(request))
+      onSuccess: (turn) => StreamEvent.catchToEvent(threads.pipe(turn.request, turn.chat))
     }).pipe(Effect.provide(context))
 
   const pipe: Http.Handler = Effect.gen(function*() {

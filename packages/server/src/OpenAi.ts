@@ -24,6 +24,8 @@ export const ChatCompletionRequest = Schema.Struct({
   /** Copied here by this server's Pipelines inlet: Open WebUI drops `metadata` before the chat request. */
   chat_id: Schema.optional(Schema.String),
   task: Schema.optional(Schema.String),
+  /** Set by this server's Pipelines inlet: the request comes through Open WebUI. */
+  openwebui: Schema.optional(Schema.Boolean),
   metadata: Schema.optional(Schema.Unknown)
 })
 /** @category models */
@@ -129,22 +131,98 @@ const htmlEscape = (text: string): string =>
 
 const encodeJson = Schema.encodeSync(Schema.parseJson())
 
+/**
+ * The longest line this server writes in an OpenAI stream, `data: ` and its line end included. Open WebUI versions
+ * still in use read an upstream stream line by line with a 128 KiB limit ("Got more than 131072 bytes when reading"),
+ * so longer content is split over several deltas, which Open WebUI joins before it parses them.
+ *
+ * @category constants
+ */
+export const maxLineBytes = 64 * 1024
+
+/** Default of `PIPELINE_TOOL_RESULT_MAX`: how much of a tool's result (and arguments) a tool block shows. @category constants */
+export const defaultToolResultMax = 16 * 1024
+
+const utf8 = new TextEncoder()
+
+/** The longest start of `text` that is at most `max` bytes of UTF-8, never splitting a character. */
+const cutUtf8 = (text: string, max: number): string => {
+  if (text.length * 3 <= max) return text
+  const { read } = utf8.encodeInto(text, new Uint8Array(max))
+  return text.slice(0, read)
+}
+
+/** Text shown in a tool block: whole up to `max` bytes, else its start and a note that it was cut. */
+const shown = (text: string, max: number): string => {
+  const cut = cutUtf8(text, max)
+  if (cut.length === text.length) return text
+  return `${cut}\n… [cut: the first ${utf8.encode(cut).length} of ${utf8.encode(text).length} bytes are shown; ` +
+    "the whole text is in Letta]"
+}
+
+/** Bytes a UTF-16 code unit takes inside a JSON string (JSON.stringify's escapes, UTF-8). */
+const jsonBytes = (code: number): number =>
+  code === 0x22 || code === 0x5c
+    ? 2
+    : code < 0x20
+    ? (code === 0x08 || code === 0x09 || code === 0x0a || code === 0x0c || code === 0x0d ? 2 : 6)
+    : code < 0x80
+    ? 1
+    : code < 0x800
+    ? 2
+    : code >= 0xd800 && code <= 0xdfff
+    ? 6 // a lone surrogate is escaped; a pair is counted below
+    : 3
+
+/**
+ * `text` in pieces whose JSON string encodings take at most `budget` bytes each (surrogate pairs stay whole).
+ *
+ * @category constructors
+ */
+export const pieces = (text: string, budget: number): ReadonlyArray<string> => {
+  // a short delta (nearly every token) cannot exceed the budget: no need to measure it
+  if (text.length * 6 <= budget) return [text]
+  const out: Array<string> = []
+  let start = 0
+  let bytes = 0
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    const pair = code >= 0xd800 && code <= 0xdbff && i + 1 < text.length &&
+      text.charCodeAt(i + 1) >= 0xdc00 && text.charCodeAt(i + 1) <= 0xdfff
+    const cost = pair ? 4 : jsonBytes(code)
+    if (bytes + cost > budget && i > start) {
+      out.push(text.slice(start, i))
+      start = i
+      bytes = 0
+    }
+    bytes += cost
+    if (pair) i++
+  }
+  out.push(text.slice(start))
+  return out
+}
+
 /** Valid JSON text re-encoded compactly (no raw newlines); anything else, too deep JSON included, as a JSON string. */
 const asJson = (text: string): string =>
   Either.match(JsonText.parse(text), { onLeft: () => encodeJson(text), onRight: encodeJson })
 
 /**
- * Open WebUI's tool block: a call and its result, rendered collapsed ("View Result from name").
+ * Open WebUI's tool block: a call and its result, rendered collapsed ("View Result from name"). Arguments and result
+ * longer than `max` bytes are cut, with a note (the native event stream keeps them whole).
  *
  * @category constructors
  */
 export const toolBlock = (
   call: { readonly id: string; readonly name: string; readonly arguments: string },
-  result: string
-): string =>
-  `<details type="tool_calls" done="true" id="${htmlEscape(call.id)}" name="${htmlEscape(call.name)}" ` +
-  `arguments="${htmlEscape(asJson(call.arguments === "" ? "{}" : call.arguments))}" ` +
-  `result="${htmlEscape(encodeJson(result))}" files="" embeds="">\n<summary>Tool Executed</summary>\n</details>\n`
+  result: string,
+  max: number = defaultToolResultMax
+): string => {
+  const args = call.arguments === "" ? "{}" : call.arguments
+  const shownArgs = shown(args, max)
+  return `<details type="tool_calls" done="true" id="${htmlEscape(call.id)}" name="${htmlEscape(call.name)}" ` +
+    `arguments="${htmlEscape(shownArgs === args ? asJson(args) : encodeJson(shownArgs))}" ` +
+    `result="${htmlEscape(encodeJson(shown(result, max)))}" files="" embeds="">\n<summary>Tool Executed</summary>\n</details>\n`
+}
 
 /** What a task reply looks like as content: the JSON its template asks for. */
 const titleJson = Schema.encodeSync(Schema.parseJson(Schema.Struct({ title: Schema.String })))
@@ -156,13 +234,17 @@ export interface RenderOptions {
   readonly model: string
   readonly includeUsage: boolean
   readonly statusEvents: boolean
+  /** How much of a tool's result a tool block shows, in bytes (`PIPELINE_TOOL_RESULT_MAX`). */
+  readonly toolResultMax?: number | undefined
 }
 
 interface RenderState {
   readonly lastMessageId: string | null
+  readonly lastReasoningId: string | null
   /** Whether the content written so far ends a line (a tool block must start one). */
   readonly atLineStart: boolean
-  readonly calls: Readonly<Record<string, StreamEvent.Of<"tool_call">["data"]>>
+  /** Calls by id, for their results. */
+  readonly calls: ReadonlyMap<string, StreamEvent.Of<"tool_call">["data"]>
   readonly usage: Option.Option<Usage>
 }
 
@@ -179,6 +261,11 @@ type Output = typeof Chunk.Type | typeof EventChunk.Type | typeof ErrorBody.Type
 const errorType = (error: StreamEvent.Of<"error">["data"]): string =>
   error.error === "LettaError" ? "letta_error" : "upstream_error"
 
+/** Longest status description or error message written in one chunk (both are short by nature). */
+const maxNoteChars = 4096
+
+const note = (text: string): string => (text.length <= maxNoteChars ? text : `${text.slice(0, maxNoteChars - 1)}…`)
+
 /** The pure renderer both the stream and the whole completion are made from. */
 const renderer = (options: RenderOptions) => {
   const chunk = (delta: typeof Delta.Type, finish: string | null = null): typeof Chunk.Type => ({
@@ -188,34 +275,48 @@ const renderer = (options: RenderOptions) => {
     model: options.model,
     choices: [{ index: 0, delta, finish_reason: finish }]
   })
+  // what a delta may hold: the line limit less the rest of its chunk (`data: `, the envelope, two line ends)
+  const budget = Math.max(1024, maxLineBytes - utf8.encode(`data: ${encodeData(chunk({ reasoning_content: "" }))}\n\n`).length)
+  const toolResultMax = options.toolResultMax ?? defaultToolResultMax
 
   const content = (state: RenderState, text: string): [RenderState, ReadonlyArray<Output>] => [
     { ...state, atLineStart: text.endsWith("\n") },
-    [chunk({ content: text })]
+    pieces(text, budget).map((piece) => chunk({ content: piece }))
   ]
 
   const block = (state: RenderState, text: string) => content(state, (state.atLineStart ? "" : "\n") + text)
 
   const step = (state: RenderState, event: StreamEvent.StreamEvent): [RenderState, ReadonlyArray<Output>] => {
     switch (event.type) {
-      case "message": {
-        const separator = state.lastMessageId !== null && state.lastMessageId !== event.data.id ? "\n\n" : ""
-        return content({ ...state, lastMessageId: event.data.id }, separator + event.data.content)
+      case "message":
+        return content(
+          { ...state, lastMessageId: event.data.id },
+          ChatStream.separated(state.lastMessageId, event.data.id, event.data.content)
+        )
+      case "reasoning": {
+        const text = ChatStream.separated(state.lastReasoningId, event.data.id, event.data.content)
+        return [
+          { ...state, lastReasoningId: event.data.id },
+          pieces(text, budget).map((piece) => chunk({ reasoning_content: piece }))
+        ]
       }
-      case "reasoning":
-        return [state, [chunk({ reasoning_content: event.data.content })]]
       case "tool_call": {
-        const next = { ...state, calls: { ...state.calls, [event.data.id]: event.data } }
+        const next = { ...state, calls: new Map(state.calls).set(event.data.id, event.data) }
         return event.data.requires_approval
-          ? block(next, toolBlock(event.data, "Waiting for approval: approve or deny it in Letta"))
+          ? block(next, toolBlock(event.data, "Waiting for approval: approve or deny it in Letta", toolResultMax))
           : [next, []]
       }
       case "tool_result":
-        return block(state, toolBlock(state.calls[event.data.id] ?? { ...event.data, arguments: "" }, event.data.output))
+        return block(
+          state,
+          toolBlock(state.calls.get(event.data.id) ?? { ...event.data, arguments: "" }, event.data.output, toolResultMax)
+        )
       case "status":
         return [
           state,
-          options.statusEvents ? [{ event: { type: "status", data: { ...event.data, hidden: false } } }] : []
+          options.statusEvents
+            ? [{ event: { type: "status", data: { ...event.data, description: note(event.data.description), hidden: false } } }]
+            : []
         ]
       case "title":
         return content(state, titleJson({ title: event.data.title }))
@@ -236,12 +337,18 @@ const renderer = (options: RenderOptions) => {
       }
       case "error":
         return [state, [{
-          error: { message: event.data.message, type: errorType(event.data), param: null, code: event.data.reason }
+          error: { message: note(event.data.message), type: errorType(event.data), param: null, code: event.data.reason }
         }]]
     }
   }
 
-  const initial: RenderState = { lastMessageId: null, atLineStart: true, calls: {}, usage: Option.none() }
+  const initial: RenderState = {
+    lastMessageId: null,
+    lastReasoningId: null,
+    atLineStart: true,
+    calls: new Map(),
+    usage: Option.none()
+  }
   return { first: chunk({ role: "assistant", content: "" }), initial, step }
 }
 

@@ -4,7 +4,7 @@
  * @since 0.1.0
  */
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { ChatStream, LettaConfig, Pipeline, StreamEvent } from "@letta-pipeline/core"
+import { ChatStream, LettaConfig, StreamEvent } from "@letta-pipeline/core"
 import { Chunk, Clock, Context, Effect, Either, Layer, Schema, Stream } from "effect"
 import { randomUUID } from "node:crypto"
 import * as ApiError from "./ApiError.js"
@@ -40,7 +40,7 @@ const unixSeconds = (iso: string | null | undefined): number => {
 
 /** @category layers */
 export const layer = Layer.effectDiscard(Effect.gen(function*() {
-  const pipeline = yield* Pipeline.Pipeline
+  const threads = yield* ChatThreads.ChatThreads
   const models = yield* Models.Models
   const settings = yield* ServerConfig.ServerConfig
   const valves = yield* Valves.ValvesStore
@@ -83,9 +83,10 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
     const options = {
       id: `chatcmpl-${randomUUID()}`,
       created: Math.floor((yield* Clock.currentTimeMillis) / 1000),
-      model: chat.right.model
+      model: chat.right.model,
+      toolResultMax: settings.toolResultMax
     }
-    const events = pipeline.pipe(turn.right)
+    const events = threads.pipe(turn.right.request, turn.right.chat)
 
     if (chat.right.stream !== true) {
       const all = yield* Effect.either(Stream.runCollect(events))

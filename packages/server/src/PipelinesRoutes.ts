@@ -6,8 +6,8 @@
  * @since 0.1.0
  */
 import { HttpLayerRouter } from "@effect/platform"
-import { LettaSchema, Pipeline, PipelineHooks } from "@letta-pipeline/core"
-import { Context, Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
+import { LettaSchema, OpenWebUITask, Pipeline, PipelineHooks } from "@letta-pipeline/core"
+import { Context, Effect, Either, Layer, ParseResult, Schema } from "effect"
 import * as ApiError from "./ApiError.js"
 import * as Http from "./Http.js"
 import * as ServerConfig from "./ServerConfig.js"
@@ -19,11 +19,6 @@ export const FilterRequest = Schema.Struct({
   user: Schema.optional(Schema.NullOr(PipelineHooks.FilterUser))
 })
 
-const InletMetadata = Schema.Struct({
-  metadata: Schema.Struct({ chat_id: Schema.optional(Schema.String), task: Schema.optional(Schema.String) })
-})
-const decodeInletMetadata = Schema.decodeUnknownOption(InletMetadata)
-
 /**
  * What `GET /` and `GET /v1` answer a Pipelines client (the chat page answers browsers at `/`).
  *
@@ -33,17 +28,20 @@ export const status: Http.Handler = Effect.sync(() => Http.json({ status: true }
 
 /**
  * Open WebUI drops `metadata` before the chat request reaches a model, so the inlet copies what the pipeline needs (the
- * chat id for its thread, the task to answer locally) to top-level fields that survive.
+ * chat id for its thread, the task to answer locally) to top-level fields that survive, and marks the body as Open
+ * WebUI's (`openwebui: true`, which decides whether Open WebUI's extensions such as status events are sent). Each
+ * field is read on its own: a task in a new chat has `chat_id: null`, and its task must still come through.
  */
-export const keepMetadata = (body: PipelineHooks.FilterBody): PipelineHooks.FilterBody =>
-  Option.match(decodeInletMetadata(body), {
-    onNone: () => body,
-    onSome: ({ metadata }) => ({
-      ...body,
-      ...(metadata.chat_id === undefined ? {} : { chat_id: metadata.chat_id }),
-      ...(metadata.task === undefined || metadata.task === "" ? {} : { task: metadata.task })
-    })
-  })
+export const keepMetadata = (body: PipelineHooks.FilterBody): PipelineHooks.FilterBody => {
+  const chatId = OpenWebUITask.metadataField(body, "chat_id")
+  const task = OpenWebUITask.metadataField(body, "task")
+  return {
+    ...body,
+    openwebui: true,
+    ...(chatId === undefined ? {} : { chat_id: chatId }),
+    ...(task === undefined ? {} : { task })
+  }
+}
 
 /** @category layers */
 export const layer = Layer.effectDiscard(Effect.gen(function*() {

@@ -13,6 +13,7 @@
  * | `PIPELINE_STATUS_EVENTS` | `auto` | Open WebUI status chunks: `on`, `off`, `auto` (only for Open WebUI) |
  * | `PIPELINE_AGENT_TAGS` | – | comma-separated tags: only agents with one of them are models |
  * | `OTEL_EXPORTER_OTLP_ENDPOINT` | – | export traces over OTLP/HTTP to this endpoint |
+ * | `PIPELINE_TOOL_RESULT_MAX` | `16384` | how much of a tool's result (and of its arguments) an Open WebUI tool block shows, in bytes; the rest is cut with a note |
  * | `PIPELINE_STATELESS_CHATS` | `default` | requests without a chat id, and temporary chats: `default` (the agent's own thread) or `fresh` (a new conversation each) |
  *
  * @since 0.1.0
@@ -39,6 +40,7 @@ export interface Settings {
   readonly agentTags: ReadonlyArray<string>
   readonly otlpEndpoint: Option.Option<string>
   readonly statelessChats: StatelessChats
+  readonly toolResultMax: number
 }
 
 /** @category services */
@@ -62,7 +64,8 @@ export const defaults: Settings = {
   statusEvents: "auto",
   agentTags: [],
   otlpEndpoint: Option.none(),
-  statelessChats: "default"
+  statelessChats: "default",
+  toolResultMax: 16 * 1024
 }
 
 /** @category constructors */
@@ -84,6 +87,10 @@ export const config: Config.Config<Settings> = Config.all({
   otlpEndpoint: Config.option(Config.string("OTEL_EXPORTER_OTLP_ENDPOINT")),
   statelessChats: Config.literal("default", "fresh")("PIPELINE_STATELESS_CHATS").pipe(
     Config.withDefault<StatelessChats>(defaults.statelessChats)
+  ),
+  toolResultMax: Config.integer("PIPELINE_TOOL_RESULT_MAX").pipe(
+    Config.validate({ message: "PIPELINE_TOOL_RESULT_MAX: a number of bytes, at least 256", validation: (n) => n >= 256 }),
+    Config.withDefault(defaults.toolResultMax)
   )
 })
 

@@ -76,7 +76,12 @@ export const peek = <A, E>(
 ): Effect.Effect<Either.Either<Stream.Stream<A, E>, E>, never, Scope.Scope> =>
   Effect.gen(function*() {
     const pull = yield* Stream.toPull(stream)
-    const first = yield* Effect.forkScoped(pull)
+    // an empty chunk (a ping that makes no event) is not the first element
+    const nonEmpty: Effect.Effect<Chunk.Chunk<A>, Option.Option<E>> = Effect.flatMap(
+      pull,
+      (chunk) => (Chunk.isEmpty(chunk) ? nonEmpty : Effect.succeed(chunk))
+    )
+    const first = yield* Effect.forkScoped(nonEmpty)
     const early = yield* Effect.timeoutOption(Fiber.await(first), wait)
     if (Option.isSome(early) && Exit.isFailure(early.value)) {
       // a pull fails with Some(error), or with None when the stream simply ended

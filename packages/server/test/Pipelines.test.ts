@@ -96,7 +96,7 @@ layer(serverLayer(), { excludeTestServices: true })("Pipelines protocol", (it) =
         const request = inletBody(agent.id, "chat-42", "title_generation")
         const inlet = yield* call("POST", `/${agent.id}/filter/inlet`, { body: request })
         assert.strictEqual(inlet.status, 200)
-        assert.deepStrictEqual(json(inlet), { ...request.body, chat_id: "chat-42", task: "title_generation" })
+        assert.deepStrictEqual(json(inlet), { ...request.body, chat_id: "chat-42", task: "title_generation", openwebui: true })
         const outletBody = { ...request.body, messages: [...request.body.messages, { role: "assistant", content: "Hello!" }] }
         const outlet = yield* call("POST", `/v1/${agent.id}/filter/outlet`, { body: { body: outletBody, user: request.user } })
         assert.deepStrictEqual(json(outlet), outletBody)

@@ -7,13 +7,11 @@ import { ConversationStore, LettaError } from "@letta-pipeline/core"
 import { Effect, Layer } from "effect"
 import { call, chat, emulatorStats, fields, json, serverLayer } from "./utils/harness.js"
 
+const down = () =>
+  Effect.fail(new LettaError.StoreError({ reason: "Unavailable", store: "postgres", detail: "connect ECONNREFUSED 10.0.0.5:5432" }))
 const brokenStore = Layer.succeed(
   ConversationStore.ConversationStore,
-  ConversationStore.ConversationStore.of({
-    kind: "postgres",
-    getOrCreate: () =>
-      Effect.fail(new LettaError.StoreError({ reason: "Unavailable", store: "postgres", detail: "connect ECONNREFUSED 10.0.0.5:5432" }))
-  })
+  ConversationStore.ConversationStore.of({ kind: "postgres", getOrCreate: down, replace: down })
 )
 
 layer(serverLayer({ store: brokenStore }), { excludeTestServices: true })("store down", (it) => {

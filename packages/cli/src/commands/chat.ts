@@ -7,7 +7,7 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import { NodeStream } from "@effect/platform-node"
-import { Pipeline, type PipeRequest, StreamEvent } from "@letta-pipeline/core"
+import { ChatStream, Pipeline, type PipeRequest, StreamEvent } from "@letta-pipeline/core"
 import { Deferred, Effect, Exit, Fiber, Logger, LogLevel, Option, Ref, Schedule, Schema, Stream } from "effect"
 import * as readline from "node:readline"
 import * as Display from "../Display.js"
@@ -39,6 +39,13 @@ type Last = "none" | "reasoning" | "message" | "tool"
 const makePrinter = (display: Display.Display, opts: ChatOptions) =>
   Effect.gen(function*() {
     const last = yield* Ref.make<Last>("none")
+    // consecutive reasoning messages, and answers, are separated as `ChatStream.collect` separates them
+    const lastIds = yield* Ref.make<{ readonly reasoning: string | null; readonly message: string | null }>({
+      reasoning: null,
+      message: null
+    })
+    const delta = (kind: "reasoning" | "message", id: string, content: string) =>
+      Ref.modify(lastIds, (ids) => [ChatStream.separated(ids[kind], id, content), { ...ids, [kind]: id }])
     const reasoningOnStderr = yield* Ref.make(false)
     const usage = yield* Ref.make(Option.none<StreamEvent.Of<"usage">["data"]>())
     const reasoningInline = display.stdoutTty
@@ -48,17 +55,19 @@ const makePrinter = (display: Display.Display, opts: ChatOptions) =>
         switch (event.type) {
           case "reasoning":
             if (opts.noReasoning) return Effect.void
-            return Effect.zipRight(
-              reasoningInline
-                ? Display.stdout(breakAfter(["message", "tool"]) + Display.dim(display, event.data.content))
-                : Effect.zipRight(Display.stderr(event.data.content), Ref.set(reasoningOnStderr, true)),
-              Ref.set(last, "reasoning")
-            )
+            return Effect.flatMap(delta("reasoning", event.data.id, event.data.content), (text) =>
+              Effect.zipRight(
+                reasoningInline
+                  ? Display.stdout(breakAfter(["message", "tool"]) + Display.dim(display, text))
+                  : Effect.zipRight(Display.stderr(text), Ref.set(reasoningOnStderr, true)),
+                Ref.set(last, "reasoning")
+              ))
           case "message":
-            return Effect.zipRight(
-              Display.stdout(breakAfter(reasoningInline && !opts.noReasoning ? ["reasoning"] : []) + event.data.content),
-              Ref.set(last, "message")
-            )
+            return Effect.flatMap(delta("message", event.data.id, event.data.content), (text) =>
+              Effect.zipRight(
+                Display.stdout(breakAfter(reasoningInline && !opts.noReasoning ? ["reasoning"] : []) + text),
+                Ref.set(last, "message")
+              ))
           case "tool_call":
             return Effect.zipRight(
               Display.stdout(
@@ -69,7 +78,13 @@ const makePrinter = (display: Display.Display, opts: ChatOptions) =>
             )
           case "tool_result":
             return Effect.zipRight(
-              Display.stdout(Display.dim(display, `← ${event.data.status}: ${Display.oneLine(event.data.output)}`) + "\n"),
+              Display.stdout(
+                Display.dim(
+                  display,
+                  // a call that never ran says so in its output
+                  `← ${event.data.status === "not_run" ? "" : `${event.data.status}: `}${Display.oneLine(event.data.output)}`
+                ) + "\n"
+              ),
               Ref.set(last, "tool")
             )
           case "title":

@@ -105,7 +105,7 @@ const textOf = (value: unknown): string => {
 export const fromStatus = (
   response: HttpClientResponse.HttpClientResponse,
   body: string,
-  ids: { readonly agentId?: string | undefined }
+  ids: { readonly agentId?: string | undefined; readonly conversationId?: string | undefined }
 ): LettaError | HttpError => {
   const request = describeRequest(response.request)
   const decoded = Either.flatMap(Json.parse(body), decodeErrorBody)
@@ -132,7 +132,8 @@ export const fromStatus = (
     detail,
     request,
     ...(errorType === undefined ? {} : { errorType }),
-    ...(ids.agentId === undefined ? {} : { agentId: ids.agentId })
+    ...(ids.agentId === undefined ? {} : { agentId: ids.agentId }),
+    ...(ids.conversationId === undefined ? {} : { conversationId: ids.conversationId })
   })
 }
 
