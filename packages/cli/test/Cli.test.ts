@@ -70,6 +70,30 @@ layer(Live, { excludeTestServices: true })("letta-pipeline", (it) => {
   })
 
   describe("chat", () => {
+    it.effect("a run that fails only by its stop reason: the text so far, then exit 1 with one line naming it", () =>
+      Effect.gen(function*() {
+        const ran = yield* runCli(["chat", "Hello [[fault:stop:llm_api_error]]"], { env: yield* env })
+        assert.strictEqual(ran.code, 1)
+        assert.include(ran.stdout, "You said: \"Hello\"")
+        const line = ran.stderr.trim().split("\n").at(-1) ?? ""
+        assert.include(line, "stop reason llm_api_error")
+        assert.notMatch(ran.stderr, /\n\s+at /)
+        const json = yield* runCli(["chat", "Hello [[fault:stop:no_tool_call]]", "--json"], { env: yield* env })
+        assert.strictEqual(json.code, 1)
+        const last = decodeEvent(json.stdout.trim().split("\n").at(-1) ?? "")
+        assert.isTrue(last.type === "error" && last.data.reason === "RunFailed")
+      }))
+
+    it.effect("a tool call without its return is shown as not run; reasoning messages do not run together", () =>
+      Effect.gen(function*() {
+        const ran = yield* runCli(["chat", "search for lisbon [[fault:stop:max_steps]]"], { env: yield* env })
+        assert.strictEqual(ran.code, 0)
+        assert.include(ran.stdout, "→ web_search {\"query\":\"lisbon\"}\n")
+        assert.include(ran.stdout, "← Not run: the turn ended before Letta returned a result (stop reason max_steps)")
+        const tool = yield* runCli(["chat", "search for lisbon"], { env: yield* env })
+        assert.include(tool.stderr, "I will call web_search.\n\nweb_search returned 3 results")
+      }))
+
     it.effect("streams the answer to stdout, tool calls as compact lines, reasoning to stderr when piped, no colours", () =>
       Effect.gen(function*() {
         const ran = yield* runCli(["chat", "please search for jasmine tea"], { env: yield* env })

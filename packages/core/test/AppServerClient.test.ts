@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Either, Layer, Option, Redacted, Schema, Stream } from "effect"
-import { ChatStream, LettaBackend, LettaClient, LettaConfig, type LettaSchema } from "../src/index.js"
+import { ChatStream, LettaBackend, LettaClient, LettaConfig, LettaError, type LettaSchema } from "../src/index.js"
 import * as Replay from "./utils/appServerReplay.js"
 
 const toolTurn = Replay.recording("ws-frames-tool-turn.jsonl")
@@ -132,6 +132,21 @@ describe("AppServerClient against recorded App Server sessions", () => {
       assert.strictEqual(error.errorType, "local_backend_error")
       assert.strictEqual(error.runId, "local-run-14")
       assert.include(error.detail, "stub forced failure")
+    }))
+
+  it.scoped("a conversation the App Server does not know is NotFound for that conversation; an unknown agent is not", () =>
+    Effect.gen(function*() {
+      const lostTurn = Replay.recording("ws-frames-unknown-conversation.jsonl")
+      const lost = yield* Effect.flip(Stream.runDrain(sendTurn(yield* clientOf(yield* Replay.replay({ frames: lostTurn })), lostTurn)))
+      assert.isTrue(LettaError.isConversationGone(lost, "local-conv-999999"), String(lost))
+      assert.include(lost.message, "Conversation local-conv-999999 not found")
+      assert.include(lost.message, "no longer exists in Letta")
+
+      const noAgent = Replay.recording("ws-frames-unknown-agent.jsonl")
+      const missing = yield* Effect.flip(Stream.runDrain(sendTurn(yield* clientOf(yield* Replay.replay({ frames: noAgent })), noAgent)))
+      assert.isTrue(missing._tag === "LettaError" && missing.reason === "NotFound")
+      assert.isFalse(LettaError.isConversationGone(missing, inputOf(noAgent).conversation_id))
+      assert.include(missing.message, "check the agent id")
     }))
 
   it.scoped("interrupting a turn sends abort_message for its runtime", () =>

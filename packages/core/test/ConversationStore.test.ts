@@ -39,6 +39,29 @@ const contract = (store: Effect.Effect<ConversationStore.Service, unknown, Scope
       assert.strictEqual(yield* Ref.get(calls), 3)
     }).pipe(Effect.scoped))
 
+  it.live("a conversation gone from Letta is replaced once under concurrent callers; a late caller gets the replacement", () =>
+    Effect.gen(function*() {
+      const s = yield* store
+      const { calls, create } = yield* counter
+      const lost = yield* s.getOrCreate("agent-g", "chat-gone", Effect.succeed("conv-lost"))
+      const replaced = yield* Effect.all(
+        Array.from({ length: 10 }, () => s.replace("agent-g", "chat-gone", lost, create)),
+        { concurrency: "unbounded" }
+      )
+      assert.strictEqual(new Set(replaced).size, 1)
+      assert.notStrictEqual(replaced[0], lost)
+      assert.strictEqual(yield* Ref.get(calls), 1)
+      // recorded: the chat's next message finds the new conversation, and replacing the old one again changes nothing
+      assert.strictEqual(yield* s.getOrCreate("agent-g", "chat-gone", create), replaced[0])
+      assert.strictEqual(yield* s.replace("agent-g", "chat-gone", lost, create), replaced[0])
+      assert.strictEqual(yield* Ref.get(calls), 1)
+      // a failed replacement is not remembered either
+      const failure = new LettaError.LettaError({ reason: "NotFound", detail: "Agent not found" })
+      const current = replaced[0] ?? ""
+      assert.strictEqual(yield* Effect.flip(s.replace("agent-g", "chat-gone", current, Effect.fail(failure))), failure)
+      assert.strictEqual(yield* s.getOrCreate("agent-g", "chat-gone", Effect.succeed("conv-after")), "conv-after")
+    }).pipe(Effect.scoped))
+
   it.live("a failed creation is not remembered: the next message tries again", () =>
     Effect.gen(function*() {
       const s = yield* store
@@ -70,6 +93,12 @@ describe("SQLite", () => {
         s.getOrCreate("agent-r", "chat-r", Effect.succeed("conv-new"))))
       assert.strictEqual(first, "conv-persisted")
       assert.strictEqual(again, "conv-persisted")
+      // a replacement is recorded too, and survives the next restart
+      yield* Effect.scoped(Effect.flatMap(storeOf(ConversationStore.layerSqlite(file)), (s) =>
+        s.replace("agent-r", "chat-r", "conv-persisted", Effect.succeed("conv-replaced"))))
+      const afterRestart = yield* Effect.scoped(Effect.flatMap(storeOf(ConversationStore.layerSqlite(file)), (s) =>
+        s.getOrCreate("agent-r", "chat-r", Effect.succeed("conv-new"))))
+      assert.strictEqual(afterRestart, "conv-replaced")
     }).pipe(Effect.ensuring(Effect.sync(() => rmSync(dir, { recursive: true, force: true })))))
 })
 
@@ -106,6 +135,16 @@ layer(NodeContext.layer, { excludeTestServices: true })("PostgreSQL", (it) => {
         const failure = new LettaError.LettaError({ reason: "ServerError", detail: "boom" })
         assert.strictEqual(yield* Effect.flip(a.getOrCreate("agent-x", "chat-f", Effect.fail(failure))), failure)
         assert.strictEqual(yield* a.getOrCreate("agent-x", "chat-f", Effect.succeed("conv-f")), "conv-f")
+
+        // a conversation gone from Letta, replaced by two replicas at once: one new conversation
+        const gone = yield* counter
+        const replacements = yield* Effect.all(
+          Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a : b).replace("agent-x", "chat-f", "conv-f", gone.create)),
+          { concurrency: "unbounded" }
+        )
+        assert.strictEqual(new Set(replacements).size, 1)
+        assert.strictEqual(yield* Ref.get(gone.calls), 1)
+        assert.strictEqual(yield* b.getOrCreate("agent-x", "chat-f", gone.create), replacements[0])
       })
     ), { timeout: 60_000 })
 

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Duration, Effect, Fiber, Option, Redacted, Schedule, Stream, TestClock } from "effect"
-import { LettaClient } from "../src/index.js"
+import { LettaClient, LettaError } from "../src/index.js"
 import * as Letta from "./utils/letta.js"
 import * as Mock from "./utils/MockHttpClient.js"
 
@@ -178,6 +178,22 @@ describe("LettaClient errors", () => {
       assert.strictEqual(error.detail, `Agent with ID ${Letta.agentId} not found`)
       assert.include(error.message, `GET ${Mock.baseUrl}/v1/agents/${Letta.agentId}`)
     }).pipe(Effect.provide(failing(404, JSON.stringify({ detail: `Agent with ID ${Letta.agentId} not found` })))))
+
+  it.effect("404 on a turn in a conversation says the conversation is gone; on the agent's own thread it does not", () =>
+    Effect.gen(function*() {
+      const client = yield* LettaClient.LettaClient
+      const body = { agent_id: Letta.agentId, messages: [{ role: "user" as const, content: "hi" }] }
+      const gone = yield* Effect.flip(Stream.runDrain(client.streamConversation(Letta.conversationId, body)))
+      assert.isTrue(LettaError.isConversationGone(gone, Letta.conversationId))
+      assert.include(gone.message, `conversation ${Letta.conversationId}`)
+      assert.include(gone.message, "no longer exists in Letta")
+      assert.notInclude(gone.message, "check the agent id")
+      const blocking = yield* Effect.flip(client.sendConversation(Letta.conversationId, body))
+      assert.isTrue(LettaError.isConversationGone(blocking, Letta.conversationId))
+      const ownThread = yield* Effect.flip(Stream.runDrain(client.streamConversation("default", body)))
+      assert.isFalse(LettaError.isConversationGone(ownThread, "default"))
+      assert.include(ownThread.message, "check the agent id")
+    }).pipe(Effect.provide(failing(404, JSON.stringify({ detail: `Conversation with ID ${Letta.conversationId} not found` })))))
 
   it.effect("401 says which setting to fix", () =>
     Effect.gen(function*() {

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Duration, Effect, Fiber, Layer, Logger, Option, Ref, Stream, TestClock } from "effect"
-import { ChatStream, LettaError, Pipeline, PipelineHooks, StreamEvent } from "../src/index.js"
+import { ChatStream, LettaError, OpenWebUITask, Pipeline, PipelineHooks, StreamEvent } from "../src/index.js"
 import * as Letta from "./utils/letta.js"
 import * as Mock from "./utils/MockHttpClient.js"
 
@@ -153,6 +153,35 @@ JSON format: { "tags": ["tag1", "tag2", "tag3"] }`
       assert.deepStrictEqual(yield* Mock.recorded, [])
     }).pipe(Effect.provide(pipelineLayer(answer))))
 
+  it.effect("a task prompt after a workspace model's system prompt is still a task; metadata is read field by field", () =>
+    Effect.gen(function*() {
+      const system = { role: "system", content: "You are Milo, a travel planner." }
+      const title = yield* pipe({ model: Letta.agentId, messages: [system, { role: "user", content: titlePrompt }], body: { stream: false } })
+      assert.strictEqual(title[0]?.type, "title")
+      // a task in a new chat: chat_id is null, the task must still be seen
+      const tags = yield* pipe({
+        model: Letta.agentId,
+        messages: [system, { role: "user", content: tagsPrompt }],
+        body: { stream: false, metadata: { chat_id: null, task: "tags_generation", task_body: { chat_id: null } } }
+      })
+      assert.deepStrictEqual(tags[0], StreamEvent.message("task-tags_generation", "{\"tags\":[\"Letta\"]}"))
+      assert.deepStrictEqual(yield* Mock.recorded, [])
+      assert.strictEqual(OpenWebUITask.metadataField({ metadata: { chat_id: null, task: "x" } }, "task"), "x")
+      assert.isUndefined(OpenWebUITask.metadataField({ metadata: { chat_id: null } }, "chat_id"))
+      assert.isUndefined(OpenWebUITask.metadataField({ metadata: JSON.parse("{\"__proto__\":{\"task\":\"x\"}}") }, "task"))
+    }).pipe(Effect.provide(pipelineLayer(answer))))
+
+  it.effect("a conversation (an assistant message before it) that starts with ### Task: is not a task", () =>
+    Effect.gen(function*() {
+      const events = yield* pipe({
+        model: Letta.agentId,
+        messages: [{ role: "user", content: "hi" }, { role: "assistant", content: "hello" }, { role: "user", content: tagsPrompt }],
+        body: { stream: false }
+      })
+      assert.strictEqual(events.at(-1)?.type, "done")
+      assert.strictEqual((yield* Mock.recorded).length, 1)
+    }).pipe(Effect.provide(pipelineLayer(answer))))
+
   it.effect("a streamed chat message that happens to start with ### Task: still goes to the agent", () =>
     Effect.gen(function*() {
       const events = yield* pipe({ model: Letta.agentId, messages: [{ role: "user", content: tagsPrompt }], body: { stream: true } })
@@ -207,7 +236,7 @@ describe("errors as events", () => {
 })
 
 describe("poll mode", () => {
-  const pollRoutes = (statuses: ReadonlyArray<string>, stopReason = "end_turn") => {
+  const pollRoutes = (statuses: ReadonlyArray<string>, stopReason: string | null = "end_turn") => {
     let polls = 0
     return (request: Mock.Recorded): Response => {
       if (request.url.endsWith("/messages/async")) {
@@ -258,6 +287,37 @@ describe("poll mode", () => {
       mode: "poll",
       pollInterval: Duration.seconds(1)
     }))))
+
+  it.effect("poll and stream share one rule: a failed run without a stop reason, and a cancelled one, are errors", () =>
+    Effect.gen(function*() {
+      const pipeline = yield* Pipeline.Pipeline
+      const fiber = yield* Effect.fork(Stream.runCollect(Stream.either(pipeline.pipe({ model: Letta.agentId, messages: transcript, body: {} }))))
+      yield* TestClock.adjust(Duration.seconds(5))
+      const items = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
+      const last = items.at(-1)
+      // the run said only "failed": by Letta's rule that is the stop reason `error`
+      assert.isTrue(last?._tag === "Left" && last.left._tag === "LettaError" && last.left.reason === "RunFailed")
+      if (last?._tag === "Left" && last.left._tag === "LettaError") {
+        assert.strictEqual(last.left.stopReason, "error")
+        assert.strictEqual(last.left.runId, Letta.runId)
+        assert.strictEqual(last.left.agentId, Letta.agentId)
+      }
+      // what came before the failure stays
+      assert.isTrue(items.some((item) => item._tag === "Right" && item.right.type === "message"))
+    }).pipe(Effect.provide(pipelineLayer(pollRoutes(["running", "failed"], null), {
+      mode: "poll",
+      pollInterval: Duration.seconds(1)
+    }))))
+
+  it.effect("a blocking conversation turn whose stop reason failed is a RunFailed error too", () =>
+    Effect.gen(function*() {
+      const pipeline = yield* Pipeline.Pipeline
+      const request = { model: Letta.agentId, messages: transcript, body: {}, conversationId: Letta.conversationId }
+      const error = yield* Effect.flip(Stream.runDrain(pipeline.pipe(request)))
+      assert.isTrue(error._tag === "LettaError" && error.reason === "RunFailed" && error.stopReason === "invalid_tool_call")
+    }).pipe(Effect.provide(pipelineLayer(() =>
+      Mock.json({ messages: [Letta.assistant("Half.")], stop_reason: Letta.stopReason("invalid_tool_call"), usage: Letta.usage })
+    , { mode: "poll" }))))
 
   it.effect("a conversation turn in poll mode is one blocking request, no SSE", () =>
     Effect.gen(function*() {

@@ -12,6 +12,9 @@
  * | `stall` | silence, without keepalive pings, for `EMULATOR_STALL` after the first frames |
  * | `llm-error` | Letta's in-band error tail: `stop_reason: llm_api_error`, `event: error`, `[DONE]` |
  * | `slow-first-byte` | no answer at all for `EMULATOR_FIRST_BYTE_DELAY` |
+ * | `stop:<reason>` | the turn ends after its first LLM response (a tool call in it never gets its return) with that stop reason, usage and `[DONE]`, and no error event, e.g. `stop:llm_api_error`, `stop:max_steps` |
+ * | `odd-frames` | frames the bridge does not need, odd but harmless: a ping without `id`/`date`, a malformed `user_message`, unknown keys and odd values in fields nobody reads; the turn completes |
+ * | `huge-output` | a 190 KB tool result and a 100 KB answer in one frame each; the turn completes |
  *
  * @since 0.1.0
  */
@@ -20,7 +23,19 @@ import { ConfigError, Either, Option } from "effect"
 /** @category models */
 export type Fault =
   | { readonly kind: "status"; readonly status: number }
-  | { readonly kind: "reset" | "malformed" | "unknown-type" | "no-done" | "stall" | "llm-error" | "slow-first-byte" }
+  | { readonly kind: "stop"; readonly stopReason: string }
+  | {
+    readonly kind:
+      | "reset"
+      | "malformed"
+      | "unknown-type"
+      | "no-done"
+      | "stall"
+      | "llm-error"
+      | "slow-first-byte"
+      | "odd-frames"
+      | "huge-output"
+  }
 
 /** Every fault name, for documentation and tests. @category models */
 export const kinds = [
@@ -31,7 +46,10 @@ export const kinds = [
   "no-done",
   "stall",
   "llm-error",
-  "slow-first-byte"
+  "slow-first-byte",
+  "stop",
+  "odd-frames",
+  "huge-output"
 ] as const
 
 /** @category constructors */
@@ -42,6 +60,8 @@ export const parse = (text: string): Option.Option<Fault> => {
     const code = Number(status[1])
     return code >= 400 && code <= 599 ? Option.some({ kind: "status", status: code }) : Option.none()
   }
+  const stop = /^stop:([a-z_]{1,64})$/.exec(value)
+  if (stop?.[1] !== undefined) return Option.some({ kind: "stop", stopReason: stop[1] })
   switch (value) {
     case "reset":
     case "malformed":
@@ -50,13 +70,15 @@ export const parse = (text: string): Option.Option<Fault> => {
     case "stall":
     case "llm-error":
     case "slow-first-byte":
+    case "odd-frames":
+    case "huge-output":
       return Option.some({ kind: value })
     default:
       return Option.none()
   }
 }
 
-const marker = /\[\[fault:([a-z0-9:-]+)\]\]/i
+const marker = /\[\[fault:([a-z0-9:_-]+)\]\]/i
 
 /**
  * The fault of a request: its header, else a marker in its message, else the global one.

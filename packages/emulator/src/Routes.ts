@@ -36,7 +36,7 @@ type Handler = Effect.Effect<
   HttpServerRequest.HttpServerRequest | HttpLayerRouter.RouteContext
 >
 
-type Method = "GET" | "POST"
+type Method = "GET" | "POST" | "DELETE"
 
 const healthPaths = new Set(["/v1/health/", "/v1/health", "/_emulator/stats"])
 
@@ -472,6 +472,11 @@ export const layer = Layer.unwrapScoped(Effect.gen(function*() {
     }))
   )
 
+  /** `DELETE /v1/conversations/{id}`: Letta answers `null` (the spec's `{}` schema), 404 when there is none. */
+  const deleteConversation = withConversation((id) =>
+    Effect.map(store.deleteConversation(id), (existed) => (existed ? Wire.jsonResponse(null) : notFound("Conversation", id)))
+  )
+
   const conversationMessages = withConversation((id) =>
     Effect.gen(function*() {
       const parsed = yield* body(TurnBody)
@@ -552,6 +557,7 @@ export const layer = Layer.unwrapScoped(Effect.gen(function*() {
     route("POST", "/v1/conversations/", createConversation),
     redirectSlash("POST", "/v1/conversations", "/v1/conversations/"),
     route("GET", "/v1/conversations/:conversation_id", getConversation),
+    route("DELETE", "/v1/conversations/:conversation_id", deleteConversation),
     route("POST", "/v1/conversations/:conversation_id/messages", conversationMessages),
     route("GET", "/v1/runs/:run_id", getRun),
     route("GET", "/v1/runs/:run_id/messages", runMessages),

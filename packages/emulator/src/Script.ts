@@ -34,7 +34,7 @@ export interface Input {
   readonly earlier: ReadonlyArray<string>
 }
 
-const markers = /\[\[[a-z]+(?::[a-z0-9:-]+)?\]\]/gi
+const markers = /\[\[[a-z]+(?::[a-z0-9:_-]+)?\]\]/gi
 
 /** The user's words without emulator markers. @category constructors */
 export const clean = (text: string): string => text.replace(markers, "").replace(/\s+/g, " ").trim()
@@ -236,3 +236,51 @@ export const usage = (
     context_tokens: prompt + completion
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// faults
+// ---------------------------------------------------------------------------------------------------------------------
+
+/** About `bytes` of UTF-8 text in lines that need escaping in JSON and HTML (quotes, `<`, `&`, accents, emoji). */
+export const hugeText = (label: string, bytes: number): string => {
+  const lines: Array<string> = []
+  let size = 0
+  for (let n = 1; size < bytes; n++) {
+    const line = `${label} line ${String(n).padStart(5, "0")}: "quoted" <tag> & café ☕ 🚀 \\ tab\t.\n`
+    lines.push(line)
+    size += Buffer.byteLength(line)
+  }
+  return lines.join("")
+}
+
+/** A step of the `huge-output` fault: its tool returns 190 KB, its answer is 100 KB. @category constructors */
+export const huge = (step: Step): Step => ({
+  ...step,
+  ...(step.tool === undefined ? {} : { tool: { ...step.tool, result: hugeText("Result", 190_000) } }),
+  ...(step.answer === undefined ? {} : { answer: hugeText("Answer", 100_000) })
+})
+
+/**
+ * The `odd-frames` fault's frames, as real servers have sent them: a keepalive without `id` or `date`, a
+ * `user_message` echo whose content is not text, and a reasoning message with unknown keys and odd values in fields
+ * no client reads. A client must pass over all of them.
+ *
+ * @category constructors
+ */
+export const oddFrames = (response: Response): ReadonlyArray<string> => [
+  Wire.dataFrame(Wire.json({ message_type: "ping" })),
+  Wire.dataFrame(Wire.json({ message_type: "user_message", content: 42, run_id: response.runId })),
+  Wire.dataFrame(Wire.json({
+    id: response.messageId,
+    date: 1764489600,
+    message_type: "reasoning_message",
+    otid: Wire.otid(response.messageId, 0),
+    is_err: "no",
+    seq_id: "x",
+    run_id: response.runId,
+    reasoning: "Odd frames first. ",
+    signature: 7,
+    brand_new_field: { nested: true }
+  }))
+]
+

@@ -115,6 +115,8 @@ export interface Service {
   readonly agent: (id: string) => Effect.Effect<Option.Option<Agent>>
   readonly createConversation: (agentId: string, summary?: string) => Effect.Effect<Conversation>
   readonly conversation: (id: string) => Effect.Effect<Option.Option<Conversation>>
+  /** Deletes a conversation and its history; whether it existed. */
+  readonly deleteConversation: (id: string) => Effect.Effect<boolean>
   readonly thread: (key: string) => Effect.Effect<Chunk.Chunk<LettaSchema.LettaMessage>>
   readonly createRun: (agentId: string, conversationId: string | null, background: boolean) => Effect.Effect<RunRecord>
   readonly run: (id: string) => Effect.Effect<Option.Option<RunRecord>>
@@ -246,6 +248,15 @@ export const make: Effect.Effect<Service> = Effect.gen(function*() {
     agent: (id) => Effect.map(Ref.get(state), (s) => HashMap.get(s.agents, id)),
     createConversation,
     conversation: (id) => Effect.map(Ref.get(state), (s) => HashMap.get(s.conversations, id)),
+    deleteConversation: (id) =>
+      Ref.modify(state, (s) => [
+        HashMap.has(s.conversations, id),
+        {
+          ...s,
+          conversations: HashMap.remove(s.conversations, id),
+          threads: HashMap.remove(s.threads, conversationThread(id))
+        }
+      ]),
     thread: (key) => Effect.map(Ref.get(state), (s) => Option.getOrElse(HashMap.get(s.threads, key), Chunk.empty)),
     createRun,
     run: (id) => Effect.map(Ref.get(state), (s) => HashMap.get(s.runs, id)),

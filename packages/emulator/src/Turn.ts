@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import type { LettaSchema } from "@letta-pipeline/core"
+import { LettaSchema } from "@letta-pipeline/core"
 import { Deferred, Duration, Effect, Fiber, Option, Queue, Stream, Take } from "effect"
 import * as EmulatorConfig from "./EmulatorConfig.js"
 import type * as Fault from "./Fault.js"
@@ -69,11 +69,15 @@ export const run = (
     const history = yield* store.thread(input.thread)
     const userText = textOf(input.content)
     const callId = `call_${(yield* Wire.id("step")).slice(-24).replace(/-/g, "")}`
-    const steps = Script.plan(
-      { text: userText, agentName: input.agent.name, earlier: earlierUserTexts(history) },
+    const huge = faultIs(input.fault, "huge-output")
+    const planned = Script.plan(
+      { text: huge ? `${userText} [[tool]]` : userText, agentName: input.agent.name, earlier: earlierUserTexts(history) },
       callId
     )
-    const mode = { tokens: input.tokens, size: settings.tokenSize }
+    const steps = huge ? planned.map(Script.huge) : planned
+    // one frame per message, whatever the request asked, so that each huge text is one frame
+    const mode = { tokens: input.tokens && !huge, size: settings.tokenSize }
+    const stopFault = Option.flatMap(input.fault, (f) => (f.kind === "stop" ? Option.some(f.stopReason) : Option.none()))
     const pause = (duration: Duration.Duration) =>
       Duration.toMillis(duration) > 0 ? Effect.sleep(duration) : Effect.void
 
@@ -131,6 +135,10 @@ export const run = (
         if (index === 0 && faultIs(input.fault, "llm-error")) {
           return paced(streamed.slice(0, cut)).pipe(Stream.concat(llmErrorTail))
         }
+        if (index === 0 && Option.isSome(stopFault)) {
+          // the whole first response, then the turn stops: a tool call in it never gets its return
+          return paced(streamed).pipe(Stream.concat(stopTail(stopFault.value)))
+        }
         const recorded = Stream.fromEffect(store.record(runId, input.thread, Script.stepMessages(ids, s))).pipe(
           Stream.drain
         )
@@ -159,6 +167,17 @@ export const run = (
       )
     }))
 
+    /** Letta's success tail with another stop reason, and no error event (the run's status by Letta's rule). */
+    const stopTail = (stopReason: string): Stream.Stream<Item> =>
+      Stream.unwrap(Effect.gen(function*() {
+        yield* finish(LettaSchema.runStatusOf(stopReason), stopReason)
+        return Stream.make(
+          message({ message_type: "stop_reason", stop_reason: stopReason }),
+          message(Script.usage(steps.slice(0, 1), history.length, settings.tokenSize)),
+          frame(Wire.doneFrame)
+        )
+      }))
+
     const ending: Stream.Stream<Item> = Stream.unwrap(Effect.gen(function*() {
       yield* finish("completed", "end_turn")
       return Stream.make(
@@ -169,7 +188,9 @@ export const run = (
     }))
 
     const stalled = faultIs(input.fault, "stall")
-    const injected: Stream.Stream<Item> = faultIs(input.fault, "malformed")
+    const injected: Stream.Stream<Item> = faultIs(input.fault, "odd-frames")
+      ? Stream.fromEffect(Effect.map(response, (ids) => Script.oddFrames(ids).map(frame))).pipe(Stream.flattenIterables)
+      : faultIs(input.fault, "malformed")
       ? Stream.make(frame(Wire.dataFrame("{\"message_type\": \"assistant_message\", \"content\": \"cut off")))
       : faultIs(input.fault, "unknown-type")
       ? Stream.fromEffect(Effect.map(response, (ids) =>
@@ -184,9 +205,12 @@ export const run = (
       ? Stream.fromEffect(pause(settings.stall)).pipe(Stream.drain)
       : Stream.empty
 
-    const failedEarly = faultIs(input.fault, "reset") || faultIs(input.fault, "llm-error")
+    const failedEarly = faultIs(input.fault, "reset") || faultIs(input.fault, "llm-error") || Option.isSome(stopFault)
     const body = Stream.concat(
-      Stream.fromIterable(steps).pipe(Stream.zipWithIndex, Stream.flatMap(([s, i]) => step(s, i))),
+      Stream.fromIterable(Option.isSome(stopFault) ? steps.slice(0, 1) : steps).pipe(
+        Stream.zipWithIndex,
+        Stream.flatMap(([s, i]) => step(s, i))
+      ),
       failedEarly ? Stream.empty : ending
     )
 

@@ -11,17 +11,23 @@ import { Console, Duration, Effect, Layer } from "effect"
 import { runCli } from "../utils/cli.js"
 import { call, crashes, leakedSecrets, secrets, seen, serverUrl, stackLayer, upstreamSettled, withKey } from "./stack.js"
 
-/** Every fault the emulator has (a status as a server error and as a rate limit): a new one must get a cell. */
-type FaultName = `status:${500 | 429}` | Exclude<typeof Fault.kinds[number], "status">
+/**
+ * Every fault the emulator has (a status as a server error and as a rate limit, a stop reason by which the run failed
+ * and one by which it completed): a new one must get a cell.
+ */
+type FaultName =
+  | `status:${500 | 429}`
+  | `stop:${"llm_api_error" | "max_steps"}`
+  | Exclude<typeof Fault.kinds[number], "status" | "stop">
 const faults: ReadonlyArray<FaultName> = Fault.kinds.flatMap((kind): ReadonlyArray<FaultName> =>
-  kind === "status" ? ["status:500", "status:429"] : [kind]
+  kind === "status" ? ["status:500", "status:429"] : kind === "stop" ? ["stop:llm_api_error", "stop:max_steps"] : [kind]
 )
 
 /**
- * Faults a client must ride out: Letta adds message types over time, and omits `[DONE]` at times after its stop reason.
- * The turn completes.
+ * Faults a client must ride out: Letta adds message types over time, omits `[DONE]` at times after its stop reason,
+ * sends frames no client needs in odd shapes, and huge outputs; a run may stop at its step limit. The turn completes.
  */
-const tolerated: ReadonlySet<FaultName> = new Set(["unknown-type", "no-done"])
+const tolerated: ReadonlySet<FaultName> = new Set(["unknown-type", "no-done", "odd-frames", "huge-output", "stop:max_steps"])
 
 /** What each other fault must be reported as (in the message the client gets). */
 const cause: Record<FaultName, RegExp> = {
@@ -33,7 +39,11 @@ const cause: Record<FaultName, RegExp> = {
   "no-done": /^$/,
   stall: /did not answer in time \(idle timeout/i,
   "llm-error": /error during the turn/i,
-  "slow-first-byte": /did not answer in time \(connect timeout/i
+  "slow-first-byte": /did not answer in time \(connect timeout/i,
+  "stop:llm_api_error": /run failed.*stop reason llm_api_error/i,
+  "stop:max_steps": /^$/,
+  "odd-frames": /^$/,
+  "huge-output": /^$/
 }
 
 type Surface = "native SSE" | "OpenAI stream" | "OpenAI JSON" | "CLI"
@@ -175,15 +185,15 @@ layer(Live, { excludeTestServices: true })("fault matrix", (it) => {
           messages: [{ role: "user", content: `still there after ${fault}?` }]
         })
         assert.strictEqual(after.status, 200, after.text)
-        rows.push(`| ${fault.padEnd(15)} | ${outcomes.map((o) => short(o).padEnd(13)).join(" | ")} |`)
+        rows.push(`| ${fault.padEnd(18)} | ${outcomes.map((o) => short(o).padEnd(13)).join(" | ")} |`)
       }
       assert.deepStrictEqual(crashes, { unhandledRejections: 0, uncaughtExceptions: 0 })
       assert.deepStrictEqual(leakedSecrets(), [])
       const stats = yield* emulator.stats.snapshot
       yield* Console.log([
         `fault matrix: ${cells} cells passed; upstream streams ${stats.total_streams} opened, ${stats.active_streams} open at the end`,
-        `| fault           | ${surfaces.map((s) => s.padEnd(13)).join(" | ")} |`,
-        `|-----------------|${surfaces.map(() => "---------------|").join("")}`,
+        `| fault              | ${surfaces.map((s) => s.padEnd(13)).join(" | ")} |`,
+        `|--------------------|${surfaces.map(() => "---------------|").join("")}`,
         ...rows
       ].join("\n"))
     }), { timeout: 240_000 })
