@@ -106,6 +106,43 @@ layer(Live, { excludeTestServices: true })("faults", (it) => {
       assert.strictEqual(fields(fields(JSON.parse(json.text)).error).type, "llm_error")
     }))
 
+  it.effect("stop:<reason>: the first response, then that stop reason, usage and [DONE], no error event", () =>
+    Effect.gen(function*() {
+      const agent = yield* demoAgentId
+      const raw = yield* request("POST", `/v1/agents/${agent}/messages/stream`, { body: turn("search for x [[fault:stop:max_steps]]") })
+      const tail = frames(raw.text).slice(-3)
+      assert.strictEqual(tail[0], "data: {\"message_type\":\"stop_reason\",\"stop_reason\":\"max_steps\"}")
+      assert.strictEqual(tail[2], "data: [DONE]")
+      assert.isFalse(raw.text.includes("event: error"))
+      const types = payloads(raw.text).map((m) => m.message_type)
+      assert.include(types, "tool_call_message")
+      assert.notInclude(types, "tool_return_message")
+      // the client passes the frames on; the pipeline's rule makes the failing stop reason an error
+      const last = (yield* events("hi [[fault:stop:llm_api_error]]")).at(-1)
+      assert.isTrue(last?.type === "error" && last.data.reason === "RunFailed" && last.data.message.includes("llm_api_error"))
+    }))
+
+  it.effect("odd-frames: a ping without id or date and other frames no client needs; the turn completes", () =>
+    Effect.gen(function*() {
+      const agent = yield* demoAgentId
+      const raw = yield* request("POST", `/v1/agents/${agent}/messages/stream`, { body: turn("hi [[fault:odd-frames]]") })
+      assert.include(frames(raw.text), "data: {\"message_type\":\"ping\"}")
+      assert.isTrue(payloads(raw.text).some((m) => m.message_type === "user_message" && m.content === 42))
+      const all = yield* events("hi [[fault:odd-frames]]")
+      assert.strictEqual(all.at(-1)?.type, "done")
+    }))
+
+  it.effect("huge-output: a 190 KB tool result and a 100 KB answer, each in one frame", () =>
+    Effect.gen(function*() {
+      const agent = yield* demoAgentId
+      const raw = yield* request("POST", `/v1/agents/${agent}/messages/stream`, { body: turn("hi [[fault:huge-output]]") })
+      const sizes = new Map(payloads(raw.text).map((m) => [m.message_type, Buffer.byteLength(JSON.stringify(m))]))
+      assert.isAbove(sizes.get("tool_return_message") ?? 0, 2 * 190_000)
+      assert.isAbove(sizes.get("assistant_message") ?? 0, 100_000)
+      const all = yield* events("hi [[fault:huge-output]]")
+      assert.strictEqual(all.at(-1)?.type, "done")
+    }))
+
   it.effect("slow-first-byte: no headers in time is the client's connect timeout", () =>
     Effect.gen(function*() {
       const error = yield* failure("hi [[fault:slow-first-byte]]")

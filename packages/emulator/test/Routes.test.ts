@@ -273,6 +273,15 @@ layer(emulatorLayer(), { excludeTestServices: true })("emulator routes", (it) =>
         })
         assert.strictEqual(defaultThread.status, 200)
         assert.strictEqual(decode(LettaSchema.MessageList, yield* request("GET", `/v1/agents/${agent.id}/messages`)).length, 3)
+        // deleted, the conversation is gone for good: its turns and its record are 404s
+        const deleted = yield* request("DELETE", `/v1/conversations/${conversation.id}`)
+        assert.strictEqual(deleted.status, 200)
+        assert.strictEqual(deleted.text, "null")
+        assert.strictEqual((yield* request("GET", `/v1/conversations/${conversation.id}`)).status, 404)
+        const gone = yield* request("POST", `/v1/conversations/${conversation.id}/messages`, { body: turn("anyone?") })
+        assert.strictEqual(gone.status, 404)
+        assert.strictEqual(fields(json(gone)).detail, `Conversation with ID ${conversation.id} not found`)
+        assert.strictEqual((yield* request("DELETE", `/v1/conversations/${conversation.id}`)).status, 404)
       }))
   })
 

@@ -14,7 +14,7 @@ export interface Answer {
 }
 
 export const request = (
-  method: "GET" | "POST",
+  method: "GET" | "POST" | "DELETE",
   path: string,
   options: { readonly body?: unknown; readonly headers?: Record<string, string> } = {}
 ) =>
