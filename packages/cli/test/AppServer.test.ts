@@ -1,10 +1,11 @@
 /**
  * The whole path against the real Letta App Server, offline, with the project's stub LLM: the CLI, and the server's
  * OpenAI stream (reasoning, tool block, usage), chats mapped onto App Server conversations through the store across a
- * restart, and the App Server's own OpenAI mode side by side.
+ * restart, a chat whose conversation the App Server no longer has, and the App Server's own OpenAI mode side by side.
  */
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
+import { ConversationStore } from "@letta-pipeline/core"
 import { StubLlm } from "@letta-pipeline/emulator"
 import { Effect, Layer } from "effect"
 import { mkdtempSync } from "node:fs"
@@ -135,6 +136,26 @@ layer(Live, { excludeTestServices: true })("against the real Letta App Server", 
         assert.include(history, "apples [[tool]]")
         assert.include(history, "after the restart")
         assert.notInclude(history, "bananas")
+      }))
+
+      // the map points chat-apples at a conversation the App Server does not have (its data restored from an earlier
+      // state): the chat is told once and continues in a new conversation
+      const dbFile = join(data, "letta-pipeline.db")
+      yield* Effect.scoped(Effect.gen(function*() {
+        const store = yield* Effect.provide(ConversationStore.ConversationStore, yield* Layer.build(ConversationStore.layerSqlite(dbFile)))
+        const current = yield* store.getOrCreate(app.agentId, "chat-apples", Effect.dieMessage("chat-apples has a conversation"))
+        yield* store.replace(app.agentId, "chat-apples", current, Effect.succeed("local-conv-999999"))
+      }))
+      yield* Effect.scoped(Effect.gen(function*() {
+        const url = `${yield* startAndWait(["serve", "--port", "0"], serverEnv)}/v1`
+        const lost = yield* stream(url, app.agentId, "is anyone there", { "x-openwebui-chat-id": "chat-apples" })
+        assert.include(lost.content, "no longer exists in Letta")
+        assert.include(lost.content, "Hello from the stub LLM!")
+        const next = yield* stream(url, app.agentId, "and now", { "x-openwebui-chat-id": "chat-apples" })
+        assert.notInclude(next.content, "no longer exists")
+        const history = JSON.stringify((yield* stub.requests).at(-1))
+        assert.include(history, "is anyone there")
+        assert.notInclude(history, "apples [[tool]]")
       }))
 
       // -- side by side: the App Server's own OpenAI mode ------------------------------------------------------------
