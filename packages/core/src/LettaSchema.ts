@@ -414,7 +414,10 @@ interface Member {
   readonly passedOver: boolean
 }
 
-const member = (schema: { readonly fields: Schema.Struct.Fields }, type: KnownType, decode: MessageDecoder): Member => {
+const member = <A extends LettaMessage, I>(
+  schema: Schema.Schema<A, I> & { readonly fields: Schema.Struct.Fields },
+  type: KnownType
+): Member => {
   const read = new Set(["message_type", ...readFields[type]])
   const unread = new Map<string, (value: unknown) => boolean>()
   for (const [key, field] of Object.entries(schema.fields)) {
@@ -422,37 +425,25 @@ const member = (schema: { readonly fields: Schema.Struct.Fields }, type: KnownTy
     const valid = Schema.is(Schema.Struct({ [key]: field }))
     unread.set(key, (value) => valid({ [key]: value }))
   }
-  return { decode, unread, passedOver: readFields[type].length === 0 }
+  return { decode: Schema.decodeUnknownEither(schema), unread, passedOver: readFields[type].length === 0 }
 }
 
 const members: Record<KnownType, Member> = {
-  system_message: member(SystemMessage, "system_message", Schema.decodeUnknownEither(SystemMessage)),
-  user_message: member(UserMessage, "user_message", Schema.decodeUnknownEither(UserMessage)),
-  reasoning_message: member(ReasoningMessage, "reasoning_message", Schema.decodeUnknownEither(ReasoningMessage)),
-  hidden_reasoning_message: member(
-    HiddenReasoningMessage,
-    "hidden_reasoning_message",
-    Schema.decodeUnknownEither(HiddenReasoningMessage)
-  ),
-  assistant_message: member(AssistantMessage, "assistant_message", Schema.decodeUnknownEither(AssistantMessage)),
-  tool_call_message: member(ToolCallMessage, "tool_call_message", Schema.decodeUnknownEither(ToolCallMessage)),
-  tool_return_message: member(ToolReturnMessage, "tool_return_message", Schema.decodeUnknownEither(ToolReturnMessage)),
-  approval_request_message: member(
-    ApprovalRequestMessage,
-    "approval_request_message",
-    Schema.decodeUnknownEither(ApprovalRequestMessage)
-  ),
-  approval_response_message: member(
-    ApprovalResponseMessage,
-    "approval_response_message",
-    Schema.decodeUnknownEither(ApprovalResponseMessage)
-  ),
-  summary_message: member(SummaryMessage, "summary_message", Schema.decodeUnknownEither(SummaryMessage)),
-  event_message: member(EventMessage, "event_message", Schema.decodeUnknownEither(EventMessage)),
-  ping: member(Ping, "ping", Schema.decodeUnknownEither(Ping)),
-  stop_reason: member(StopReason, "stop_reason", Schema.decodeUnknownEither(StopReason)),
-  usage_statistics: member(UsageStatistics, "usage_statistics", Schema.decodeUnknownEither(UsageStatistics)),
-  error_message: member(ErrorMessage, "error_message", Schema.decodeUnknownEither(ErrorMessage))
+  system_message: member(SystemMessage, "system_message"),
+  user_message: member(UserMessage, "user_message"),
+  reasoning_message: member(ReasoningMessage, "reasoning_message"),
+  hidden_reasoning_message: member(HiddenReasoningMessage, "hidden_reasoning_message"),
+  assistant_message: member(AssistantMessage, "assistant_message"),
+  tool_call_message: member(ToolCallMessage, "tool_call_message"),
+  tool_return_message: member(ToolReturnMessage, "tool_return_message"),
+  approval_request_message: member(ApprovalRequestMessage, "approval_request_message"),
+  approval_response_message: member(ApprovalResponseMessage, "approval_response_message"),
+  summary_message: member(SummaryMessage, "summary_message"),
+  event_message: member(EventMessage, "event_message"),
+  ping: member(Ping, "ping"),
+  stop_reason: member(StopReason, "stop_reason"),
+  usage_statistics: member(UsageStatistics, "usage_statistics"),
+  error_message: member(ErrorMessage, "error_message")
 }
 const isKnownType = (type: string): type is KnownType => knownMessageTypes.has(type)
 const decodeUnknownMessage: MessageDecoder = Schema.decodeUnknownEither(UnknownMessage)

@@ -274,40 +274,27 @@ describe("poll mode", () => {
       pollInterval: Duration.seconds(2)
     }))))
 
-  it.effect("a failed run ends in a RunFailed error after its messages", () =>
-    Effect.gen(function*() {
-      const pipeline = yield* Pipeline.Pipeline
-      const fiber = yield* Effect.fork(Stream.runCollect(Stream.either(pipeline.pipe({ model: Letta.agentId, messages: transcript, body: {} }))))
-      yield* TestClock.adjust(Duration.seconds(5))
-      const items = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
-      const last = items.at(-1)
-      assert.isTrue(last?._tag === "Left" && last.left._tag === "LettaError" && last.left.reason === "RunFailed")
-      if (last?._tag === "Left") assert.include(last.left.message, "llm_api_error")
-    }).pipe(Effect.provide(pipelineLayer(pollRoutes(["running", "failed"], "llm_api_error"), {
-      mode: "poll",
-      pollInterval: Duration.seconds(1)
-    }))))
-
-  it.effect("poll and stream share one rule: a failed run without a stop reason, and a cancelled one, are errors", () =>
-    Effect.gen(function*() {
-      const pipeline = yield* Pipeline.Pipeline
-      const fiber = yield* Effect.fork(Stream.runCollect(Stream.either(pipeline.pipe({ model: Letta.agentId, messages: transcript, body: {} }))))
-      yield* TestClock.adjust(Duration.seconds(5))
-      const items = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
-      const last = items.at(-1)
-      // the run said only "failed": by Letta's rule that is the stop reason `error`
-      assert.isTrue(last?._tag === "Left" && last.left._tag === "LettaError" && last.left.reason === "RunFailed")
-      if (last?._tag === "Left" && last.left._tag === "LettaError") {
-        assert.strictEqual(last.left.stopReason, "error")
+  // poll and stream share one rule (ChatStream.toEvents): the run's stop reason, or `error` when a failed run has none
+  for (const [stopReason, expected] of [["llm_api_error", "llm_api_error"], [null, "error"]] as const) {
+    it.effect(`a failed run (stop reason ${stopReason}) ends in a RunFailed error after its messages`, () =>
+      Effect.gen(function*() {
+        const pipeline = yield* Pipeline.Pipeline
+        const fiber = yield* Effect.fork(Stream.runCollect(Stream.either(pipeline.pipe({ model: Letta.agentId, messages: transcript, body: {} }))))
+        yield* TestClock.adjust(Duration.seconds(5))
+        const items = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
+        assert.isTrue(items.some((item) => item._tag === "Right" && item.right.type === "message"))
+        const last = items.at(-1)
+        assert.isTrue(last?._tag === "Left" && last.left._tag === "LettaError" && last.left.reason === "RunFailed")
+        if (last?._tag !== "Left" || last.left._tag !== "LettaError") return
+        assert.strictEqual(last.left.stopReason, expected)
         assert.strictEqual(last.left.runId, Letta.runId)
         assert.strictEqual(last.left.agentId, Letta.agentId)
-      }
-      // what came before the failure stays
-      assert.isTrue(items.some((item) => item._tag === "Right" && item.right.type === "message"))
-    }).pipe(Effect.provide(pipelineLayer(pollRoutes(["running", "failed"], null), {
-      mode: "poll",
-      pollInterval: Duration.seconds(1)
-    }))))
+        assert.include(last.left.message, expected)
+      }).pipe(Effect.provide(pipelineLayer(pollRoutes(["running", "failed"], stopReason), {
+        mode: "poll",
+        pollInterval: Duration.seconds(1)
+      }))))
+  }
 
   it.effect("a blocking conversation turn whose stop reason failed is a RunFailed error too", () =>
     Effect.gen(function*() {
