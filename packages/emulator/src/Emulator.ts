@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import { HttpLayerRouter, HttpServer, type HttpServerError } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
+import { HoldingHttpServer } from "@letta-pipeline/core"
 import { type ConfigError, Context, Effect, Layer } from "effect"
 import { createServer } from "node:http"
 import * as ArmedFaults from "./ArmedFaults.js"
@@ -54,7 +54,8 @@ const serve = (settings: EmulatorConfig.Settings) =>
     // Letta (FastAPI) tells `/v1/agents` from `/v1/agents/` and redirects between them
     routerConfig: { ignoreTrailingSlash: false }
   }), Layer.effect(Emulator, make)).pipe(
-    Layer.provide(NodeHttpServer.layer(createServer, { port: settings.port, host: settings.host })),
+    // the port opens before the routes are served: requests arriving in between are held until they are
+    Layer.provide(HoldingHttpServer.layer(createServer, { port: settings.port, host: settings.host })),
     Layer.provide(
       Layer.mergeAll(Store.layer, Stats.layer, ArmedFaults.layer, Layer.succeed(EmulatorConfig.EmulatorConfig, settings))
     )

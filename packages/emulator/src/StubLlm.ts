@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 import { HttpLayerRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
+import { HoldingHttpServer } from "@letta-pipeline/core"
 import { Context, Effect, Layer, Ref, Schema, Stream } from "effect"
 import { createServer } from "node:http"
 import * as Wire from "./Wire.js"
@@ -164,6 +164,6 @@ export const layer = (options: Partial<Options> = {}): Layer.Layer<StubLlm, neve
     return Layer.merge(
       HttpLayerRouter.serve(routes(settings, requests), { disableLogger: true, disableListenLog: true }),
       service
-    ).pipe(Layer.provide(NodeHttpServer.layer(createServer, { port: settings.port, host: "127.0.0.1" })))
+    ).pipe(Layer.provide(HoldingHttpServer.layer(createServer, { port: settings.port, host: "127.0.0.1" })))
   })).pipe(Layer.orDie)
 }

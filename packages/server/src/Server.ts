@@ -5,8 +5,13 @@
  * @since 0.1.0
  */
 import { HttpLayerRouter, HttpServer, type HttpServerError } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
-import type { ConversationStore, LettaClient, LettaConfig, Pipeline } from "@letta-pipeline/core"
+import {
+  type ConversationStore,
+  HoldingHttpServer,
+  type LettaClient,
+  type LettaConfig,
+  type Pipeline
+} from "@letta-pipeline/core"
 import { type ConfigError, Duration, Effect, Layer, Option } from "effect"
 import { createServer, type Server as NodeServer } from "node:http"
 import * as ChatThreads from "./ChatThreads.js"
@@ -99,11 +104,14 @@ export const layer = (
   Layer.unwrapScoped(Effect.gen(function*() {
     const node = createServer()
     const settings = yield* ServerConfig.ServerConfig
-    // built after the server, so released before it: drain first, then the server's own close finds it stopped
+    // built once the routes are served, so released before them: open streams finish while the routes still serve,
+    // then the server's own close finds it stopped. A start-up that fails earlier does not drain, so the requests held
+    // meanwhile get their 503 at once instead of being cut after the grace period.
     const graceful = Layer.scopedDiscard(Effect.addFinalizer(() => drain(node, settings.shutdownGrace)))
-    // announced once the routes are served: a request at once after "Listening" must not find a bare socket
-    return Layer.mergeAll(Layer.provide(announce, layerApp), graceful).pipe(
-      Layer.provideMerge(NodeHttpServer.layer(() => node, { port: options.port, host: options.host })),
+    // "Listening" is announced once the routes are served; the port opens before, and what reaches it in between is
+    // held until they are (HoldingHttpServer)
+    return Layer.provide(Layer.merge(announce, graceful), layerApp).pipe(
+      Layer.provideMerge(HoldingHttpServer.layer(() => node, { port: options.port, host: options.host })),
       Layer.provide(Layer.succeed(ServerConfig.ServerConfig, settings))
     )
   })).pipe(Layer.provide(ServerConfig.layerConfig))

@@ -1,6 +1,10 @@
 /**
  * 1,000 clients disconnecting at random points, over the three HTTP surfaces of a server process: every upstream
- * Letta stream that was open when its client left is closed within 100 ms, and none stays open.
+ * Letta stream that was open when its client left is closed within 2 s, none stays open, and on each surface most of
+ * them are cut by the disconnect rather than run to their end.
+ *
+ * The bounds are behavioural and hold on two busy cores (a clean-clone CI run once measured a 120 ms close, over the
+ * 100 ms bound asserted then). How fast the streams close is printed, not asserted: p50, p99 and max.
  */
 import { NodeContext } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
@@ -11,7 +15,8 @@ import { emulatorLayer, leakedSecrets, secrets, seen, serverProcess, upstreamSet
 
 const clients = 1_000
 const concurrency = 10
-const bound = 100
+/** Every stream open when its client left is closed within this many ms: a leak, not a slow machine, goes past it. */
+const bound = 2_000
 
 type Surface = "OpenAI stream" | "OpenAI JSON" | "native SSE"
 const surfaces: ReadonlyArray<Surface> = ["OpenAI stream", "OpenAI JSON", "native SSE"]
@@ -52,7 +57,9 @@ const percentile = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.min
 const Live = Layer.mergeAll(emulatorLayer({ tokenDelay: Duration.millis(12) }), NodeContext.layer)
 
 layer(Live, { excludeTestServices: true })("disconnects", (it) => {
-  it.effect(`${clients} clients leaving at random points: each open upstream stream closes within ${bound} ms`, () =>
+  const title = `${clients} clients leaving at random points: each open upstream stream is closed within ${bound / 1000} s, ` +
+    "most by the disconnect (p50/p99/max printed)"
+  it.effect(title, () =>
     Effect.gen(function*() {
       const emulator = yield* Emulator.Emulator
       const base = yield* Effect.orDie(serverProcess())
@@ -69,7 +76,7 @@ layer(Live, { excludeTestServices: true })("disconnects", (it) => {
           const leaveAfter = (yield* Random.nextIntBetween(0, 10)) === 0 ? 0 : yield* Random.nextIntBetween(1, 600)
           const tag = `disconnect #${i} via ${surface}`
           const departure = yield* leavingClient(base, emulator.demoAgent.id, tag, surface, leaveAfter)
-          return { tag, ...departure }
+          return { tag, surface, ...departure }
         }), { concurrency })
 
       yield* Effect.orDie(upstreamSettled(Duration.seconds(5)))
@@ -78,6 +85,9 @@ layer(Live, { excludeTestServices: true })("disconnects", (it) => {
       let finishedBefore = 0
       let neverReached = 0
       const late: Array<string> = []
+      // per surface: streams open when their client left, and those of them that ran to their end anyway
+      const open = new Map<Surface, number>()
+      const ranOn = new Map<Surface, number>()
       for (const departure of departures) {
         const record = records.get(departure.tag)
         if (record === undefined) {
@@ -92,6 +102,8 @@ layer(Live, { excludeTestServices: true })("disconnects", (it) => {
         }
         const delay = closedAt - departure.leftAt
         delays.push(delay)
+        open.set(departure.surface, (open.get(departure.surface) ?? 0) + 1)
+        if (record.end !== "client_closed") ranOn.set(departure.surface, (ranOn.get(departure.surface) ?? 0) + 1)
         if (delay > bound) late.push(`${departure.tag}: ${delay} ms (${record.end})`)
       }
       delays.sort((a, b) => a - b)
@@ -100,9 +112,17 @@ layer(Live, { excludeTestServices: true })("disconnects", (it) => {
         `disconnects: ${clients} clients; ${delays.length} left while their upstream stream was open, ` +
           `${finishedBefore} after it had finished, ${neverReached} before it started; ` +
           `upstream closed after the client left: p50 ${percentile(delays, 0.5)} ms, p99 ${percentile(delays, 0.99)} ms, ` +
-          `max ${delays.at(-1) ?? 0} ms; emulator: ${stats.client_closed_streams} client-closed, ${stats.active_streams} open`
+          `max ${delays.at(-1) ?? 0} ms; not cut by the disconnect (ran to their end after it): ` +
+          surfaces.map((surface) => `${ranOn.get(surface) ?? 0}/${open.get(surface) ?? 0} ${surface}`).join(", ") +
+          `; emulator: ${stats.client_closed_streams} client-closed, ${stats.active_streams} open`
       )
       assert.deepStrictEqual(late, [])
+      // a stream that ignored the disconnect would end within the turn, inside the bound: it is the disconnect that
+      // must end them (a stream may still finish as its client leaves, hence "most")
+      for (const surface of surfaces) {
+        const cut = `${surface}: most streams cut by the disconnect`
+        assert.isBelow(ranOn.get(surface) ?? 0, (open.get(surface) ?? 0) / 2, cut)
+      }
       assert.isAbove(delays.length, clients / 2, "most clients left mid-turn")
       assert.strictEqual(stats.active_streams, 0)
       assert.deepStrictEqual(seen.filter((line) => /unhandled|uncaught|\n\s+at /i.test(line)), [])

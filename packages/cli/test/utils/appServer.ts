@@ -5,22 +5,13 @@
 import { Command, HttpClient } from "@effect/platform"
 import { Duration, Effect, Schedule } from "effect"
 import { existsSync, mkdirSync, writeFileSync } from "node:fs"
-import * as net from "node:net"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
-import { cleanEnv } from "./cli.js"
+import { cleanEnv, freePort } from "./cli.js"
 
 export const entry = resolve(
   fileURLToPath(new URL("../../../../.cache/app-server/node_modules/@letta-ai/letta-code/letta.js", import.meta.url))
 )
-
-const freePort = Effect.async<number>((resume) => {
-  const server = net.createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const port = (server.address() as net.AddressInfo).port
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
 
 export interface AppServer {
   readonly ws: string

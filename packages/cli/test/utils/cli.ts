@@ -3,6 +3,7 @@
  */
 import { Command } from "@effect/platform"
 import { Deferred, Duration, Effect, Option, Stream } from "effect"
+import * as net from "node:net"
 import { fileURLToPath } from "node:url"
 
 export const main = fileURLToPath(new URL("../../dist/main.js", import.meta.url))
@@ -42,11 +43,21 @@ export const runCli = (
     Effect.timeoutFail({ duration: "60 seconds", onTimeout: () => new Error(`letta-pipeline ${args.join(" ")} did not end`) })
   )
 
+/** A port of 127.0.0.1 that was free a moment ago. */
+export const freePort = Effect.async<number>((resume) => {
+  const server = net.createServer()
+  server.listen(0, "127.0.0.1", () => {
+    const address = server.address()
+    const port = typeof address === "object" && address !== null ? address.port : 0
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})
+
 /**
- * Starts a long-running command; the URL it logs once listening. Every line it writes goes to `onLine`. Killed with
- * the scope.
+ * Starts a long-running command and returns at once; `listening` waits for the URL it logs once listening. Every line
+ * it writes goes to `onLine`. Killed with the scope.
  */
-export const startAndWait = (
+export const start = (
   args: ReadonlyArray<string>,
   extraEnv: Record<string, string>,
   onLine: (line: string) => void = () => {}
@@ -70,6 +81,15 @@ export const startAndWait = (
       }),
       Effect.forkScoped
     )
-    return yield* Deferred.await(listening).pipe(Effect.timeout(Duration.seconds(30)))
+    return { listening: Deferred.await(listening) }
   })
+
+/** {@link start}, then the URL the command logs once listening (30 s at most). */
+export const startAndWait = (
+  args: ReadonlyArray<string>,
+  extraEnv: Record<string, string>,
+  onLine: (line: string) => void = () => {}
+) =>
+  Effect.flatMap(start(args, extraEnv, onLine), (started) =>
+    started.listening.pipe(Effect.timeout(Duration.seconds(30))))
 
