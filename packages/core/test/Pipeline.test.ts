@@ -107,6 +107,37 @@ describe("Pipeline.pipe", () => {
     }).pipe(Effect.provide(pipelineLayer(answer))))
 })
 
+describe("a run that fails only by its stop reason", () => {
+  // the bytes Letta streams: partial text, a failing stop reason, usage, [DONE], and no `event: error`
+  const failedRun = () =>
+    Mock.sse([
+      `data: {"id":"message-1","message_type":"assistant_message","otid":"o-1","run_id":"${Letta.runId}","content":"Partial ans"}\n\n`,
+      `data: {"message_type":"stop_reason","stop_reason":"invalid_llm_response"}\n\n`,
+      `data: {"message_type":"usage_statistics","completion_tokens":3,"prompt_tokens":10,"total_tokens":13,"step_count":1}\n\n`,
+      "data: [DONE]\n\n"
+    ])
+
+  it.effect("is a RunFailed LettaError after the partial text, never a successful empty answer", () =>
+    Effect.gen(function*() {
+      const pipeline = yield* Pipeline.Pipeline
+      const items = Chunk.toReadonlyArray(yield* Stream.runCollect(Stream.either(
+        pipeline.pipe({ model: Letta.agentId, messages: transcript, body: { stream: true } })
+      )))
+      assert.deepStrictEqual(items.slice(0, 2).map((item) => item._tag === "Right" && item.right.type), ["message", "usage"])
+      const last = items.at(-1)
+      assert.isTrue(last?._tag === "Left" && last.left._tag === "LettaError")
+      if (last?._tag !== "Left" || last.left._tag !== "LettaError") return
+      assert.strictEqual(last.left.reason, "RunFailed")
+      assert.strictEqual(last.left.stopReason, "invalid_llm_response")
+      assert.strictEqual(last.left.runId, Letta.runId)
+      assert.strictEqual(
+        last.left.message,
+        `Letta run failed: the model answered something Letta could not use (agent ${Letta.agentId}, run ${Letta.runId}, ` +
+          "stop reason invalid_llm_response)"
+      )
+    }).pipe(Effect.provide(pipelineLayer(failedRun))))
+})
+
 describe("Open WebUI tasks never reach the agent", () => {
   const titlePrompt = `### Task:
 Generate a concise, 3-5 word title with an emoji summarizing the chat history.
