@@ -21,7 +21,8 @@ const recorded = readFileSync(new URL("fixtures/recorded-2026-05-token-stream-ch
 const realTurn = encoder.encode(
   `${Mock.frames(Letta.ping)}${recorded.map((line) => `data: ${line}\n\n`).join("")}${
     Mock.frames(
-      Letta.toolReturn("call_1", "3 results"),
+      // the return of the recorded call
+      Letta.toolReturn("019e5d5be6e324e71a70b794083713fb", "3 results"),
       Letta.reasoning("The user greets me."),
       Letta.assistant("Héllo 👋, how can I help?"),
       Letta.stopReason(),
