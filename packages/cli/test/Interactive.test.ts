@@ -2,31 +2,15 @@
  * The interactive session in a real terminal (tmux): prompt, streamed and dimmed answer, line history, Ctrl-C stops a
  * turn (and its upstream stream) but not the session, /exit leaves.
  */
-import { Command as Process } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
 import { Emulator } from "@letta-pipeline/emulator"
 import { Duration, Effect, Layer, Schedule } from "effect"
 import { main } from "./utils/cli.js"
+import { count, terminal } from "./utils/tmux.js"
 
 const session = `letta-pipeline-test-${process.pid}`
-
-const tmux = (...args: ReadonlyArray<string>) => Process.make("tmux", ...args).pipe(Process.string)
-
-const screen = tmux("capture-pane", "-p", "-e", "-J", "-t", session)
-
-/** Waits until the screen shows what `ready` looks for; fails with the screen after 20 s. */
-const until = (ready: (text: string) => boolean, what: string) =>
-  screen.pipe(
-    Effect.filterOrFail(ready, () => new Error(`waiting for ${what}`)),
-    Effect.retry(Schedule.spaced("50 millis")),
-    Effect.timeoutFail({ duration: Duration.seconds(20), onTimeout: () => new Error(`no ${what} on the screen`) }),
-    Effect.catchAll((error) => Effect.flatMap(screen, (text) => Effect.fail(new Error(`${error.message}:\n${text}`))))
-  )
-
-const keys = (...keys: ReadonlyArray<string>) => tmux("send-keys", "-t", session, ...keys)
-
-const count = (text: string, needle: string) => text.split(needle).length - 1
+const { keys, open, until } = terminal(session)
 
 layer(Layer.mergeAll(Emulator.layer({ tokenDelay: Duration.millis(5) }), NodeContext.layer), { excludeTestServices: true })(
   "interactive chat",
@@ -34,14 +18,10 @@ layer(Layer.mergeAll(Emulator.layer({ tokenDelay: Duration.millis(5) }), NodeCon
     it.scoped("a session in a terminal", () =>
       Effect.gen(function*() {
         const emulator = yield* Emulator.Emulator
-        yield* Effect.acquireRelease(
-          tmux(
-            "new-session", "-d", "-s", session, "-x", "160", "-y", "50",
-            "-e", `LETTA_BASE_URL=${emulator.url}`, "-e", `LETTA_AGENT_ID=${emulator.demoAgent.id}`,
-            `node ${main} chat; echo EXIT=$?; sleep 60`
-          ),
-          () => Effect.ignore(tmux("kill-session", "-t", session))
-        )
+        yield* open(`node ${main} chat; echo EXIT=$?; sleep 60`, {
+          LETTA_BASE_URL: emulator.url,
+          LETTA_AGENT_ID: emulator.demoAgent.id
+        })
         yield* until((text) => text.includes("›"), "the prompt")
 
         yield* keys("hello terminal", "Enter")
@@ -84,14 +64,11 @@ layer(Layer.mergeAll(Emulator.layer({ tokenDelay: Duration.millis(5) }), NodeCon
     it.scoped("NO_COLOR: no colours and no spinner, even on a terminal", () =>
       Effect.gen(function*() {
         const emulator = yield* Emulator.Emulator
-        yield* Effect.acquireRelease(
-          tmux(
-            "new-session", "-d", "-s", session, "-x", "160", "-y", "50",
-            "-e", `LETTA_BASE_URL=${emulator.url}`, "-e", `LETTA_AGENT_ID=${emulator.demoAgent.id}`, "-e", "NO_COLOR=1",
-            `node ${main} chat "plain please"; echo EXIT=$?; sleep 60`
-          ),
-          () => Effect.ignore(tmux("kill-session", "-t", session))
-        )
+        yield* open(`node ${main} chat "plain please"; echo EXIT=$?; sleep 60`, {
+          LETTA_BASE_URL: emulator.url,
+          LETTA_AGENT_ID: emulator.demoAgent.id,
+          NO_COLOR: "1"
+        })
         const text = yield* until((text) => text.includes("EXIT=0"), "the end of the turn")
         assert.include(text, "You said: \"plain please\"")
         assert.notInclude(text, "\x1b[2m")

@@ -7,7 +7,10 @@
  * - `approval_request_message` (auto-approved client tools) becomes a `tool_call_message`, the synthetic
  *   `tool_return_message` stays; lifecycle frames (`client_tool_start`, `loop_error`, …) are dropped;
  * - the runs' `usage_statistics` are summed into one, emitted with the final stop reason.
- * Interrupting a turn sends `abort_message` before the socket closes.
+ * Interrupting a turn sends `abort_message` before the socket closes. A turn sent while an earlier one on its
+ * conversation winds down is queued by the App Server, and every socket that sent a command for the conversation gets
+ * the earlier turn's frames: a turn is matched by its own ids (see `normalise`), and a queued one is resumed
+ * (`resume_queue`), since the App Server may otherwise leave it queued.
  *
  * @since 0.1.0
  */
@@ -54,7 +57,16 @@ type Frame =
     readonly runId: string | null
     readonly error: string | null
   }
-  | { readonly _tag: "Accepted"; readonly accepted: boolean; readonly error: string | null }
+  | {
+    readonly _tag: "Accepted"
+    readonly requestId: string | null
+    readonly accepted: boolean
+    /** `started`, or `queued` behind a turn still running (or winding down) on the conversation. */
+    readonly disposition: string | null
+    readonly error: string | null
+  }
+  /** Queued inputs the App Server took off its queue (`update_queue.removed`), by their `client_message_id`. */
+  | { readonly _tag: "Dequeued"; readonly clientMessageIds: ReadonlyArray<string> }
   | {
     readonly _tag: "Response"
     readonly requestId: string
@@ -71,7 +83,15 @@ const TurnFinished = Schema.Struct({
   run_id: Schema.optional(Schema.NullOr(Schema.String)),
   error: Schema.optional(Schema.NullOr(Schema.String))
 })
-const InputAccepted = Schema.Struct({ accepted: Schema.Boolean, error: Schema.optional(Schema.NullOr(Schema.String)) })
+const InputAccepted = Schema.Struct({
+  request_id: Schema.optional(Schema.NullOr(Schema.String)),
+  accepted: Schema.Boolean,
+  disposition: Schema.optional(Schema.NullOr(Schema.String)),
+  error: Schema.optional(Schema.NullOr(Schema.String))
+})
+const UpdateQueue = Schema.Struct({
+  removed: Schema.optional(Schema.NullOr(Schema.Array(Schema.Struct({ client_message_id: Schema.optional(Schema.NullOr(Schema.String)) }))))
+})
 const CommandResponse = Schema.Struct({
   request_id: Schema.String,
   success: Schema.optional(Schema.Boolean),
@@ -98,7 +118,19 @@ const decodeFrame = (text: string): Either.Either<Frame, string> =>
       }))
     }
     if (type === "input_accepted") {
-      return as(InputAccepted, (f) => ({ _tag: "Accepted", accepted: f.accepted, error: f.error ?? null }))
+      return as(InputAccepted, (f) => ({
+        _tag: "Accepted",
+        requestId: f.request_id ?? null,
+        accepted: f.accepted,
+        disposition: f.disposition ?? null,
+        error: f.error ?? null
+      }))
+    }
+    if (type === "update_queue") {
+      return as(UpdateQueue, (f) => ({
+        _tag: "Dequeued",
+        clientMessageIds: (f.removed ?? []).flatMap((entry) => entry.client_message_id ?? [])
+      }))
     }
     if (type.endsWith("_response")) {
       return as(CommandResponse, (f) => ({
@@ -122,9 +154,25 @@ const InfoResponse = Schema.Struct({ letta_code_version: Schema.optional(Schema.
 // ---------------------------------------------------------------------------------------------------------------------
 
 interface TurnState {
+  /**
+   * Whether this turn has begun: its input was `started`, or, `queued` behind a turn still winding down, taken off the
+   * queue. Frames before that belong to the earlier turn (every socket that sent a command for a conversation gets all
+   * of its frames) and are passed over.
+   */
+  readonly begun: boolean
+  /** The runs of this turn (a tool turn has two). */
+  readonly runIds: ReadonlySet<string>
   readonly usage: Option.Option<LettaSchema.UsageStatistics>
   readonly runId: string | null
 }
+
+/** The ids a turn is known by: its `input`'s `request_id` and its message's `client_message_id`. */
+interface TurnIds {
+  readonly requestId: string
+  readonly clientMessageId: string
+}
+
+const startState: TurnState = { begun: false, runIds: new Set(), usage: Option.none(), runId: null }
 
 interface TurnStep {
   readonly emit: ReadonlyArray<LettaSchema.LettaMessage>
@@ -182,10 +230,37 @@ const finishedWithError = (error: string, runtime: Runtime, runId: string | null
   return streamError(excerptOf(error, 500), "local_backend_error", runId, runtime.agent_id)
 }
 
-/** One frame of a turn to what core sees. */
-const normalise = (runtime: Runtime, request: string) => (state: TurnState, frame: Frame): [TurnState, TurnStep] => {
+/** Whether a delta is the echo of this message (`user_message` whose `otid` is its `client_message_id`). */
+const isEcho = (delta: unknown, clientMessageId: string): boolean => {
+  const echo = LettaSchema.decodeMessage(delta)
+  return Either.isRight(echo) && echo.right.message_type === "user_message" && echo.right.otid === clientMessageId
+}
+
+/**
+ * One frame of a turn to what core sees. Frames of an earlier turn on the conversation (one aborted and still winding
+ * down) never end or feed this one: the turn begins at its own `input_accepted: started`, or at the echo of its own
+ * message when it was queued, and ends only at a `turn_finished` of its own runs.
+ */
+const normalise = (runtime: Runtime, request: string, ids: TurnIds) =>
+(state: TurnState, frame: Frame): [TurnState, TurnStep] => {
   const agentId = runtime.agent_id
   const none: TurnStep = { emit: [], end: false, error: undefined }
+  const begin: TurnState = { ...state, begun: true }
+  if (!state.begun) {
+    switch (frame._tag) {
+      case "Accepted":
+        if (frame.requestId !== null && frame.requestId !== ids.requestId) return [state, none]
+        if (!frame.accepted) return [state, refused(frame, agentId)]
+        return [frame.disposition === "queued" ? state : begin, none]
+      case "Dequeued":
+        return [frame.clientMessageIds.includes(ids.clientMessageId) ? begin : state, none]
+      case "Delta":
+        // a queued turn's message is echoed when it starts
+        return [isEcho(frame.delta, ids.clientMessageId) ? begin : state, none]
+      default:
+        return [state, none]
+    }
+  }
   switch (frame._tag) {
     case "Delta": {
       // strict about what the bridge reads only: a malformed message it needs fails the turn, anything else passes
@@ -204,7 +279,7 @@ const normalise = (runtime: Runtime, request: string) => (state: TurnState, fram
       }
       const m = message.right
       const runId = "run_id" in m && typeof m.run_id === "string" ? m.run_id : state.runId
-      const next = { ...state, runId }
+      const next = { ...state, runId, runIds: runId === null || state.runIds.has(runId) ? state.runIds : new Set(state.runIds).add(runId) }
       switch (m.message_type) {
         case "approval_request_message":
           return [next, { ...none, emit: [{ ...m, message_type: "tool_call_message" }] }]
@@ -213,6 +288,7 @@ const normalise = (runtime: Runtime, request: string) => (state: TurnState, fram
         case "stop_reason":
         case "unknown":
         case "ping":
+        case "user_message":
           return [next, none]
         case "error_message":
           return [next, { ...none, error: streamError(m.message, m.error_type, runId, agentId) }]
@@ -221,6 +297,8 @@ const normalise = (runtime: Runtime, request: string) => (state: TurnState, fram
       }
     }
     case "Finished": {
+      // another turn's end (an earlier run finishing late) is not this turn's
+      if (frame.runId !== null && state.runIds.size > 0 && !state.runIds.has(frame.runId)) return [state, none]
       const runId = frame.runId ?? state.runId
       if (frame.error !== null) {
         return [state, { ...none, end: true, error: finishedWithError(frame.error, runtime, runId, request) }]
@@ -232,16 +310,17 @@ const normalise = (runtime: Runtime, request: string) => (state: TurnState, fram
       }
       return [state, { emit: [...Option.toArray(state.usage), stop], end: true, error: undefined }]
     }
-    case "Accepted":
-      return frame.accepted ? [state, none] : [state, {
-        ...none,
-        end: true,
-        error: new LettaError({ reason: "Conflict", detail: frame.error ?? "the App Server did not accept the input", agentId })
-      }]
     default:
       return [state, none]
   }
 }
+
+/** The App Server refused the input (`input_accepted` with `accepted: false`). */
+const refused = (frame: Extract<Frame, { readonly _tag: "Accepted" }>, agentId: string): TurnStep => ({
+  emit: [],
+  end: true,
+  error: new LettaError({ reason: "Conflict", detail: frame.error ?? "the App Server did not accept the input", agentId })
+})
 
 // ---------------------------------------------------------------------------------------------------------------------
 // service
@@ -389,9 +468,10 @@ export const make: Effect.Effect<LettaClient.Service, never, LettaConfig.LettaCo
             Effect.ignore
           )
       )
+      const ids: TurnIds = { requestId: `lp-${randomUUID()}`, clientMessageId: `lp-${randomUUID()}` }
       yield* connection.send({
         type: "input",
-        request_id: `lp-${randomUUID()}`,
+        request_id: ids.requestId,
         runtime,
         payload: {
           kind: "create_message",
@@ -399,17 +479,40 @@ export const make: Effect.Effect<LettaClient.Service, never, LettaConfig.LettaCo
           messages: [{
             role: "user",
             content: typeof content === "string" ? [{ type: "text", text: content }] : content,
-            client_message_id: `lp-${randomUUID()}`
+            client_message_id: ids.clientMessageId
           }]
         }
       })
       const ended = Stream.fail(
         new LettaError({ reason: "Incomplete", detail: "the App Server closed the socket before the turn finished", agentId })
       )
+      // A queued input can stay queued for good: when the turn before it ends, the App Server schedules one pump of
+      // its queue on that turn's socket, which a client that stopped the turn has closed, and the pump gives up.
+      // `resume_queue` schedules a pump on this socket, but not while the stale one is still scheduled: so it is sent
+      // when the input is queued, when the turn before ends, and every half second until the input is taken off the
+      // queue (bounded by the turn's timeouts). It changes nothing else (recorded with App Server 0.32.18).
+      let queued = false
+      const scope = yield* Effect.scope
+      const resume = connection.send({ type: "resume_queue", runtime, request_id: `lp-resume-${randomUUID()}` })
+      const keepResuming = Effect.sleep(Duration.millis(500)).pipe(
+        Effect.zipRight(Effect.suspend(() => (queued ? resume : Effect.void))),
+        Effect.repeat({ while: () => queued })
+      )
+      const resumeWhenQueued = (frame: Frame): Effect.Effect<void, LettaError | HttpError> => {
+        if (frame._tag === "Accepted" && frame.requestId === ids.requestId && frame.disposition === "queued") {
+          queued = true
+          return Effect.zipRight(resume, Effect.asVoid(Effect.forkIn(Effect.ignore(keepResuming), scope)))
+        }
+        if (!queued) return Effect.void
+        if (frame._tag === "Dequeued" && frame.clientMessageIds.includes(ids.clientMessageId)) queued = false
+        if (frame._tag === "Delta" && isEcho(frame.delta, ids.clientMessageId)) queued = false
+        return frame._tag === "Finished" && queued ? resume : Effect.void
+      }
       return connection.frames.pipe(
+        Stream.tap(resumeWhenQueued),
         // every frame counts as activity, status updates included
         withTimeouts(label, { first: limits.firstEvent, idle: limits.idle, turn: limits.turn }, connection.abort),
-        Stream.mapAccum<TurnState, Frame, TurnStep>({ usage: Option.none(), runId: null }, normalise(runtime, label)),
+        Stream.mapAccum<TurnState, Frame, TurnStep>(startState, normalise(runtime, label, ids)),
         Stream.takeUntil((step) => step.end || step.error !== undefined),
         Stream.mapEffect((step) => {
           if (step.end) finished = true

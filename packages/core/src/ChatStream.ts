@@ -9,7 +9,8 @@
  *   still shown, with a `not_run` result.
  * - `done` closes a successful turn with the stop reason and run id Letta gave. A stop reason by which the run failed
  *   or was cancelled (Letta's rule, `LettaSchema.runStatusOf`) ends the turn with that `LettaError` instead, after the
- *   events that came before it, even when Letta sent no error event.
+ *   events that came before it, even when Letta sent no error event; so does a turn without any answer (no text, no
+ *   tool call: reason `Empty`), which is never a success.
  *
  * @since 0.1.0
  */
@@ -36,6 +37,8 @@ interface State {
   readonly running: ReadonlyArray<Call>
   readonly runId: string | null
   readonly stopReason: string | null
+  /** Whether the turn gave any answer: text, or a tool call. */
+  readonly answered: boolean
 }
 
 const initial: State = {
@@ -44,7 +47,8 @@ const initial: State = {
   names: new Map(),
   running: [],
   runId: null,
-  stopReason: null
+  stopReason: null,
+  answered: false
 }
 
 /** The end of the messages: their clean end, or the failure that ended them. */
@@ -97,7 +101,7 @@ const flush = (state: State): [State, ReadonlyArray<StreamEvent.StreamEvent>] =>
     )
   }
   const running = [...state.running, ...state.pending.filter((call) => !call.requiresApproval)]
-  return [{ ...state, pending: [], lastCallId: new Map(), names, running }, events]
+  return [{ ...state, pending: [], lastCallId: new Map(), names, running, answered: true }, events]
 }
 
 const addCallFragments = (
@@ -163,6 +167,23 @@ const close = (state: State, why: string): [State, ReadonlyArray<StreamEvent.Str
   return [{ ...flushed, running: [] }, [...emitted, ...events]]
 }
 
+/**
+ * How a turn that ended cleanly failed, if it did: a stop reason by which Letta counts the run as failed or cancelled,
+ * or no answer at all (no text, no tool call), which is never a success.
+ */
+const failureOf = (state: State, agentId?: string): LettaError.LettaError | undefined => {
+  const ids = { runId: state.runId, agentId }
+  const stopped = state.stopReason === null ? undefined : LettaError.fromStopReason(state.stopReason, ids)
+  if (stopped !== undefined || state.answered) return stopped
+  return new LettaError.LettaError({
+    reason: "Empty",
+    detail: `no text and no tool call before the turn ended (stop reason ${state.stopReason ?? "none"})`,
+    ...(state.stopReason === null ? {} : { stopReason: state.stopReason }),
+    ...(state.runId === null ? {} : { runId: state.runId }),
+    ...(agentId === undefined ? {} : { agentId })
+  })
+}
+
 const withRunId = (state: State, runId: string | null | undefined): State =>
   state.runId === null && runId !== undefined && runId !== null && runId !== "" ? { ...state, runId } : state
 
@@ -177,10 +198,8 @@ const step = <E>(current: State, input: Input<E>): [State, ReadonlyArray<StreamE
       onSome: (failure) => close(current, describeFailure(failure)),
       onNone: () => {
         const [state, events] = close(current, `stop reason ${current.stopReason ?? "none"}`)
-        // a failing stop reason ends the turn with its error (see `toEvents`), not with `done`
-        return state.stopReason !== null && LettaError.fromStopReason(state.stopReason) !== undefined
-          ? [state, events]
-          : [state, [...events, StreamEvent.done(state.stopReason, state.runId)]]
+        // a turn that failed or gave no answer ends with its error (see `toEvents`), not with `done`
+        return failureOf(state) !== undefined ? [state, events] : [state, [...events, StreamEvent.done(state.stopReason, state.runId)]]
       }
     })
   }
@@ -212,7 +231,9 @@ const step = <E>(current: State, input: Input<E>): [State, ReadonlyArray<StreamE
       return emit(StreamEvent.status("Reasoning (hidden by the model provider)", true))
     case "assistant_message": {
       const text = textOf(input.content)
-      return text === "" ? emit() : emit(StreamEvent.message(messageKey(input, input.message_type), text))
+      return text === ""
+        ? emit()
+        : [{ ...state, answered: true }, [...flushed, StreamEvent.message(messageKey(input, input.message_type), text)]]
     }
     case "tool_return_message": {
       const [answered, events] = results(state, input)
@@ -253,7 +274,7 @@ export const mapAccumConcat = <S, A, B>(initial: S, step: (state: S, input: A) =
 /**
  * Letta's messages of one turn to {@link StreamEvent}s. A successful turn ends with `done`; a turn whose stop reason
  * says the run failed or was cancelled fails with that `LettaError` (`RunFailed`, `Cancelled`; `agentId` from
- * `context`); a failure of `messages` passes through. Either way the events that came first stay, and the turn's open
+ * `context`), one without any text or tool call with an `Empty` one; a failure of `messages` passes through. Either way the events that came first stay, and the turn's open
  * statuses and unanswered calls are closed before it ends.
  *
  * @category combinators
@@ -273,10 +294,8 @@ export const toEvents = <E, R>(
     }
     const ending = Stream.suspend((): Stream.Stream<never, E | LettaError.LettaError> => {
       if (Option.isSome(failure)) return Stream.fail(failure.value)
-      const stopped = last.stopReason === null
-        ? undefined
-        : LettaError.fromStopReason(last.stopReason, { runId: last.runId, agentId: context.agentId })
-      return stopped === undefined ? Stream.empty : Stream.fail(stopped)
+      const failed = failureOf(last, context.agentId)
+      return failed === undefined ? Stream.empty : Stream.fail(failed)
     })
     const inputs: Stream.Stream<Input<E>, E, R> = messages
     return inputs.pipe(

@@ -27,7 +27,7 @@ import {
 } from "effect"
 import * as Http from "./internal/http.js"
 import * as Json from "./JsonText.js"
-import { retryTransient } from "./internal/retry.js"
+import { retryTransient, waitWhileBusy } from "./internal/retry.js"
 import * as SseDecoder from "./internal/sse.js"
 import { withTimeouts } from "./internal/timeouts.js"
 import * as HttpTransport from "./HttpTransport.js"
@@ -365,7 +365,9 @@ export const make: Effect.Effect<Service, never, HttpClient.HttpClient | LettaCo
         const requestScope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
         const messages = Stream.unwrap(Effect.map(
           send(scopedClient, HttpClientRequest.accept(request, "text/event-stream"), ids, limits.connect, "connect").pipe(
-            Scope.extend(requestScope)
+            Scope.extend(requestScope),
+            // every stream is a turn: sent again while Letta is still busy with an earlier one
+            waitWhileBusy(settings.busyWait, label)
           ),
           (response): Stream.Stream<LettaSchema.LettaMessage, PipelineError> => {
             const contentType = response.headers["content-type"] ?? ""
@@ -429,13 +431,9 @@ export const make: Effect.Effect<Service, never, HttpClient.HttpClient | LettaCo
       body: LettaSchema.LettaRequest
     ) {
       const id = yield* checkAgentId(agentId)
-      return yield* json(
-        post(`/v1/agents/${id}/messages`, Schema.encodeSync(LettaSchema.LettaRequest)(body)),
-        LettaSchema.LettaResponse,
-        "turn response",
-        { agentId: id },
-        limits.turn,
-        "turn"
+      const request = post(`/v1/agents/${id}/messages`, Schema.encodeSync(LettaSchema.LettaRequest)(body))
+      return yield* json(request, LettaSchema.LettaResponse, "turn response", { agentId: id }, limits.turn, "turn").pipe(
+        waitWhileBusy(settings.busyWait, Http.describeRequest(request))
       )
     })
 
@@ -446,23 +444,16 @@ export const make: Effect.Effect<Service, never, HttpClient.HttpClient | LettaCo
       const id = yield* checkConversationId(conversationId)
       if (body.agent_id !== undefined) yield* checkAgentId(body.agent_id)
       const encoded = Schema.encodeSync(LettaSchema.ConversationMessageRequest)({ ...body, streaming: false })
-      return yield* json(
-        post(`/v1/conversations/${id}/messages`, encoded),
-        LettaSchema.LettaResponse,
-        "turn response",
-        conversationIds(id, body.agent_id),
-        limits.turn,
-        "turn"
-      )
+      const request = post(`/v1/conversations/${id}/messages`, encoded)
+      return yield* json(request, LettaSchema.LettaResponse, "turn response", conversationIds(id, body.agent_id), limits.turn, "turn")
+        .pipe(waitWhileBusy(settings.busyWait, Http.describeRequest(request)))
     })
 
     const createRun = Effect.fn("LettaClient.createRun")(function*(agentId: string, body: LettaSchema.LettaRequest) {
       const id = yield* checkAgentId(agentId)
-      return yield* json(
-        post(`/v1/agents/${id}/messages/async`, Schema.encodeSync(LettaSchema.LettaRequest)(body)),
-        LettaSchema.Run,
-        "run",
-        { agentId: id }
+      const request = post(`/v1/agents/${id}/messages/async`, Schema.encodeSync(LettaSchema.LettaRequest)(body))
+      return yield* json(request, LettaSchema.Run, "run", { agentId: id }).pipe(
+        waitWhileBusy(settings.busyWait, Http.describeRequest(request))
       )
     })
 

@@ -19,6 +19,7 @@
  * | `LETTA_MODE` | `stream` | `stream`, or `poll` for proxies that buffer SSE |
  * | `LETTA_POLL_INTERVAL` | `1 second` | poll mode interval |
  * | `LETTA_RETRIES` | `2` | retries of idempotent reads (agents, health, runs) on transient failures; never of turns |
+ * | `LETTA_BUSY_WAIT` | `10 seconds` | how long a turn waits, resending, while Letta answers 409 because the conversation is still busy (a stopped run winding down) |
  *
  * Durations accept a number of seconds (`30`) or an Effect duration (`30 seconds`, `500 millis`).
  *
@@ -62,6 +63,11 @@ export interface Settings {
   readonly pollInterval: Duration.Duration
   /** How often an idempotent read is retried after a transient failure (0: never). */
   readonly retries: number
+  /**
+   * How long a turn keeps sending while Letta answers 409 because the conversation (or agent) is still busy with an
+   * earlier run, e.g. one the user just stopped that is still winding down (0: not at all).
+   */
+  readonly busyWait: Duration.Duration
 }
 
 /** @category services */
@@ -80,7 +86,8 @@ export const defaults = {
   streamTokens: true,
   mode: "stream" as Mode,
   pollInterval: Duration.seconds(1),
-  retries: 2
+  retries: 2,
+  busyWait: Duration.seconds(10)
 } as const
 
 /**
@@ -105,7 +112,8 @@ export const make = (
   streamTokens: options.streamTokens ?? defaults.streamTokens,
   mode: options.mode ?? defaults.mode,
   pollInterval: options.pollInterval ?? defaults.pollInterval,
-  retries: options.retries ?? defaults.retries
+  retries: options.retries ?? defaults.retries,
+  busyWait: options.busyWait ?? defaults.busyWait
 })
 
 const normalizeBaseUrl = (url: string): string => url.replace(/\/+$/, "")
@@ -168,7 +176,8 @@ const fields = Config.all({
   retries: Config.integer("LETTA_RETRIES").pipe(
     Config.validate({ message: "LETTA_RETRIES: expected a whole number from 0 to 10", validation: (n) => n >= 0 && n <= 10 }),
     Config.withDefault(defaults.retries)
-  )
+  ),
+  busyWait: duration("LETTA_BUSY_WAIT").pipe(Config.withDefault(defaults.busyWait))
 })
 
 /**

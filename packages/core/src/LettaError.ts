@@ -27,6 +27,7 @@ const suffix = (parts: ReadonlyArray<string | undefined>): string => {
  * - `StreamError`: an in-band `event: error` during a turn.
  * - `Cancelled`: the run was cancelled (`event: cancelled`).
  * - `Incomplete`: the stream ended before Letta said why it stopped.
+ * - `Empty`: the turn ended without any answer (no text, no tool call): never a success.
  * - `RunFailed`: the run stopped for a failing reason (`llm_api_error`, `no_tool_call`, …; see `stopReason`), streamed
  *   or polled alike, even when Letta sent no error event.
  * - `HookRejected`: an inlet/outlet hook refused the request.
@@ -46,6 +47,7 @@ export const LettaErrorReason = Schema.Literal(
   "StreamError",
   "Cancelled",
   "Incomplete",
+  "Empty",
   "RunFailed",
   "HookRejected"
 )
@@ -111,6 +113,7 @@ const describe: Record<LettaErrorReason, string> = {
   StreamError: "reported an error during the turn",
   Cancelled: "cancelled the run",
   Incomplete: "stream ended early",
+  Empty: "ended the turn without an answer",
   RunFailed: "run failed",
   HookRejected: "request refused by a hook"
 }

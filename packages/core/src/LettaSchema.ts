@@ -629,7 +629,8 @@ export const ErrorBody = Schema.Union(
       detail: optionalNullable(Schema.Unknown)
     })
   }),
-  Schema.Struct({ detail: Schema.Unknown })
+  // a busy conversation adds the run that holds it
+  Schema.Struct({ detail: Schema.Unknown, run_id: Schema.optional(Schema.String) })
 )
 /** @category models */
 export type ErrorBody = typeof ErrorBody.Type

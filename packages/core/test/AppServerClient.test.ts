@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Either, Layer, Option, Redacted, Schema, Stream } from "effect"
+import { Chunk, Effect, Either, Fiber, Layer, Option, Redacted, Schema, Stream } from "effect"
 import { ChatStream, LettaBackend, LettaClient, LettaConfig, LettaError, type LettaSchema } from "../src/index.js"
 import * as Replay from "./utils/appServerReplay.js"
 
@@ -161,6 +161,43 @@ describe("AppServerClient against recorded App Server sessions", () => {
       assert.strictEqual(Option.getOrThrow(first).message_type, "reasoning_message")
       const abort = yield* Replay.nextCommand(replay, "abort_message")
       assert.deepStrictEqual(abort.runtime, Replay.command(simpleTurn, "input").runtime)
+    }))
+
+  it.scoped("stop, then send again: the next turn waits for the aborted one and ends with its own run, never with the old", () =>
+    Effect.gen(function*() {
+      const frames = Replay.recording("ws-frames-abort-then-queued.jsonl")
+      const replay = yield* Replay.replay({ frames })
+      const client = yield* clientOf(replay)
+      // the first turn, left at its first event as a user pressing Stop leaves it
+      const first = yield* Stream.runHead(sendTurn(client, frames))
+      assert.strictEqual(Option.getOrThrow(first).message_type, "reasoning_message")
+      yield* Replay.nextCommand(replay, "abort_message")
+      // the second turn is queued; the aborted turn's turn_finished (cancelled) reaches its socket first
+      const events = Chunk.toReadonlyArray(yield* Stream.runCollect(ChatStream.toEvents(sendTurn(client, frames))))
+      const turn = yield* ChatStream.collect(Stream.fromIterable(events))
+      const recorded = Replay.deltas(frames).filter((d) => d.run_id === "local-run-22" && d.message_type === "assistant_message")
+      assert.strictEqual(turn.content, recorded.map(textOf).join(""))
+      assert.isAbove(turn.content.length, 0)
+      assert.strictEqual(turn.stopReason, "end_turn")
+      assert.strictEqual(turn.runId, "local-run-22")
+    }))
+
+  it.scoped("stopped before its run began, the next turn is queued for good unless resumed: the client resumes it", () =>
+    Effect.gen(function*() {
+      const frames = Replay.recording("ws-frames-early-abort-queue-stuck.jsonl")
+      const replay = yield* Replay.replay({ frames })
+      const client = yield* clientOf(replay)
+      // the first turn is accepted; no delta comes before the user stops it
+      const first = yield* Effect.fork(Stream.runDrain(sendTurn(client, frames)))
+      yield* Replay.nextCommand(replay, "input")
+      yield* Fiber.interrupt(first)
+      yield* Replay.nextCommand(replay, "abort_message")
+      const second = yield* Effect.fork(Stream.runCollect(ChatStream.toEvents(sendTurn(client, frames))))
+      const resume = yield* Replay.nextCommand(replay, "resume_queue")
+      assert.deepStrictEqual(resume.runtime, Replay.command(frames, "input").runtime)
+      const turn = yield* ChatStream.collect(Stream.fromIterable(Chunk.toReadonlyArray(yield* Fiber.join(second))))
+      assert.isAbove(turn.content.length, 0)
+      assert.strictEqual(turn.stopReason, "end_turn")
     }))
 
   it.scoped("a socket closed before turn_finished is an Incomplete turn", () =>

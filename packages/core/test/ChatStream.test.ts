@@ -159,9 +159,10 @@ describe("ChatStream.toEvents", () => {
       const all = yield* events(
         Letta.ping,
         { id: "message-u", date: "d", message_type: "user_message", content: "hi" },
-        { message_type: "something_new", payload: 1 }
+        { message_type: "something_new", payload: 1 },
+        Letta.assistant("Hi.")
       )
-      assert.deepStrictEqual(all.map((e) => e.type), ["done"])
+      assert.deepStrictEqual(all.map((e) => e.type), ["message", "done"])
     }))
 
   it.effect("collect assembles the whole turn", () =>
@@ -320,12 +321,39 @@ describe("how a turn ends", () => {
     }))
 })
 
+describe("never an empty success", () => {
+  it.effect("a turn without text or a tool call is an Empty error naming what happened, also with reasoning only", () =>
+    Effect.gen(function*() {
+      for (const wire of [
+        [Letta.ping, Letta.stopReason("end_turn"), Letta.usage],
+        [Letta.reasoning("Thinking, then nothing."), Letta.stopReason("max_steps")],
+        [Letta.assistant(""), Letta.stopReason()]
+      ]) {
+        const { events: all, failure } = yield* outcome(...wire)
+        assert.isFalse(all.some((e) => e.type === "done"))
+        const error = Option.getOrThrow(failure)
+        assert.isTrue(error._tag === "LettaError" && error.reason === "Empty", String(error))
+        assert.include(error.message, "ended the turn without an answer: no text and no tool call")
+        const stop = wire.find((m) => m.message_type === "stop_reason")
+        assert.include(error.message, `stop reason ${String(stop !== undefined && "stop_reason" in stop ? stop.stop_reason : "")}`)
+      }
+      // a tool call alone is an answer
+      const { failure } = yield* outcome(
+        Letta.toolCallStep([{ name: "core_memory_append", arguments: "{}", tool_call_id: "c" }]),
+        Letta.toolReturn("c", "ok"),
+        Letta.stopReason()
+      )
+      assert.isTrue(Option.isNone(failure))
+    }))
+})
+
 describe("separated", () => {
   it.effect("consecutive reasoning messages do not run together, in events or collected", () =>
     Effect.gen(function*() {
       const all = yield* events(
         Letta.reasoning("Compacting first.", "7e0f738b-d138-40d6-bac7-4347751d5710"),
         Letta.reasoning("Now answer.", "7e0f738b-d138-40d6-bac7-4347751d5711"),
+        Letta.assistant("Done."),
         Letta.stopReason()
       )
       const reasoning = ofType(all, "reasoning")

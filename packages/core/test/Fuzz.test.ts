@@ -233,8 +233,11 @@ describe("fuzzing the decoding path", () => {
         }
       }
       // brackets inside strings do not count; an unknown message nested within the bound passes
-      const within = yield* turn([frame(`{"message_type":"brand_new_type","text":"${"[".repeat(1000)}","payload":${nested(120)}}`)])
-      assert.deepStrictEqual(within._tag === "Events" && within.events.map((event) => event.type), ["done"])
+      const within = yield* turn([encoder.encode(
+        `data: {"message_type":"brand_new_type","text":"${"[".repeat(1000)}","payload":${nested(120)}}\n\n` +
+          Mock.frames(Letta.assistant("Still here."), Letta.stopReason(), "[DONE]")
+      )])
+      assert.deepStrictEqual(within._tag === "Events" && within.events.map((event) => event.type), ["message", "done"])
     }).pipe(Effect.provide(pipelineLayer)), { timeout: 60_000 })
 
   it.effect("frames past the 8 MiB limit, with or without their line end, fail as TooLarge", () =>

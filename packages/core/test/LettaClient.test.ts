@@ -236,6 +236,48 @@ describe("LettaClient errors", () => {
       JSON.stringify({ detail: { code: "PENDING_APPROVAL", message: "approval pending", pending_request_id: "x" } })
     ))))
 
+  describe("a conversation still busy with a stopped run (409)", () => {
+    const busy = { detail: `Cannot process a new message: conversation ${Letta.conversationId} is busy`, run_id: Letta.runId }
+    /** 409 busy for the first `refusals` turns, then a stream. */
+    const busyThen = (refusals: number) => {
+      let sent = 0
+      return () => (sent++ < refusals ? Mock.json(busy, 409) : okStream())
+    }
+    const body = { agent_id: Letta.agentId, messages: [{ role: "user" as const, content: "again" }] }
+
+    it.effect("the turn is sent again, with growing pauses, until Letta takes it", () =>
+      Effect.gen(function*() {
+        const client = yield* LettaClient.LettaClient
+        const fiber = yield* Effect.fork(Stream.runCollect(client.streamConversation(Letta.conversationId, body)))
+        yield* TestClock.adjust(Duration.seconds(2))
+        const messages = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
+        assert.include(messages.map((m) => m.message_type), "assistant_message")
+        assert.strictEqual((yield* Mock.recorded).length, 4)
+      }).pipe(Effect.provide(Mock.clientLayer(busyThen(3)))))
+
+    it.effect("past LETTA_BUSY_WAIT the 409 reaches the caller, naming the run that holds the conversation", () =>
+      Effect.gen(function*() {
+        const client = yield* LettaClient.LettaClient
+        const fiber = yield* Effect.fork(Effect.flip(Stream.runDrain(client.streamConversation(Letta.conversationId, body))))
+        yield* TestClock.adjust(Duration.seconds(10))
+        const error = yield* Fiber.join(fiber)
+        assert.isTrue(error._tag === "LettaError" && error.reason === "Conflict" && error.runId === Letta.runId)
+        const attempts = (yield* Mock.recorded).length
+        assert.isAtLeast(attempts, 3)
+        assert.isAtMost(attempts, 8)
+      }).pipe(Effect.provide(Mock.clientLayer(busyThen(1000), { busyWait: Duration.seconds(3) }))))
+
+    it.effect("a pending approval (409) is not waited for: waiting does not resolve it", () =>
+      Effect.gen(function*() {
+        const client = yield* LettaClient.LettaClient
+        const error = yield* Effect.flip(Stream.runDrain(client.streamConversation(Letta.conversationId, body)))
+        assert.isTrue(error._tag === "LettaError" && error.errorType === "PENDING_APPROVAL")
+        assert.strictEqual((yield* Mock.recorded).length, 1)
+      }).pipe(Effect.provide(Mock.clientLayer(() =>
+        Mock.json({ detail: { code: "PENDING_APPROVAL", message: "approval pending", pending_request_id: "x" } }, 409)
+      ))))
+  })
+
   it.effect("a proxy's HTML 502 is an HttpError with the status", () =>
     Effect.gen(function*() {
       const client = yield* LettaClient.LettaClient

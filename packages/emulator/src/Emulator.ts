@@ -6,7 +6,7 @@
  */
 import { HttpLayerRouter, HttpServer, type HttpServerError } from "@effect/platform"
 import { HoldingHttpServer } from "@letta-pipeline/core"
-import { type ConfigError, Context, Effect, Layer } from "effect"
+import { type ConfigError, Context, Duration, Effect, Layer } from "effect"
 import { createServer } from "node:http"
 import * as ArmedFaults from "./ArmedFaults.js"
 import * as EmulatorConfig from "./EmulatorConfig.js"
@@ -55,7 +55,11 @@ const serve = (settings: EmulatorConfig.Settings) =>
     routerConfig: { ignoreTrailingSlash: false }
   }), Layer.effect(Emulator, make)).pipe(
     // the port opens before the routes are served: requests arriving in between are held until they are
-    Layer.provide(HoldingHttpServer.layer(createServer, { port: settings.port, host: settings.host })),
+    Layer.provide(HoldingHttpServer.layer(() => {
+      const server = createServer()
+      server.keepAliveTimeout = Duration.toMillis(settings.keepAliveTimeout)
+      return server
+    }, { port: settings.port, host: settings.host })),
     Layer.provide(
       Layer.mergeAll(Store.layer, Stats.layer, ArmedFaults.layer, Layer.succeed(EmulatorConfig.EmulatorConfig, settings))
     )

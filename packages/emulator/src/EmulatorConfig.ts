@@ -13,6 +13,8 @@
  * | `EMULATOR_FAULT` | – | a fault for every request (see `Fault`) |
  * | `EMULATOR_STALL` | `600` | how long the `stall` fault keeps silent |
  * | `EMULATOR_FIRST_BYTE_DELAY` | `5` | how long `slow-first-byte` waits before answering |
+ * | `EMULATOR_KEEPALIVE_TIMEOUT` | `5` | how long an idle keep-alive connection stays open (uvicorn's default, Letta's server) |
+ * | `EMULATOR_WIND_DOWN` | `0.5` | how long a run whose client left (a stopped turn) takes to end, as Letta's cancellation does; a message to its conversation meanwhile gets Letta's 409 |
  *
  * @since 0.1.0
  */
@@ -32,6 +34,8 @@ export interface Settings {
   readonly fault: Option.Option<Fault.Fault>
   readonly stall: Duration.Duration
   readonly firstByteDelay: Duration.Duration
+  readonly windDown: Duration.Duration
+  readonly keepAliveTimeout: Duration.Duration
 }
 
 /** @category services */
@@ -48,7 +52,9 @@ export const defaults: Settings = {
   keepalive: Duration.seconds(20),
   fault: Option.none(),
   stall: Duration.minutes(10),
-  firstByteDelay: Duration.seconds(5)
+  firstByteDelay: Duration.seconds(5),
+  windDown: Duration.millis(500),
+  keepAliveTimeout: Duration.seconds(5)
 }
 
 /** @category constructors */
@@ -74,7 +80,9 @@ export const config: Config.Config<Settings> = Config.all({
     )
   ),
   stall: LettaConfig.duration("EMULATOR_STALL").pipe(Config.withDefault(defaults.stall)),
-  firstByteDelay: LettaConfig.duration("EMULATOR_FIRST_BYTE_DELAY").pipe(Config.withDefault(defaults.firstByteDelay))
+  firstByteDelay: LettaConfig.duration("EMULATOR_FIRST_BYTE_DELAY").pipe(Config.withDefault(defaults.firstByteDelay)),
+  windDown: LettaConfig.duration("EMULATOR_WIND_DOWN").pipe(Config.withDefault(defaults.windDown)),
+  keepAliveTimeout: LettaConfig.duration("EMULATOR_KEEPALIVE_TIMEOUT").pipe(Config.withDefault(defaults.keepAliveTimeout))
 })
 
 /** @category layers */

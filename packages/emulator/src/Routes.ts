@@ -494,6 +494,17 @@ export const layer = Layer.unwrapScoped(Effect.gen(function*() {
       }
       const agent = yield* store.agent(target.value)
       if (Option.isNone(agent)) return notFound("Agent", target.value)
+      // a conversation runs one turn at a time: Letta refuses a message while a run holds it, one that was just
+      // stopped included, until that run has ended
+      const holder = (yield* store.activeRuns(agent.value.id)).find((r) =>
+        r.run.conversation_id === (id === "default" ? null : id)
+      )
+      if (holder !== undefined) {
+        return Wire.jsonResponse({
+          detail: `Cannot process a new message: conversation ${id} is busy with run ${holder.run.id}; try again once it has finished`,
+          run_id: holder.run.id
+        }, 409)
+      }
       const thread = id === "default" ? Store.agentThread(agent.value.id) : Store.conversationThread(id)
       return yield* startTurn(agent.value, thread, id === "default" ? null : id, request, {
         stream: request.streaming !== false

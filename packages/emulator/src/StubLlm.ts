@@ -12,7 +12,7 @@
  */
 import { HttpLayerRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { HoldingHttpServer } from "@letta-pipeline/core"
-import { Context, Effect, Layer, Ref, Schema, Stream } from "effect"
+import { Context, Duration, Effect, Layer, Ref, Schema, Stream } from "effect"
 import { createServer } from "node:http"
 import * as Wire from "./Wire.js"
 
@@ -23,6 +23,8 @@ export interface Options {
   /** Its arguments, as JSON text. */
   readonly toolArguments: string
   readonly port: number
+  /** A pause before each streamed chunk, so that a turn lasts long enough to be stopped midway (default none). */
+  readonly chunkDelay: Duration.Duration
 }
 
 /** @category models */
@@ -138,8 +140,11 @@ const routes = (options: Options, requests: Ref.Ref<ReadonlyArray<unknown>>) =>
       const tail = request.stream_options?.include_usage === true
         ? [Wire.dataFrame(Wire.json({ ...base, choices: [], usage }))]
         : []
+      const paced = Duration.toMillis(options.chunkDelay) > 0
+        ? Stream.tap(Stream.make(...body, ...tail), () => Effect.sleep(options.chunkDelay))
+        : Stream.make(...body, ...tail)
       return HttpServerResponse.stream(
-        Stream.make(...body, ...tail, Wire.doneFrame).pipe(Stream.encodeText),
+        Stream.concat(paced, Stream.succeed(Wire.doneFrame)).pipe(Stream.encodeText),
         { contentType: "text/event-stream" }
       )
     }))
@@ -151,7 +156,7 @@ const routes = (options: Options, requests: Ref.Ref<ReadonlyArray<unknown>>) =>
  * @category layers
  */
 export const layer = (options: Partial<Options> = {}): Layer.Layer<StubLlm, never> => {
-  const settings: Options = { toolName: "Read", toolArguments: "{}", port: 0, ...options }
+  const settings: Options = { toolName: "Read", toolArguments: "{}", port: 0, chunkDelay: Duration.zero, ...options }
   return Layer.unwrapEffect(Effect.gen(function*() {
     const requests = yield* Ref.make<ReadonlyArray<unknown>>([])
     const service = Layer.effect(StubLlm, Effect.map(HttpServer.HttpServer, (server) => {

@@ -214,10 +214,13 @@ export const run = (
       failedEarly ? Stream.empty : ending
     )
 
-    // a turn torn down early (client gone) must not leave its run "running"
+    // a turn torn down early (client gone) must not leave its run "running"; like Letta's, its cancellation takes a
+    // moment (`windDown`), during which its conversation is busy
     const settle = Effect.flatMap(store.run(runId), (current) =>
       Option.isSome(current) && (current.value.run.status === "created" || current.value.run.status === "running")
-        ? finish("cancelled", "cancelled")
+        ? Duration.toMillis(settings.windDown) <= 0
+          ? finish("cancelled", "cancelled")
+          : Effect.asVoid(Effect.forkDaemon(Effect.delay(finish("cancelled", "cancelled"), settings.windDown)))
         : Effect.void)
 
     // The script, keepalive pings and a cancel all write into one queue that the response reads: merging streams or

@@ -17,8 +17,9 @@ const statsUntil = (done: (s: Effect.Effect.Success<typeof stats>) => boolean) =
     Effect.timeoutFail({ duration: Duration.seconds(5), onTimeout: () => new Error("stats never settled") })
   )
 
+// runs whose client left end at once here: the cancel test counts the active runs
 const slow = coreLayer({ streamTokens: true }).pipe(
-  Layer.provideMerge(emulatorLayer({ tokenDelay: Duration.millis(20) }))
+  Layer.provideMerge(emulatorLayer({ tokenDelay: Duration.millis(20), windDown: Duration.zero }))
 )
 
 layer(slow, { excludeTestServices: true })("streams the client closes", (it) => {
@@ -112,6 +113,37 @@ layer(secured, { excludeTestServices: true })("--secure", (it) => {
       const client = yield* LettaClient.LettaClient
       const agents = yield* client.listAgents()
       assert.isAbove(agents.length, 0)
+    }))
+})
+
+const windingDown = coreLayer({ streamTokens: true, busyWait: Duration.seconds(5) }).pipe(
+  Layer.provideMerge(emulatorLayer({ tokenDelay: Duration.millis(20), windDown: Duration.millis(400) }))
+)
+
+layer(windingDown, { excludeTestServices: true })("a stopped run winds down, as Letta's does", (it) => {
+  it.effect("its conversation answers 409 with the run until it has ended; core's client waits and sends again", () =>
+    Effect.gen(function*() {
+      const client = yield* LettaClient.LettaClient
+      const emulator = yield* Emulator.Emulator
+      const agent = emulator.demoAgent.id
+      const conversation = yield* emulator.store.createConversation(agent)
+      const body = (text: string) => ({ agent_id: agent, messages: [{ role: "user" as const, content: text }], stream_tokens: true })
+      // stopped after a few frames, as a user pressing Stop
+      yield* Stream.runDrain(Stream.take(client.streamConversation(conversation.id, body("first, stopped")), 3))
+      yield* statsUntil((s) => s.active_streams === 0)
+      const refused = yield* request("POST", `/v1/conversations/${conversation.id}/messages`, { body: body("too soon") })
+      assert.strictEqual(refused.status, 409)
+      const stopped = fields(json(refused)).run_id
+      assert.match(String(stopped), /^run-/)
+      // the same message through core's client: it waits for the wind-down, then the turn goes through
+      const started = Date.now()
+      const turn = yield* ChatStream.collect(ChatStream.toEvents(client.streamConversation(conversation.id, body("second"))))
+      assert.include(turn.content, "You said: \"second\"")
+      assert.isBelow(Date.now() - started, 5_000)
+      assert.strictEqual(fields(json(yield* request("GET", `/v1/runs/${String(stopped)}`))).status, "cancelled")
+      // nothing of the refused message reached the thread
+      const history = yield* emulator.store.thread(`conv:${conversation.id}`)
+      assert.isFalse(Chunk.toReadonlyArray(history).some((m) => m.message_type === "user_message" && m.content === "too soon"))
     }))
 })
 

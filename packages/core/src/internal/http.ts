@@ -98,6 +98,12 @@ const textOf = (value: unknown): string => {
   return excerptOf(encodeJson(value))
 }
 
+/** The `code` of an object `detail` (`{"code": "PENDING_APPROVAL", …}`). */
+const codeOf = (detail: unknown): string | undefined =>
+  typeof detail === "object" && detail !== null && "code" in detail && typeof detail.code === "string"
+    ? detail.code
+    : undefined
+
 /**
  * A non-2xx answer: a `LettaError` when the body is one of Letta's two error families, else an `HttpError` (a proxy
  * page, an empty body).
@@ -125,13 +131,16 @@ export const fromStatus = (
         : `${errorBody.error.message}: ${textOf(errorBody.error.detail)}`,
       errorBody.error.type
     ]
-    : [textOf(errorBody.detail), undefined]
+    : [textOf(errorBody.detail), codeOf(errorBody.detail)]
+  // a busy conversation's 409 names the run that holds it
+  const runId = "run_id" in errorBody && typeof errorBody.run_id === "string" ? errorBody.run_id : undefined
   return new LettaError({
     reason: reasonOf(response.status),
     status: response.status,
     detail,
     request,
     ...(errorType === undefined ? {} : { errorType }),
+    ...(runId === undefined ? {} : { runId }),
     ...(ids.agentId === undefined ? {} : { agentId: ids.agentId }),
     ...(ids.conversationId === undefined ? {} : { conversationId: ids.conversationId })
   })

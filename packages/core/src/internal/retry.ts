@@ -42,3 +42,36 @@ export const retryTransient = (retries: number, what: string) =>
       Effect.retry({ schedule: backoff, times: retries, while: isTransient })
     )
   })
+
+/**
+ * Whether Letta refused a turn because the conversation (or agent) is still busy with another run: a 409 that is not a
+ * pending approval (`{"detail": {"code": "PENDING_APPROVAL", …}}`, which waiting does not resolve). Letta checks this
+ * before it stores anything, so sending the message again cannot duplicate it.
+ */
+export const isBusy = (error: PipelineError): boolean =>
+  error._tag === "LettaError" && error.reason === "Conflict" && error.status === 409 &&
+  error.errorType !== "PENDING_APPROVAL"
+
+/**
+ * Sends a turn again while Letta answers that its conversation is busy (a run the user just stopped still winding
+ * down), for at most `maxWait`, with a growing pause (0.25 s, 0.5 s, then every second); the wait is logged once. Any
+ * other failure, or one past `maxWait`, passes through.
+ */
+export const waitWhileBusy = (maxWait: Duration.Duration, what: string) =>
+<A, E extends PipelineError, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Duration.toMillis(maxWait) <= 0 ? effect : Effect.suspend(() => {
+    let told = false
+    const pauses = Schedule.exponential(Duration.millis(250), 2).pipe(
+      Schedule.modifyDelay((delay) => Duration.min(delay, Duration.seconds(1))),
+      Schedule.upTo(maxWait)
+    )
+    return effect.pipe(
+      Effect.tapError((error) => {
+        if (!isBusy(error) || told) return Effect.void
+        told = true
+        return Effect.logInfo(`${what}: Letta is still busy with an earlier run (HTTP 409: ${error.message}); ` +
+          `sending again for up to ${Duration.format(maxWait)}`)
+      }),
+      Effect.retry({ schedule: pauses, while: isBusy })
+    )
+  })

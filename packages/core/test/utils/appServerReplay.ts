@@ -1,6 +1,7 @@
 /**
  * A loopback WebSocket server that answers each command with the frames a real Letta App Server sent after it in a
- * recording (`test/fixtures/ws-frames-*.jsonl`). Started in a Scope, closed with it.
+ * recording (`test/fixtures/ws-frames-*.jsonl`), with the client's own `request_id` and `client_message_id` in place
+ * of the recorded ones. Started in a Scope, closed with it.
  */
 import { Effect, Queue, type Scope } from "effect"
 import { readFileSync } from "node:fs"
@@ -62,11 +63,26 @@ const exchanges = (frames: ReadonlyArray<Recorded>): Array<Exchange> =>
     return last === undefined ? all : [...all.slice(0, -1), { ...last, replies: [...last.replies, frame] }]
   }, [])
 
+/** The `client_message_id` of an `input` command. */
+const clientMessageId = (command: Frame): string | undefined => {
+  const messages = (command.payload as { messages?: ReadonlyArray<{ client_message_id?: string }> } | undefined)?.messages
+  return messages?.[0]?.client_message_id
+}
+
+/** A reply as the App Server would send it to this client: the recorded message ids replaced by the ones it sent. */
+const ownIds = (ids: ReadonlyMap<string, string>) => (text: string): string => {
+  let out = text
+  for (const [from, to] of ids) out = out.replaceAll(JSON.stringify(from), JSON.stringify(to))
+  return out
+}
+
 export const replay = (options: Options): Effect.Effect<Replay, never, Scope.Scope> =>
   Effect.gen(function*() {
     const received = yield* Queue.unbounded<Frame>()
     const upgrades: Array<http.IncomingHttpHeaders> = []
     const script = exchanges(options.frames)
+    // recorded client_message_id → the one the client sent, for every reply after its input
+    const messageIds = new Map<string, string>()
     const server = http.createServer((_, response) => response.writeHead(404).end())
     const sockets = new WebSocketServer({ noServer: true })
     server.on("upgrade", (request, socket, head) => {
@@ -82,12 +98,14 @@ export const replay = (options: Options): Effect.Effect<Replay, never, Scope.Sco
           const exchange = script.find((candidate) => !candidate.used && candidate.command.type === sent.type)
           if (exchange === undefined) return
           exchange.used = true
+          const [recordedId, sentId] = [clientMessageId(exchange.command), clientMessageId(sent)]
+          if (recordedId !== undefined && sentId !== undefined) messageIds.set(recordedId, sentId)
           for (const reply of exchange.replies) {
             if (options.stopAt?.frame(reply) === true) {
               if (options.stopAt.then === "close") ws.close()
               return
             }
-            ws.send(JSON.stringify("request_id" in reply ? { ...reply, request_id: sent.request_id } : reply))
+            ws.send(ownIds(messageIds)(JSON.stringify("request_id" in reply ? { ...reply, request_id: sent.request_id } : reply)))
           }
         })
       })
