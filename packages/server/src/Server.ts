@@ -103,6 +103,11 @@ export const layer = (
 ): Layer.Layer<HttpServer.HttpServer, HttpServerError.ServeError | ConfigError.ConfigError, Requirements> =>
   Layer.unwrapScoped(Effect.gen(function*() {
     const node = createServer()
+    // Idle keep-alive connections stay open longer than the clients' own idle timeouts (undici 4 s, aiohttp 15 s,
+    // load balancers 60 s), so that the client closes them first: a server that closes one while a request is on its
+    // way (likelier the busier it is) makes that request fail with a reset. Node's default is 5 s.
+    node.keepAliveTimeout = 65_000
+    node.headersTimeout = 66_000
     const settings = yield* ServerConfig.ServerConfig
     // built once the routes are served, so released before them: open streams finish while the routes still serve,
     // then the server's own close finds it stopped. A start-up that fails earlier does not drain, so the requests held
