@@ -1,8 +1,15 @@
 /**
  * The OpenAI chat-completions wire format, and core's events rendered in it the way Open WebUI shows them best:
- * reasoning as `delta.reasoning_content`, the agent's tool calls and results as `<details type="tool_calls">` blocks in
- * the content (never `delta.tool_calls`, which would make Open WebUI run them again), status as `{"event":…}` chunks,
- * usage in a final `choices: []` chunk, an error as an `{"error":…}` chunk.
+ * reasoning as `delta.reasoning_content`, status as `{"event":…}` chunks, usage in a final `choices: []` chunk, an error
+ * as an `{"error":…}` chunk, and the agent's tool calls with their results either
+ *
+ * - as Open WebUI's own output items (`toolCalls: "items"`, Open WebUI 0.10 and later): a `function_call` item and its
+ *   `function_call_output` item, each in a Responses-API `response.output_item.added` event inside the chat stream,
+ *   which Open WebUI's middleware reads (`open_webui/utils/middleware.py`, `handle_responses_streaming_event` of
+ *   `open_webui/utils/response.py`); a call whose output item arrived is never run again by its tool loop; or
+ * - as `<details type="tool_calls">` blocks in the content (`"details"`: any client, and Open WebUI up to 0.9).
+ *
+ * Never as `delta.tool_calls`, which would make Open WebUI run them again.
  *
  * @since 0.1.0
  */
@@ -68,6 +75,37 @@ export const Chunk = Schema.Struct({
 /** @category models */
 export type Chunk = typeof Chunk.Type
 
+/**
+ * An Open WebUI output item for a call Letta ran (`open_webui/utils/middleware.py` builds the same shapes for the calls
+ * it runs itself). @category schemas
+ */
+export const FunctionCallItem = Schema.Struct({
+  type: Schema.Literal("function_call"),
+  id: Schema.String,
+  call_id: Schema.String,
+  name: Schema.String,
+  arguments: Schema.String,
+  status: Schema.Literal("completed")
+})
+
+/** Its result: `failed` for an error or a call that was not run. @category schemas */
+export const FunctionCallOutputItem = Schema.Struct({
+  type: Schema.Literal("function_call_output"),
+  id: Schema.String,
+  call_id: Schema.String,
+  output: Schema.Tuple(Schema.Struct({ type: Schema.Literal("input_text"), text: Schema.String })),
+  status: Schema.Literal("completed", "failed")
+})
+
+/**
+ * A Responses-API event inside the chat stream, which Open WebUI 0.10+ applies to its output items (without
+ * `output_index` an item is appended). @category schemas
+ */
+export const OutputItemEvent = Schema.Struct({
+  type: Schema.Literal("response.output_item.added"),
+  item: Schema.Union(FunctionCallItem, FunctionCallOutputItem)
+})
+
 /** Open WebUI's event envelope, forwarded to its socket. @category schemas */
 export const EventChunk = Schema.Struct({
   event: Schema.Struct({ type: Schema.String, data: Schema.Unknown })
@@ -107,7 +145,7 @@ export const Completion = Schema.Struct({
 export type Completion = typeof Completion.Type
 
 /** Everything a stream can carry in `data:`. @category schemas */
-export const StreamData = Schema.parseJson(Schema.Union(Chunk, EventChunk, ErrorBody))
+export const StreamData = Schema.parseJson(Schema.Union(Chunk, EventChunk, OutputItemEvent, ErrorBody))
 const encodeData = Schema.encodeSync(StreamData)
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -224,6 +262,55 @@ export const toolBlock = (
     `result="${htmlEscape(encodeJson(shown(result, max)))}" files="" embeds="">\n<summary>Tool Executed</summary>\n</details>\n`
 }
 
+/** How tool calls are shown: Open WebUI's output items, or `<details>` blocks in the content. @category models */
+export type ToolCallStyle = "items" | "details"
+
+/**
+ * A call and its result as Open WebUI output items. Arguments and result are cut as in {@link toolBlock} and, should
+ * their JSON still not fit one stream line, to what does.
+ *
+ * @category constructors
+ */
+export const toolItems = (
+  call: { readonly id: string; readonly name: string; readonly arguments: string },
+  result: { readonly status: "success" | "error" | "not_run"; readonly output: string },
+  max: number = defaultToolResultMax
+): readonly [typeof OutputItemEvent.Type, typeof OutputItemEvent.Type] => {
+  // each item is one line: its text must fit a line less the item's envelope
+  const fit = (text: string) => {
+    const cut = shown(text, max)
+    const first = pieces(cut, itemBudget)[0] ?? ""
+    // the note added by the cut takes under 200 bytes
+    return first.length === cut.length ? cut : shown(text, Math.min(max, utf8.encode(first).length - 200))
+  }
+  return [
+    {
+      type: "response.output_item.added",
+      item: {
+        type: "function_call",
+        id: `fc_${call.id}`,
+        call_id: call.id,
+        name: call.name,
+        arguments: fit(call.arguments === "" ? "{}" : call.arguments),
+        status: "completed"
+      }
+    },
+    {
+      type: "response.output_item.added",
+      item: {
+        type: "function_call_output",
+        id: `fco_${call.id}`,
+        call_id: call.id,
+        output: [{ type: "input_text", text: fit(result.output) }],
+        status: result.status === "success" ? "completed" : "failed"
+      }
+    }
+  ]
+}
+
+/** Room for an item's text in one stream line: the limit less a generous envelope (ids and names are short). */
+const itemBudget = maxLineBytes - 4096
+
 /** What a task reply looks like as content: the JSON its template asks for. */
 const titleJson = Schema.encodeSync(Schema.parseJson(Schema.Struct({ title: Schema.String })))
 
@@ -236,6 +323,8 @@ export interface RenderOptions {
   readonly statusEvents: boolean
   /** How much of a tool's result a tool block shows, in bytes (`PIPELINE_TOOL_RESULT_MAX`). */
   readonly toolResultMax?: number | undefined
+  /** How tool calls are shown (default `details`). */
+  readonly toolCalls?: ToolCallStyle | undefined
 }
 
 interface RenderState {
@@ -256,7 +345,7 @@ const usageOf = (data: StreamEvent.Of<"usage">["data"]): Usage => ({
   ...(data.reasoning_tokens === undefined ? {} : { completion_tokens_details: { reasoning_tokens: data.reasoning_tokens } })
 })
 
-type Output = typeof Chunk.Type | typeof EventChunk.Type | typeof ErrorBody.Type
+type Output = typeof Chunk.Type | typeof EventChunk.Type | typeof OutputItemEvent.Type | typeof ErrorBody.Type
 
 const errorType = (error: StreamEvent.Of<"error">["data"]): string =>
   error.error === "LettaError" ? "letta_error" : "upstream_error"
@@ -286,6 +375,15 @@ const renderer = (options: RenderOptions) => {
 
   const block = (state: RenderState, text: string) => content(state, (state.atLineStart ? "" : "\n") + text)
 
+  const shownCall = (
+    state: RenderState,
+    call: { readonly id: string; readonly name: string; readonly arguments: string },
+    result: { readonly status: "success" | "error" | "not_run"; readonly output: string }
+  ): [RenderState, ReadonlyArray<Output>] =>
+    options.toolCalls === "items"
+      ? [state, toolItems(call, result, toolResultMax)]
+      : block(state, toolBlock(call, result.output, toolResultMax))
+
   const step = (state: RenderState, event: StreamEvent.StreamEvent): [RenderState, ReadonlyArray<Output>] => {
     switch (event.type) {
       case "message":
@@ -303,14 +401,11 @@ const renderer = (options: RenderOptions) => {
       case "tool_call": {
         const next = { ...state, calls: new Map(state.calls).set(event.data.id, event.data) }
         return event.data.requires_approval
-          ? block(next, toolBlock(event.data, "Waiting for approval: approve or deny it in Letta", toolResultMax))
+          ? shownCall(next, event.data, { status: "not_run", output: "Waiting for approval: approve or deny it in Letta" })
           : [next, []]
       }
       case "tool_result":
-        return block(
-          state,
-          toolBlock(state.calls.get(event.data.id) ?? { ...event.data, arguments: "" }, event.data.output, toolResultMax)
-        )
+        return shownCall(state, state.calls.get(event.data.id) ?? { ...event.data, arguments: "" }, event.data)
       case "status":
         return [
           state,
@@ -379,7 +474,8 @@ export const toCompletion = (
   events: ReadonlyArray<StreamEvent.StreamEvent>,
   turn: ChatStream.Turn
 ): Completion => {
-  const { initial, step } = renderer({ ...options, includeUsage: false, statusEvents: false })
+  // a completion has only content: tool calls go there as blocks
+  const { initial, step } = renderer({ ...options, includeUsage: false, statusEvents: false, toolCalls: "details" })
   let state = initial
   let content = ""
   for (const event of events) {

@@ -1,5 +1,9 @@
 /**
- * `GET /v1/models` and `POST /v1/chat/completions` (also without `/v1`): Letta agents as OpenAI models.
+ * `GET /v1/models` and `POST /v1/chat/completions` (also without `/v1`): Letta agents as OpenAI models. The two model
+ * lists differ on purpose: `/v1/models` is OpenAI's plain list, for an Open WebUI "OpenAI API" connection at `…/v1`;
+ * `/models` is the Pipelines flavour, for a connection at the server's root, which Open WebUI then treats as a
+ * Pipelines server (`open_webui/routers/pipelines.py`: a connection whose `/models` has a `pipelines` key; a model with a
+ * `pipeline` field gets the inlet filter call and `user` in its body).
  *
  * @since 0.1.0
  */
@@ -17,21 +21,29 @@ import * as ServerConfig from "./ServerConfig.js"
 import * as SseResponse from "./SseResponse.js"
 import * as Valves from "./Valves.js"
 
-/** `/v1/models` in the Pipelines flavour: OpenAI's list plus `pipelines: true` and a `pipeline` per model. */
-export const ModelList = Schema.Struct({
+const Model = Schema.Struct({
+  id: Schema.String,
+  name: Schema.String,
+  object: Schema.Literal("model"),
+  created: Schema.Number,
+  owned_by: Schema.Literal("letta"),
+  description: Schema.optional(Schema.String)
+})
+
+/** `GET /v1/models`: OpenAI's model list (`name` and `description` are read by Open WebUI). */
+export const ModelList = Schema.Struct({ object: Schema.Literal("list"), data: Schema.Array(Model) })
+
+/** `GET /models`: the Pipelines flavour, OpenAI's list plus `pipelines: true` and a `pipeline` per model. */
+export const PipelinesModelList = Schema.Struct({
   object: Schema.Literal("list"),
   data: Schema.Array(Schema.Struct({
-    id: Schema.String,
-    name: Schema.String,
-    object: Schema.Literal("model"),
-    created: Schema.Number,
-    owned_by: Schema.Literal("letta"),
-    description: Schema.optional(Schema.String),
+    ...Model.fields,
     pipeline: Schema.Struct({ type: Schema.Literal("pipe"), valves: Schema.Boolean })
   })),
   pipelines: Schema.Literal(true)
 })
 const encodeModels = Schema.encodeSync(Schema.parseJson(ModelList))
+const encodePipelinesModels = Schema.encodeSync(Schema.parseJson(PipelinesModelList))
 
 const unixSeconds = (iso: string | null | undefined): number => {
   const millis = iso === null || iso === undefined ? Number.NaN : Date.parse(iso)
@@ -51,26 +63,30 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
     yield* Effect.context<Models.Models | ChatThreads.ChatThreads | Valves.ValvesStore | ServerConfig.ServerConfig | LettaConfig.LettaConfig>()
   )
 
-  const listModels: Http.Handler = Effect.map(Effect.either(models.list), Either.match({
-    onLeft: (error) => ApiError.openAi(ApiError.fromPipelineError(error)),
-    onRight: (agents) =>
-      HttpServerResponse.text(
-        encodeModels({
-          object: "list",
-          data: agents.map((agent) => ({
-            id: agent.id,
-            name: agent.name,
-            object: "model",
-            created: unixSeconds(agent.created_at),
-            owned_by: "letta",
-            ...(agent.description === null || agent.description === undefined ? {} : { description: agent.description }),
-            pipeline: { type: "pipe", valves: true }
-          })),
-          pipelines: true
-        }),
-        { contentType: "application/json" }
-      )
-  }))
+  const listModels = (flavour: "openai" | "pipelines"): Http.Handler =>
+    Effect.map(Effect.either(models.list), Either.match({
+      onLeft: (error) => ApiError.openAi(ApiError.fromPipelineError(error)),
+      onRight: (agents) => {
+        const data = agents.map((agent) => ({
+          id: agent.id,
+          name: agent.name,
+          object: "model" as const,
+          created: unixSeconds(agent.created_at),
+          owned_by: "letta" as const,
+          ...(agent.description === null || agent.description === undefined ? {} : { description: agent.description })
+        }))
+        return HttpServerResponse.text(
+          flavour === "openai"
+            ? encodeModels({ object: "list", data })
+            : encodePipelinesModels({
+              object: "list",
+              data: data.map((model) => ({ ...model, pipeline: { type: "pipe" as const, valves: true } })),
+              pipelines: true
+            }),
+          { contentType: "application/json" }
+        )
+      }
+    }))
 
   const chatCompletions: Http.Handler = Effect.gen(function*() {
     const parsed = yield* Http.jsonBody
@@ -99,13 +115,20 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
     }
 
     const request = yield* HttpServerRequest.HttpServerRequest
-    const mode = (yield* valves.get).status_events
-    const statusEvents = mode === "on" || (mode === "auto" && Http.fromOpenWebUI(request.headers, raw))
+    const current = yield* valves.get
+    const openWebUI = Http.fromOpenWebUI(request.headers, raw)
+    const statusEvents = current.status_events === "on" || (current.status_events === "auto" && openWebUI)
     const peeked = yield* SseResponse.peek(events, settings.firstEventWait)
     if (Either.isLeft(peeked)) return ApiError.openAi(ApiError.fromPipelineError(peeked.left))
     const frames = peeked.right.pipe(
       StreamEvent.catchToEvent,
-      OpenAi.toChunks({ ...options, includeUsage: chat.right.stream_options?.include_usage === true, statusEvents }),
+      OpenAi.toChunks({
+        ...options,
+        // Open WebUI asks for usage only for models an admin marked with the usage capability, yet stores it always
+        includeUsage: chat.right.stream_options?.include_usage === true || openWebUI,
+        statusEvents,
+        toolCalls: openWebUI ? current.openwebui_tool_calls : "details"
+      }),
       Stream.map(SseResponse.data),
       Stream.concat(Stream.succeed(SseResponse.done)),
       metrics.track("openai")
@@ -113,6 +136,7 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
     return yield* SseResponse.make(frames, settings.heartbeat)
   }).pipe(Effect.provide(context))
 
-  yield* Http.route("GET", "/models", listModels, { alsoV1: true })
+  yield* Http.route("GET", "/models", listModels("pipelines"))
+  yield* Http.route("GET", "/v1/models", listModels("openai"))
   yield* Http.route("POST", "/chat/completions", chatCompletions, { alsoV1: true })
 }))

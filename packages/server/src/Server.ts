@@ -89,7 +89,7 @@ const announce = Layer.effectDiscard(Effect.gen(function*() {
   yield* Effect.logInfo(`Listening on ${url}`)
   yield* Effect.logInfo(`Chat page: open ${url}/ in a browser`)
   yield* Effect.logInfo(
-    `Open WebUI: Admin Settings → Connections → add an OpenAI API connection (or a Pipelines one) with URL ${url}/v1 and key ${key}`
+    `Open WebUI: Admin Settings → Connections → add an OpenAI API connection with URL ${url}/v1 (or, for the Pipelines admin page and valves, one with URL ${url}) and key ${key}`
   )
 }))
 

@@ -14,6 +14,7 @@
  * | `PIPELINE_AGENT_TAGS` | – | comma-separated tags: only agents with one of them are models |
  * | `OTEL_EXPORTER_OTLP_ENDPOINT` | – | export traces over OTLP/HTTP to this endpoint |
  * | `PIPELINE_TOOL_RESULT_MAX` | `16384` | how much of a tool's result (and of its arguments) an Open WebUI tool block shows, in bytes; the rest is cut with a note |
+ * | `PIPELINE_OPENWEBUI_TOOL_CALLS` | `items` | how requests through Open WebUI get tool calls: `items` (its own tool-call items, Open WebUI 0.10 and later) or `details` (`<details type="tool_calls">` blocks in the content, for Open WebUI up to 0.9) |
  * | `PIPELINE_STATELESS_CHATS` | `default` | requests without a chat id, and temporary chats: `default` (the agent's own thread) or `fresh` (a new conversation each) |
  *
  * @since 0.1.0
@@ -23,6 +24,9 @@ import { Config, type ConfigError, Context, Duration, Layer, Option, type Redact
 
 /** @category models */
 export type StatusEvents = "on" | "off" | "auto"
+
+/** @category models */
+export type OpenWebUIToolCalls = "items" | "details"
 
 /** @category models */
 export type StatelessChats = "default" | "fresh"
@@ -41,6 +45,7 @@ export interface Settings {
   readonly otlpEndpoint: Option.Option<string>
   readonly statelessChats: StatelessChats
   readonly toolResultMax: number
+  readonly openWebUIToolCalls: OpenWebUIToolCalls
 }
 
 /** @category services */
@@ -65,7 +70,8 @@ export const defaults: Settings = {
   agentTags: [],
   otlpEndpoint: Option.none(),
   statelessChats: "default",
-  toolResultMax: 16 * 1024
+  toolResultMax: 16 * 1024,
+  openWebUIToolCalls: "items"
 }
 
 /** @category constructors */
@@ -91,6 +97,9 @@ export const config: Config.Config<Settings> = Config.all({
   toolResultMax: Config.integer("PIPELINE_TOOL_RESULT_MAX").pipe(
     Config.validate({ message: "PIPELINE_TOOL_RESULT_MAX: a number of bytes, at least 256", validation: (n) => n >= 256 }),
     Config.withDefault(defaults.toolResultMax)
+  ),
+  openWebUIToolCalls: Config.literal("items", "details")("PIPELINE_OPENWEBUI_TOOL_CALLS").pipe(
+    Config.withDefault<OpenWebUIToolCalls>(defaults.openWebUIToolCalls)
   )
 })
 

@@ -18,6 +18,10 @@ export const Valves = Schema.Struct({
     title: "Stream tokens",
     description: "Ask Letta for token-by-token deltas instead of one event per step"
   }),
+  openwebui_tool_calls: Schema.Literal("items", "details").annotations({
+    title: "Tool calls in Open WebUI",
+    description: "items: Open WebUI's own tool-call items (0.10 and later); details: <details> blocks in the text (up to 0.9)"
+  }),
   agent_tags: Schema.Array(Schema.String).annotations({
     title: "Agent tags",
     description: "Offer only agents carrying one of these tags as models (empty: all agents)"
@@ -50,6 +54,7 @@ export const layer: Layer.Layer<ValvesStore, never, ServerConfig.ServerConfig | 
     const current = yield* Ref.make<Valves>({
       status_events: server.statusEvents,
       stream_tokens: letta.streamTokens,
+      openwebui_tool_calls: server.openWebUIToolCalls,
       agent_tags: server.agentTags
     })
     return ValvesStore.of({

@@ -26,18 +26,22 @@ const requestsTo = (route: string) => Effect.map(emulatorStats, (stats) => stats
 
 layer(serverLayer(), { excludeTestServices: true })("Pipelines protocol", (it) => {
   describe("discovery", () => {
-    it.effect("/models has the top-level pipelines flag and a pipeline entry per model, with and without /v1", () =>
+    it.effect("/models has the top-level pipelines flag and a pipeline entry per model; /v1/models is OpenAI's plain list", () =>
       Effect.gen(function*() {
         const agent = yield* demoAgent
-        for (const path of ["/models", "/v1/models"]) {
-          const body = json(yield* call("GET", path))
-          assert.strictEqual(body.pipelines, true)
-          assert.strictEqual(body.object, "list")
-          const model = (body.data as ReadonlyArray<unknown>).map(fields).find((m) => m.id === agent.id)
-          assert.deepStrictEqual(model?.pipeline, { type: "pipe", valves: true })
-          assert.strictEqual(model?.name, "demo-agent")
-          assert.strictEqual(model?.object, "model")
-        }
+        const pipelines = json(yield* call("GET", "/models"))
+        assert.strictEqual(pipelines.pipelines, true)
+        assert.strictEqual(pipelines.object, "list")
+        const model = (pipelines.data as ReadonlyArray<unknown>).map(fields).find((m) => m.id === agent.id)
+        assert.deepStrictEqual(model?.pipeline, { type: "pipe", valves: true })
+        assert.strictEqual(model?.name, "demo-agent")
+        assert.strictEqual(model?.object, "model")
+        // Open WebUI treats a connection as a Pipelines one by the `pipelines` key: the /v1 connection must not have it
+        const openai = json(yield* call("GET", "/v1/models"))
+        assert.deepStrictEqual(Object.keys(openai).sort(), ["data", "object"])
+        const plain = (openai.data as ReadonlyArray<unknown>).map(fields).find((m) => m.id === agent.id)
+        assert.strictEqual(plain?.name, "demo-agent")
+        assert.isFalse(plain !== undefined && "pipeline" in plain)
       }))
 
     it.effect("/ and /v1 answer {status: true}; /pipelines lists this pipeline", () =>
@@ -56,11 +60,11 @@ layer(serverLayer(), { excludeTestServices: true })("Pipelines protocol", (it) =
     it.effect("read, JSON Schema spec, validated update applied to the next request without a restart", () =>
       Effect.gen(function*() {
         const valves = json(yield* call("GET", "/letta/valves"))
-        assert.deepStrictEqual(valves, { status_events: "auto", stream_tokens: true, agent_tags: [] })
+        assert.deepStrictEqual(valves, { status_events: "auto", stream_tokens: true, openwebui_tool_calls: "items", agent_tags: [] })
         const spec = json(yield* call("GET", "/v1/letta/valves/spec"))
         assert.strictEqual(spec.type, "object")
         assert.strictEqual(spec.title, "Valves")
-        assert.deepStrictEqual(Object.keys(fields(spec.properties)).sort(), ["agent_tags", "status_events", "stream_tokens"])
+        assert.deepStrictEqual(Object.keys(fields(spec.properties)).sort(), ["agent_tags", "openwebui_tool_calls", "status_events", "stream_tokens"])
         assert.deepStrictEqual(fields(fields(spec.properties).status_events).enum, ["on", "off", "auto"])
         assert.includeMembers([...(spec.required as ReadonlyArray<string>)], ["stream_tokens"])
 
