@@ -8,19 +8,57 @@ import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
 import { Emulator } from "@letta-pipeline/emulator"
 import { Console, Context, Duration, Effect, Layer, Schedule } from "effect"
+import { randomUUID } from "node:crypto"
 import { mkdtempSync } from "node:fs"
+import * as net from "node:net"
 import * as os from "node:os"
 import { join } from "node:path"
 import { startAndWait } from "./utils/cli.js"
 import { api, type OpenWebUI, openWebUIVersion, startOpenWebUI } from "./utils/openwebui.js"
-import { chatOf, type Connected, send, type Stored } from "./utils/openwebuiChat.js"
+import { answerOf, chatOf, isError, send } from "./utils/openwebuiChat.js"
 
 const key = "pk-open-webui-test"
+
+/**
+ * A TCP relay to the emulator that can play a Letta that is down: while down, every connection is accepted and closed
+ * at once, and the open ones are cut.
+ */
+const relay = (target: string) =>
+  Effect.acquireRelease(
+    Effect.async<{ readonly url: string; readonly setDown: (down: boolean) => void; readonly server: net.Server }>((resume) => {
+      const { hostname, port } = new URL(target)
+      let down = false
+      const open = new Set<net.Socket>()
+      const server = net.createServer((client) => {
+        if (down) return void client.destroy()
+        const upstream = net.connect(Number(port), hostname)
+        open.add(client)
+        client.on("close", () => open.delete(client))
+        client.pipe(upstream).pipe(client)
+        client.on("error", () => upstream.destroy())
+        upstream.on("error", () => client.destroy())
+      })
+      server.listen(0, "127.0.0.1", () => {
+        const address = server.address() as net.AddressInfo
+        resume(Effect.succeed({
+          url: `http://127.0.0.1:${address.port}`,
+          server,
+          setDown: (value) => {
+            down = value
+            if (value) for (const socket of open) socket.destroy()
+          }
+        }))
+      })
+    }),
+    ({ server }) => Effect.sync(() => server.close())
+  )
 
 interface Setup {
   readonly webui: OpenWebUI
   readonly emulator: Emulator.Service
   readonly server: string
+  /** Plays a Letta that is down (and back). */
+  readonly lettaDown: (down: boolean) => void
   /** The model ids of the demo agent through each connection. */
   readonly models: { readonly openai: string; readonly pipelines: string }
 }
@@ -30,8 +68,9 @@ const SetupLive = Layer.scoped(
   SetupTag,
   Effect.gen(function*() {
     const emulator = yield* Emulator.Emulator
+    const letta = yield* relay(emulator.url)
     const server = yield* startAndWait(["serve", "--port", "0"], {
-      LETTA_BASE_URL: emulator.url,
+      LETTA_BASE_URL: letta.url,
       PIPELINE_API_KEY: key,
       PIPELINE_STORE: "memory"
     })
@@ -43,7 +82,7 @@ const SetupLive = Layer.scoped(
       { url: server, key, prefix: "letta" }
     ])
     const agent = emulator.demoAgent.id
-    return { webui, emulator, server, models: { openai: agent, pipelines: `letta.${agent}` } }
+    return { webui, emulator, server, lettaDown: letta.setDown, models: { openai: agent, pipelines: `letta.${agent}` } }
   })
 )
 
@@ -52,6 +91,19 @@ const Live = SetupLive.pipe(
 )
 
 const kinds = ["openai", "pipelines"] as const
+
+/** How many requests the server answered on a route (its own metrics). */
+const served = (server: string, route: string) =>
+  Effect.promise(async () => {
+    const text = await (await fetch(`${server}/metrics`, { headers: { authorization: `Bearer ${key}` } })).text()
+    return text.split("\n")
+      .filter((line) => line.startsWith(`letta_pipeline_http_requests_total{route="${route}"`))
+      .reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0)
+  })
+
+/** What reached Letta since `from` (the user messages of the streams the emulator opened). */
+const sentToLetta = (emulator: Emulator.Service, from: number) =>
+  Effect.map(emulator.stats.streams, (streams) => streams.slice(from).map((s) => s.message))
 
 layer(Live, { excludeTestServices: true, timeout: Duration.minutes(6) })(`the real Open WebUI ${openWebUIVersion}`, (it) => {
   it.effect("every agent appears as a model through both connections; the Pipelines one as a pipeline", () =>
@@ -70,16 +122,37 @@ layer(Live, { excludeTestServices: true, timeout: Duration.minutes(6) })(`the re
       assert.strictEqual(listed.data.find((m) => m.id === models.openai)?.name, "demo-agent")
     }))
 
+  it.effect("an agent deleted in Letta after Open WebUI listed it: an error that names the agent, through both connections", () =>
+    Effect.gen(function*() {
+      const setup = yield* SetupTag
+      const doomed = yield* setup.emulator.store.createAgent({ name: "doomed-agent" })
+      yield* api(setup.webui).models.pipe(
+        Effect.filterOrFail((list) => list.data.some((m) => m.id === doomed.id)),
+        Effect.retry(Schedule.spaced("500 millis").pipe(Schedule.upTo("20 seconds")))
+      )
+      yield* setup.emulator.store.deleteAgent(doomed.id)
+      for (const model of [doomed.id, `letta.${doomed.id}`]) {
+        const sent = yield* send(setup.webui, { model, content: "Hello?", sessionId: randomUUID() })
+        assert.isTrue(isError(sent.answer), JSON.stringify(sent.answer))
+        assert.match(JSON.stringify(sent.answer.error), /agent/i)
+      }
+    }))
+
   for (const kind of kinds) {
     it.effect(`${kind}: reasoning, the tool call with its result (never run by Open WebUI), the answer and usage are stored`, () =>
       Effect.gen(function*() {
         const setup = yield* SetupTag
         const model = setup.models[kind]
         const before = yield* setup.emulator.stats.snapshot
+        const inlets = yield* served(setup.server, "/:pipeline_id/filter/inlet")
+        const completions = yield* served(setup.server, kind === "openai" ? "/v1/chat/completions" : "/chat/completions")
         const { chat, answer } = yield* send(setup.webui, { model, content: "Please search for Letta memory" })
         const after = yield* setup.emulator.stats.snapshot
-        // one Letta turn: Open WebUI did not call the model again to run the tool itself
+        // one Letta turn, one request: Open WebUI did not call the model again to run the tool itself
         assert.strictEqual(after.total_streams - before.total_streams, 1)
+        assert.strictEqual((yield* served(setup.server, kind === "openai" ? "/v1/chat/completions" : "/chat/completions")) - completions, 1)
+        // the connection kind is the one configured: only the Pipelines one calls the inlet filter first
+        assert.strictEqual((yield* served(setup.server, "/:pipeline_id/filter/inlet")) - inlets, kind === "pipelines" ? 1 : 0)
         assert.isTrue(answer.done)
         assert.isNull(answer.error ?? null)
         assert.strictEqual(answer.content, `I searched for "Letta memory" and found 3 results: Letta documentation, Letta blog, Letta on GitHub. This is the start of our conversation.`)
@@ -115,7 +188,79 @@ layer(Live, { excludeTestServices: true, timeout: Duration.minutes(6) })(`the re
         const stored = yield* chatOf(setup.webui, first.chat.id)
         assert.strictEqual(Object.values(stored.history.messages).filter((m) => m.role === "assistant").length, 3)
       }))
+
+    it.effect(`${kind}: with title, tags and follow-ups on, the chat gets a title and Letta gets only the user's messages`, () =>
+      Effect.gen(function*() {
+        const setup = yield* SetupTag
+        const model = setup.models[kind]
+        const from = (yield* setup.emulator.stats.streams).length
+        const first = yield* send(setup.webui, { model, content: "Plan a trip to Lisbon", tasks: true })
+        const second = yield* send(setup.webui, { model, content: "What about Porto?", chat: first.chat, tasks: true })
+        const stored = yield* chatOf(setup.webui, first.chat.id)
+        assert.notStrictEqual(stored.title, "New Chat")
+        assert.include(stored.title.toLowerCase(), "lisbon")
+        // follow-ups were asked for and stored (as a list; what the agent suggests is not the point)
+        assert.isArray(stored.history.messages[second.answerId]?.followUps)
+        assert.isAbove(second.answer.content.length, 0)
+        assert.deepStrictEqual(yield* sentToLetta(setup.emulator, from), ["Plan a trip to Lisbon", "What about Porto?"])
+        assert.include(second.answer.content, "Plan a trip to Lisbon")
+      }))
+
+    it.effect(`${kind}: stopping a response in Open WebUI closes the upstream Letta stream; the next message works`, () =>
+      Effect.gen(function*() {
+        const setup = yield* SetupTag
+        const model = setup.models[kind]
+        const before = yield* setup.emulator.stats.snapshot
+        // the emulator keeps this turn open, silent, after its first frames
+        const slow = yield* send(setup.webui, { model, content: "Tell me slowly [[fault:stall]]", sessionId: randomUUID(), wait: false })
+        const taskIds = (slow.response as { task_ids?: ReadonlyArray<string> }).task_ids ?? []
+        assert.lengthOf(taskIds, 1)
+        yield* setup.emulator.stats.snapshot.pipe(
+          Effect.filterOrFail((stats) => stats.active_streams > before.active_streams),
+          Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo("20 seconds")))
+        )
+        yield* api(setup.webui).call("POST", `/api/tasks/stop/${taskIds[0]}`)
+        const after = yield* setup.emulator.stats.snapshot.pipe(
+          Effect.filterOrFail((stats) => stats.client_closed_streams > before.client_closed_streams && stats.active_streams === before.active_streams),
+          Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo("10 seconds")))
+        )
+        assert.strictEqual(after.client_closed_streams - before.client_closed_streams, 1)
+        const next = yield* send(setup.webui, { model, content: "Are you there?", chat: slow.chat, sessionId: randomUUID() })
+        assert.isFalse(isError(next.answer))
+        assert.include(next.answer.content, `You said: "Are you there?"`)
+      }))
+
+    it.effect(`${kind}: errors appear in the chat as Open WebUI errors with their cause, and the next message works`, () =>
+      Effect.gen(function*() {
+        const setup = yield* SetupTag
+        const model = setup.models[kind]
+        const errorOf = (content: string, chat?: { id: string; model: string }) =>
+          Effect.map(send(setup.webui, { model, content, sessionId: randomUUID(), ...(chat ? { chat } : {}) }), (sent) => {
+            assert.isTrue(isError(sent.answer), `no error stored for ${JSON.stringify(content)}: ${JSON.stringify(sent.answer)}`)
+            return { chat: sent.chat, text: JSON.stringify(sent.answer.error) }
+          }).pipe(Effect.tap(({ text }) => Console.log(`${kind}: ${JSON.stringify(content)} → stored error ${text}`)))
+        const works = (chat: { id: string; model: string }, content: string) =>
+          Effect.map(send(setup.webui, { model, content, chat, sessionId: randomUUID() }), (sent) => {
+            assert.isFalse(isError(sent.answer), JSON.stringify(sent.answer.error))
+            assert.include(sent.answer.content, `You said: "${content}"`)
+          })
+
+        // an LLM failure in the middle of the stream
+        const llm = yield* errorOf("Start, then fail [[fault:llm-error]]")
+        assert.match(llm.text, /LLM|llm/)
+        yield* works(llm.chat, "After the LLM failure")
+
+        // a run that Letta reports failed only by its stop reason
+        const failed = yield* errorOf("Fail quietly [[fault:stop:llm_api_error]]")
+        assert.include(failed.text, "llm_api_error")
+        yield* works(failed.chat, "After the failed run")
+
+        // Letta down
+        setup.lettaDown(true)
+        const down = yield* errorOf("Is Letta there?").pipe(Effect.ensuring(Effect.sync(() => setup.lettaDown(false))))
+        assert.match(down.text, /Cannot reach Letta/)
+        yield* works(down.chat, "Letta is back")
+      }))
   }
 })
 
-export type { Connected, Stored }

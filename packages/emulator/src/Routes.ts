@@ -353,6 +353,8 @@ export const layer = Layer.unwrapScoped(Effect.gen(function*() {
 
   const getAgent = withAgent((agent) => Effect.succeed(Wire.jsonResponse(agent)))
 
+  const deleteAgent = withAgent((agent) => Effect.as(store.deleteAgent(agent.id), Wire.jsonResponse(null)))
+
   const listMessages = withAgent((agent) =>
     Effect.gen(function*() {
       const params = yield* query
@@ -560,6 +562,7 @@ export const layer = Layer.unwrapScoped(Effect.gen(function*() {
     route("POST", "/v1/agents/", createAgent),
     redirectSlash("POST", "/v1/agents", "/v1/agents/"),
     route("GET", "/v1/agents/:agent_id", getAgent),
+    route("DELETE", "/v1/agents/:agent_id", deleteAgent),
     route("GET", "/v1/agents/:agent_id/messages", listMessages),
     route("POST", "/v1/agents/:agent_id/messages", sendMessage),
     route("POST", "/v1/agents/:agent_id/messages/stream", streamMessage),

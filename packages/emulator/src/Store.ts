@@ -117,6 +117,8 @@ export interface Service {
   readonly conversation: (id: string) => Effect.Effect<Option.Option<Conversation>>
   /** Deletes a conversation and its history; whether it existed. */
   readonly deleteConversation: (id: string) => Effect.Effect<boolean>
+  /** Removes an agent (its conversations stay, as orphans Letta no longer serves); false when it did not exist. */
+  readonly deleteAgent: (id: string) => Effect.Effect<boolean>
   readonly thread: (key: string) => Effect.Effect<Chunk.Chunk<LettaSchema.LettaMessage>>
   readonly createRun: (agentId: string, conversationId: string | null, background: boolean) => Effect.Effect<RunRecord>
   readonly run: (id: string) => Effect.Effect<Option.Option<RunRecord>>
@@ -256,6 +258,11 @@ export const make: Effect.Effect<Service> = Effect.gen(function*() {
           conversations: HashMap.remove(s.conversations, id),
           threads: HashMap.remove(s.threads, conversationThread(id))
         }
+      ]),
+    deleteAgent: (id) =>
+      Ref.modify(state, (s) => [
+        HashMap.has(s.agents, id),
+        { ...s, agents: HashMap.remove(s.agents, id), agentOrder: Chunk.filter(s.agentOrder, (other) => other !== id) }
       ]),
     thread: (key) => Effect.map(Ref.get(state), (s) => Option.getOrElse(HashMap.get(s.threads, key), Chunk.empty)),
     createRun,

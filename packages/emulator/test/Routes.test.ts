@@ -285,6 +285,22 @@ layer(emulatorLayer(), { excludeTestServices: true })("emulator routes", (it) =>
       }))
   })
 
+  describe("agent deletion", () => {
+    it.effect("DELETE /v1/agents/{agent_id}: the agent is gone from the list, its record and its turns are 404s", () =>
+      Effect.gen(function*() {
+        const created = fields(json(yield* request("POST", "/v1/agents/", { body: { name: "short-lived" } })))
+        const id = String(created.id)
+        const deleted = yield* request("DELETE", `/v1/agents/${id}`)
+        assert.strictEqual(deleted.status, 200)
+        assert.strictEqual(deleted.text, "null")
+        const listed = (json(yield* request("GET", "/v1/agents/")) as ReadonlyArray<unknown>).map(fields)
+        assert.isFalse(listed.some((agent) => agent.id === id))
+        assert.strictEqual((yield* request("GET", `/v1/agents/${id}`)).status, 404)
+        assert.strictEqual((yield* request("POST", `/v1/agents/${id}/messages/stream`, { body: turn("anyone?") })).status, 404)
+        assert.strictEqual((yield* request("DELETE", `/v1/agents/${id}`)).status, 404)
+      }))
+  })
+
   describe("runs", () => {
     it.effect("async: a Run at once, then its status and messages", () =>
       Effect.gen(function*() {

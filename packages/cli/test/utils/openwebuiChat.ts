@@ -3,7 +3,7 @@
  * release): a chat is created, each message goes to `POST /api/chat/completions` with the chat id, the new user
  * message, its assistant message id and the transcript; the stored chat is read back from `GET /api/v1/chats/{id}`.
  */
-import { Effect } from "effect"
+import { Duration, Effect, Schedule } from "effect"
 import { randomUUID } from "node:crypto"
 import { type OpenWebUI, request } from "./openwebui.js"
 
@@ -87,10 +87,17 @@ export interface SendOptions {
   readonly chat?: Connected
   /** Answer this earlier user message again, as the page's Regenerate does. */
   readonly regenerate?: Sent
-  /** Run in the background as the page does (`session_id`): returns at once with the task ids. */
+  /**
+   * Run in the background as the page does (`session_id`): Open WebUI answers at once with the task ids, and the
+   * stored answer is awaited (done, or an error) unless `wait` is false.
+   */
   readonly sessionId?: string
-  /** Title, tags and follow-ups, as the page asks for them after the first message. */
-  readonly backgroundTasks?: Readonly<Record<string, boolean>>
+  readonly wait?: boolean
+  /**
+   * Ask for the background tasks as the page does with its defaults (`Chat.svelte`): title and tags with a chat's first
+   * message, follow-ups with every message.
+   */
+  readonly tasks?: boolean
 }
 
 /**
@@ -127,10 +134,32 @@ export const send = (webui: OpenWebUI, options: SendOptions) =>
       params: {},
       features: {},
       ...(options.sessionId === undefined ? {} : { session_id: options.sessionId }),
-      ...(options.backgroundTasks === undefined ? {} : { background_tasks: options.backgroundTasks })
+      ...(options.tasks === true
+        ? {
+          background_tasks: {
+            ...(parentId === null ? { title_generation: true, tags_generation: true } : {}),
+            follow_up_generation: true
+          }
+        }
+        : {})
     })
-    const after = yield* chatOf(webui, chat.id)
-    const answer = after.history.messages[answerId]
-    if (answer === undefined) return yield* Effect.fail(new Error(`Open WebUI stored no answer ${answerId}: ${JSON.stringify(after).slice(0, 2000)}`))
+    const answer = yield* (options.sessionId !== undefined && options.wait !== false
+      ? answerOf(webui, chat.id, answerId, (message) => message.done === true || isError(message))
+      : answerOf(webui, chat.id, answerId, () => true))
     return { chat, userId: userMessage.id, answerId, answer, response } satisfies Sent
   })
+
+/** Whether Open WebUI stored an error with the answer. */
+export const isError = (message: StoredMessage): boolean => message.error !== undefined && message.error !== null
+
+/** The stored answer once `until` holds for it (30 s at most). */
+export const answerOf = (webui: OpenWebUI, chatId: string, answerId: string, until: (message: StoredMessage) => boolean) =>
+  chatOf(webui, chatId).pipe(
+    Effect.flatMap((stored) => {
+      const answer = stored.history.messages[answerId]
+      return answer !== undefined && until(answer)
+        ? Effect.succeed(answer)
+        : Effect.fail(new Error(`Open WebUI's answer ${answerId} is not there yet: ${JSON.stringify(answer ?? null).slice(0, 2000)}`))
+    }),
+    Effect.retry(Schedule.spaced("200 millis").pipe(Schedule.upTo(Duration.seconds(30))))
+  )
