@@ -5,19 +5,23 @@
  * in, list models, create chats, send messages as its page does, read the stored chats back.
  */
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
-import { assert, layer } from "@effect/vitest"
+import { assert, describe, layer } from "@effect/vitest"
 import { Emulator } from "@letta-pipeline/emulator"
 import { Console, Context, Duration, Effect, Layer, Schedule } from "effect"
 import { randomUUID } from "node:crypto"
-import { mkdtempSync } from "node:fs"
+import { mkdirSync, mkdtempSync } from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { type Browser, chromium, type Page } from "playwright-core"
 import { startAndWait } from "./utils/cli.js"
 import { api, type OpenWebUI, openWebUIVersion, startOpenWebUI } from "./utils/openwebui.js"
 import { answerOf, chatOf, isError, send } from "./utils/openwebuiChat.js"
 
 const key = "pk-open-webui-test"
+const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium"
+const artifacts = fileURLToPath(new URL("../artifacts/", import.meta.url))
 
 /**
  * A TCP relay to the emulator that can play a Letta that is down: while down, every connection is accepted and closed
@@ -262,5 +266,86 @@ layer(Live, { excludeTestServices: true, timeout: Duration.minutes(6) })(`the re
         yield* works(down.chat, "Letta is back")
       }))
   }
-})
 
+  describe("in the browser", () => {
+    /**
+     * Debian's Chromium on Open WebUI's own page, signed in as the admin (its token in local storage, as sign-in leaves
+     * it), with this release's notes marked as read (the page shows them to an admin once per version).
+     */
+    const withPage = <A, E, R>(use: (page: Page, setup: Setup) => Effect.Effect<A, E, R>) =>
+      Effect.gen(function*() {
+        const setup = yield* SetupTag
+        yield* api(setup.webui).call("POST", "/api/v1/users/user/settings/update", { ui: { version: openWebUIVersion } })
+        const browser = yield* Effect.acquireRelease(
+          Effect.tryPromise({
+            try: () => chromium.launch({ executablePath: chromiumPath, timeout: 30_000 }),
+            catch: (error) => new Error(`Chromium at ${chromiumPath} did not start (install Debian's chromium, or set CHROMIUM_PATH): ${error}`)
+          }),
+          (browser: Browser) => Effect.promise(() => browser.close())
+        )
+        const page = yield* Effect.promise(async () => {
+          const context = await browser.newContext({ viewport: { width: 1100, height: 720 } })
+          await context.addInitScript((token) => localStorage.setItem("token", token), setup.webui.token)
+          const page = await context.newPage()
+          page.setDefaultTimeout(20_000)
+          return page
+        })
+        mkdirSync(artifacts, { recursive: true })
+        return yield* use(page, setup)
+      }).pipe(Effect.scoped)
+
+    const ask = (page: Page, url: string, model: string, text: string) =>
+      Effect.promise(async () => {
+        await page.goto(`${url}/?model=${encodeURIComponent(model)}`)
+        await page.locator("#chat-input").click()
+        await page.keyboard.type(text)
+        await page.keyboard.press("Enter")
+      })
+
+    it.effect("a tool call: the reasoning, the call with its arguments and result, and the answer are on the page", () =>
+      withPage((page, setup) =>
+        Effect.gen(function*() {
+          yield* ask(page, setup.webui.url, setup.models.openai, "Please search for Letta memory")
+          const seen = yield* Effect.promise(async () => {
+            await page.getByText("This is the start of our conversation").waitFor()
+            await page.screenshot({ path: join(artifacts, "openwebui-answer.png") })
+            // the collapsed group of reasoning and tool calls, opened as a user would
+            await page.getByText("Explored").first().click()
+            await page.getByText("View Result from web_search").click()
+            await page.getByText("Thought", { exact: true }).first().click()
+            await page.getByText("I will call web_search").waitFor()
+            await page.getByText(`Found 3 results for "Letta memory"`).waitFor()
+            await page.screenshot({ path: join(artifacts, "openwebui-tool-call.png") })
+            return page.locator("#messages-container, main").first().innerText()
+          })
+          assert.include(seen, "View Result from web_search")
+          assert.include(seen, "I will call web_search")
+          assert.include(seen, "Letta memory")
+          assert.include(seen, `I searched for "Letta memory" and found 3 results`)
+          assert.notInclude(seen, "Tool not found")
+          assert.notInclude(seen, "<details")
+        })
+      ), 60_000)
+
+    it.effect("Stop on a slow turn closes the upstream Letta stream", () =>
+      withPage((page, setup) =>
+        Effect.gen(function*() {
+          const before = yield* setup.emulator.stats.snapshot
+          yield* ask(page, setup.webui.url, setup.models.pipelines, "Take your time [[fault:stall]]")
+          yield* setup.emulator.stats.snapshot.pipe(
+            Effect.filterOrFail((stats) => stats.active_streams > before.active_streams),
+            Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo("20 seconds")))
+          )
+          yield* Effect.promise(() => page.locator("button[aria-label='Stop']").click())
+          const after = yield* setup.emulator.stats.snapshot.pipe(
+            Effect.filterOrFail((stats) => stats.client_closed_streams > before.client_closed_streams && stats.active_streams === before.active_streams),
+            Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo("10 seconds")))
+          )
+          assert.strictEqual(after.client_closed_streams - before.client_closed_streams, 1)
+          // the page is ready for the next message: its send button is back
+          yield* Effect.promise(() => page.locator("button[aria-label='Stop']").waitFor({ state: "detached" }))
+          yield* Effect.promise(() => page.screenshot({ path: join(artifacts, "openwebui-stopped.png") }))
+        })
+      ), 60_000)
+  })
+})
