@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The real Open WebUI (PyPI `open-webui`, pinned) in front of the server, configured as a user would: the server as an
  * OpenAI API connection (`…/v1`, with Open WebUI forwarding its user and chat headers) and as a Pipelines connection
@@ -10,52 +11,17 @@ import { Emulator } from "@letta-pipeline/emulator"
 import { Console, Context, Duration, Effect, Layer, Schedule } from "effect"
 import { randomUUID } from "node:crypto"
 import { mkdirSync, mkdtempSync } from "node:fs"
-import * as net from "node:net"
 import * as os from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { type Browser, chromium, type Page } from "playwright-core"
 import { startAndWait } from "./utils/cli.js"
-import { api, type OpenWebUI, openWebUIVersion, startOpenWebUI } from "./utils/openwebui.js"
-import { answerOf, chatOf, isError, send } from "./utils/openwebuiChat.js"
+import { api, type OpenWebUI, openWebUIVersion, relay, startOpenWebUI } from "./utils/openwebui.js"
+import { chatOf, isError, send } from "./utils/openwebuiChat.js"
 
 const key = "pk-open-webui-test"
 const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium"
 const artifacts = fileURLToPath(new URL("../artifacts/", import.meta.url))
-
-/**
- * A TCP relay to the emulator that can play a Letta that is down: while down, every connection is accepted and closed
- * at once, and the open ones are cut.
- */
-const relay = (target: string) =>
-  Effect.acquireRelease(
-    Effect.async<{ readonly url: string; readonly setDown: (down: boolean) => void; readonly server: net.Server }>((resume) => {
-      const { hostname, port } = new URL(target)
-      let down = false
-      const open = new Set<net.Socket>()
-      const server = net.createServer((client) => {
-        if (down) return void client.destroy()
-        const upstream = net.connect(Number(port), hostname)
-        open.add(client)
-        client.on("close", () => open.delete(client))
-        client.pipe(upstream).pipe(client)
-        client.on("error", () => upstream.destroy())
-        upstream.on("error", () => client.destroy())
-      })
-      server.listen(0, "127.0.0.1", () => {
-        const address = server.address() as net.AddressInfo
-        resume(Effect.succeed({
-          url: `http://127.0.0.1:${address.port}`,
-          server,
-          setDown: (value) => {
-            down = value
-            if (value) for (const socket of open) socket.destroy()
-          }
-        }))
-      })
-    }),
-    ({ server }) => Effect.sync(() => server.close())
-  )
 
 interface Setup {
   readonly webui: OpenWebUI
@@ -109,7 +75,7 @@ const served = (server: string, route: string) =>
 const sentToLetta = (emulator: Emulator.Service, from: number) =>
   Effect.map(emulator.stats.streams, (streams) => streams.slice(from).map((s) => s.message))
 
-layer(Live, { excludeTestServices: true, timeout: Duration.minutes(6) })(`the real Open WebUI ${openWebUIVersion}`, (it) => {
+layer(Live, { excludeTestServices: true, timeout: Duration.minutes(15) })(`the real Open WebUI ${openWebUIVersion}`, (it) => {
   it.effect("every agent appears as a model through both connections; the Pipelines one as a pipeline", () =>
     Effect.gen(function*() {
       const { emulator, models, webui } = yield* SetupTag

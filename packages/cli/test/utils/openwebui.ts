@@ -7,6 +7,7 @@ import { Command } from "@effect/platform"
 import { Duration, Effect, Schedule, Stream } from "effect"
 import { execFileSync } from "node:child_process"
 import { mkdirSync } from "node:fs"
+import * as net from "node:net"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { cleanEnv, freePort } from "./cli.js"
@@ -148,3 +149,71 @@ export const api = (webui: OpenWebUI) => {
     models: call<{ data: ReadonlyArray<{ id: string; name: string; pipeline?: unknown; urlIdx?: number }> }>("GET", "/api/models")
   }
 }
+
+/**
+ * A TCP relay in front of an HTTP server, between it and Open WebUI. It can play a server that is down (while down,
+ * every connection is accepted and closed at once, and the open ones are cut), and it times each streamed chat request
+ * as Open WebUI's backend sees it: from the request's first bytes to the first non-empty `reasoning_content` or
+ * `content` (the first thing the user sees), and to the first non-empty `content` (the answer's first word).
+ */
+export const relay = (target: string) =>
+  Effect.acquireRelease(
+    Effect.async<{
+      readonly url: string
+      readonly setDown: (down: boolean) => void
+      /** Time to the first thing shown, and to the first word of the answer, of every streamed chat request so far (ms). */
+      readonly timings: () => ReadonlyArray<{ readonly shown: number; readonly answer: number }>
+      readonly server: net.Server
+    }>((resume) => {
+      const { hostname, port } = new URL(target)
+      let down = false
+      const open = new Set<net.Socket>()
+      const timings: Array<{ shown: number; answer: number }> = []
+      const server = net.createServer((client) => {
+        if (down) return void client.destroy()
+        const upstream = net.connect(Number(port), hostname)
+        open.add(client)
+        // one request at a time per connection: its start, and whether it streams
+        let started = 0
+        let shown = 0
+        let streamed = false
+        client.on("data", (data: Buffer) => {
+          const text = data.toString("latin1")
+          if (/^(POST|GET) /.test(text)) {
+            started = performance.now()
+            shown = 0
+            streamed = false
+          }
+          if (/"stream":\s*true/.test(text)) streamed = true
+          upstream.write(data)
+        })
+        upstream.on("data", (data: Buffer) => {
+          const text = streamed && started > 0 ? data.toString("utf8") : ""
+          if (shown === 0 && /"(reasoning_)?content":"[^"]/.test(text)) shown = performance.now() - started
+          if (/"content":"[^"]/.test(text)) {
+            timings.push({ shown, answer: performance.now() - started })
+            started = 0
+          }
+          client.write(data)
+        })
+        client.on("end", () => upstream.end())
+        upstream.on("end", () => client.end())
+        client.on("close", () => open.delete(client))
+        client.on("error", () => upstream.destroy())
+        upstream.on("error", () => client.destroy())
+      })
+      server.listen(0, "127.0.0.1", () => {
+        const address = server.address() as net.AddressInfo
+        resume(Effect.succeed({
+          url: `http://127.0.0.1:${address.port}`,
+          server,
+          timings: () => [...timings],
+          setDown: (value) => {
+            down = value
+            if (value) for (const socket of open) socket.destroy()
+          }
+        }))
+      })
+    }),
+    ({ server }) => Effect.sync(() => server.close())
+  )
