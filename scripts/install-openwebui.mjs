@@ -2,7 +2,8 @@
 // Installs the pinned Open WebUI from PyPI into a venv outside the repository, for the suite that runs the real one.
 // `pip install open-webui` would pull torch with CUDA wheels (~2.7 GB) only through sentence-transformers and
 // accelerate, which nothing needs here: the wheel goes in with --no-deps, plus every Requires-Dist of its own METADATA
-// (no extras) except those two. Idempotent: a finished venv is marked and reused. Prints the venv's path last.
+// (no extras) except those two. Idempotent: a finished venv is marked and reused. Prints the venv's path last; with
+// --wheel, only downloads the wheel (for tests that read Open WebUI's own files) and prints its path.
 import { execFileSync } from "node:child_process"
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import { homedir } from "node:os"
@@ -18,10 +19,17 @@ const log = (line) => process.stderr.write(`install-openwebui: ${line}\n`)
 const run = (file, args, options = {}) =>
   execFileSync(file, args, { stdio: ["ignore", "inherit", "inherit"], timeout: 1_800_000, ...options })
 
+const wheelOf = () => readdirSync(dir).find((name) => name.startsWith(`open_webui-${version}-`) && name.endsWith(".whl"))
+mkdirSync(dir, { recursive: true })
+
+if (process.argv.includes("--wheel")) {
+  if (wheelOf() === undefined) run(python, ["-m", "pip", "download", "--quiet", "--no-deps", `open-webui==${version}`, "-d", dir])
+  process.stdout.write(`${join(dir, wheelOf())}\n`)
+  process.exit(0)
+}
+
 if (!existsSync(marker)) {
   const started = Date.now()
-  mkdirSync(dir, { recursive: true })
-  const wheelOf = () => readdirSync(dir).find((name) => name.startsWith(`open_webui-${version}-`) && name.endsWith(".whl"))
   rmSync(venv, { recursive: true, force: true })
   run(python, ["-m", "venv", venv])
   const pip = join(venv, "bin", "pip")

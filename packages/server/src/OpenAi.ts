@@ -275,7 +275,10 @@ export const toolItems = (
   call: { readonly id: string; readonly name: string; readonly arguments: string },
   result: { readonly status: "success" | "error" | "not_run"; readonly output: string },
   max: number = defaultToolResultMax
-): readonly [typeof OutputItemEvent.Type, typeof OutputItemEvent.Type] => {
+): readonly [
+  { readonly type: "response.output_item.added"; readonly item: typeof FunctionCallItem.Type },
+  { readonly type: "response.output_item.added"; readonly item: typeof FunctionCallOutputItem.Type }
+] => {
   // each item is one line: its text must fit a line less the item's envelope
   const fit = (text: string) => {
     const cut = shown(text, max)

@@ -110,11 +110,19 @@ layer(serverLayer(), { excludeTestServices: true })("hardening", (it) => {
         const statuses = statusesOf(raw.text)
         assert.isTrue(statuses.some((s) => s.done === false && String(s.description).startsWith("Running web_search")))
         assert.isTrue(allClosed(statuses), JSON.stringify(statuses))
-        const content = contentOf(chunksOf(raw.text))
-        assert.include(content, "<details type=\"tool_calls\"")
-        assert.include(content, "name=\"web_search\"")
-        assert.include(content, "Not run: the turn ended before Letta returned a result (stop reason max_steps)")
+        // through Open WebUI: its own tool-call items, the output marked failed
+        const items = dataLines(raw.text).map(fields).filter((line) => line.type === "response.output_item.added").map((line) => fields(line.item))
+        assert.deepStrictEqual(items.map((item) => [item.type, item.name ?? null, item.status]), [
+          ["function_call", "web_search", "completed"],
+          ["function_call_output", null, "failed"]
+        ])
+        assert.include(JSON.stringify(items[1]?.output), "Not run: the turn ended before Letta returned a result (stop reason max_steps)")
         assert.isTrue(chunksOf(raw.text).some((c) => choice(c).finish_reason === "length"))
+        // any other client: the block in the content
+        const plain = contentOf(chunksOf((yield* call("POST", "/v1/chat/completions", { body })).text))
+        assert.include(plain, "<details type=\"tool_calls\"")
+        assert.include(plain, "name=\"web_search\"")
+        assert.include(plain, "Not run: the turn ended before Letta returned a result (stop reason max_steps)")
 
         const native = eventsOf(yield* call("POST", "/v1/pipe", { body: yield* chat("search for lisbon [[fault:stop:max_steps]]") }))
         const result = native.find((e) => e.event === "tool_result")
@@ -259,6 +267,43 @@ layer(serverLayer(), { excludeTestServices: true })("hardening", (it) => {
         const native = eventsOf(yield* call("POST", "/v1/pipe", { body: yield* chat("search for everything [[fault:huge-output]]") }))
         const result = native.find((e) => e.event === "tool_result")
         assert.isAbove(Buffer.byteLength(String(fields(result?.data.data).output)), 190_000)
+      }))
+
+    it.effect("through Open WebUI: the tool-call items fit a line too, cut with a note; the answer stays whole", () =>
+      Effect.gen(function*() {
+        const body = yield* chat("search for everything [[fault:huge-output]]", { stream: true })
+        const raw = yield* call("POST", "/v1/chat/completions", { body, headers: { "x-openwebui-chat-id": "chat-huge" } })
+        const longest = Math.max(...raw.text.split("\n").map((line) => Buffer.byteLength(line) + 1))
+        assert.isAtMost(longest, OpenAi.maxLineBytes)
+        const items = dataLines(raw.text).map(fields).filter((line) => line.type === "response.output_item.added").map((line) => fields(line.item))
+        assert.deepStrictEqual(items.map((item) => item.type), ["function_call", "function_call_output"])
+        const output = String(fields((items[1]?.output as ReadonlyArray<unknown>)[0]).text)
+        assert.include(output, "… [cut: the first 16384 of")
+        assert.isAbove(Buffer.byteLength(contentOf(chunksOf(raw.text))), 100_000)
+      }))
+
+    it.effect("toolItems: a call and its output as Open WebUI items; whatever the limit, each fits one stream line", () =>
+      Effect.sync(() => {
+        const call = { id: "call_1", name: "web_search", arguments: "{\"q\":\"x\"}" }
+        const [first, second] = OpenAi.toolItems(call, { status: "success", output: "3 results" })
+        assert.deepStrictEqual(first, {
+          type: "response.output_item.added",
+          item: { type: "function_call", id: "fc_call_1", call_id: "call_1", name: "web_search", arguments: "{\"q\":\"x\"}", status: "completed" }
+        })
+        assert.deepStrictEqual(second, {
+          type: "response.output_item.added",
+          item: { type: "function_call_output", id: "fco_call_1", call_id: "call_1", output: [{ type: "input_text", text: "3 results" }], status: "completed" }
+        })
+        assert.strictEqual(OpenAi.toolItems(call, { status: "error", output: "boom" })[1].item.status, "failed")
+        assert.strictEqual(OpenAi.toolItems(call, { status: "not_run", output: "Not run" })[1].item.status, "failed")
+        assert.strictEqual(OpenAi.toolItems({ ...call, arguments: "" }, { status: "success", output: "" })[0].item.arguments, "{}")
+        // control characters take 6 bytes each in JSON: a limit far above the line still gives one line per item
+        const hostile = "\u0001".repeat(200_000)
+        for (const event of OpenAi.toolItems({ ...call, arguments: hostile }, { status: "success", output: hostile }, 1_000_000)) {
+          const line = `data: ${JSON.stringify(event)}\n\n`
+          assert.isAtMost(Buffer.byteLength(line), OpenAi.maxLineBytes)
+          assert.include(line, "[cut: the first")
+        }
       }))
 
     it.effect("the cut is configurable: PIPELINE_TOOL_RESULT_MAX", () =>

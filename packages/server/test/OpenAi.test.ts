@@ -140,6 +140,33 @@ layer(serverLayer(), { excludeTestServices: true })("OpenAI-compatible API", (it
         assert.notInclude(block?.[3] ?? "", "<")
       }))
 
+    it.effect("through Open WebUI, tool calls as its own output items (function_call, function_call_output) in order; the details valve brings back blocks", () =>
+      Effect.gen(function*() {
+        const body = yield* chat("search for open webui items", { stream: true })
+        const headers = { "x-openwebui-chat-id": "chat-items" }
+        const raw = yield* call("POST", "/v1/chat/completions", { body, headers })
+        const lines = chunksOf(raw.text).map(fields)
+        const kinds = lines.map((line) =>
+          line.type === "response.output_item.added"
+            ? String(fields(line.item).type)
+            : delta(line).reasoning_content ? "reasoning" : delta(line).content ? "content" : null
+        ).filter((kind) => kind !== null).filter((kind, i, all) => kind !== all[i - 1])
+        assert.deepStrictEqual(kinds, ["reasoning", "function_call", "function_call_output", "reasoning", "content"])
+        const [callItem, outputItem] = lines.filter((line) => line.type === "response.output_item.added").map((line) => fields(line.item))
+        assert.strictEqual(callItem?.name, "web_search")
+        assert.strictEqual(callItem?.call_id, outputItem?.call_id)
+        assert.notInclude(contentOf(chunksOf(raw.text)), "<details")
+        // a usage chunk although Open WebUI did not ask: it stores usage whenever it gets it
+        assert.isTrue(lines.some((line) => line.usage !== undefined))
+
+        const valves = json(yield* call("GET", "/letta/valves"))
+        yield* call("POST", "/letta/valves/update", { body: { ...valves, openwebui_tool_calls: "details" } })
+        const blocks = yield* call("POST", "/v1/chat/completions", { body, headers })
+        yield* call("POST", "/letta/valves/update", { body: valves })
+        assert.include(contentOf(chunksOf(blocks.text)), "<details type=\"tool_calls\"")
+        assert.isFalse(chunksOf(blocks.text).some((line) => fields(line).type !== undefined))
+      }))
+
     it.effect("status event chunks for Open WebUI (its headers), none for other clients by default", () =>
       Effect.gen(function*() {
         const body = yield* chat("search for status", { stream: true })
