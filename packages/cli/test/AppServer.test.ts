@@ -30,6 +30,8 @@ interface Streamed {
   readonly reasoning: string
   readonly usage: boolean
   readonly firstTokenMs: number
+  /** Open WebUI's tool-call items (sent because of its chat header). */
+  readonly items: ReadonlyArray<Record<string, unknown>>
 }
 
 /** One streamed chat completion through the official client, timed to its first content token. */
@@ -47,6 +49,7 @@ const stream = (
     let text = ""
     let reasoning = ""
     let usage = false
+    const items: Array<Record<string, unknown>> = []
     const chunks = await client.chat.completions.create({
       model,
       stream: true,
@@ -54,7 +57,9 @@ const stream = (
       messages: [{ role: "user", content }]
     })
     for await (const chunk of chunks) {
-      // Open WebUI status chunks (sent because of its chat header) have no choices
+      const line = chunk as unknown as { type?: string; item?: Record<string, unknown> }
+      if (line.type === "response.output_item.added" && line.item !== undefined) items.push(line.item)
+      // Open WebUI status chunks and items (sent because of its chat header) have no choices
       const delta = (chunk.choices ?? [])[0]?.delta
       if (delta?.content !== undefined && delta.content !== null && delta.content !== "" && firstTokenMs < 0) {
         firstTokenMs = performance.now() - started
@@ -63,7 +68,7 @@ const stream = (
       reasoning += String((delta as { reasoning_content?: string } | undefined)?.reasoning_content ?? "")
       if (chunk.usage !== undefined && chunk.usage !== null) usage = true
     }
-    return { content: text, reasoning, usage, firstTokenMs }
+    return { content: text, reasoning, usage, firstTokenMs, items }
   })
 
 const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0
@@ -120,7 +125,10 @@ layer(Live, { excludeTestServices: true })("against the real Letta App Server", 
         assert.include(plain.reasoning, "The user greeted me")
         assert.isTrue(plain.usage)
         const withTool = yield* stream(url, app.agentId, "apples [[tool]]", { "x-openwebui-chat-id": "chat-apples" })
-        assert.match(withTool.content, /<details type="tool_calls" done="true" id="call_stub_1" name="Read" arguments="\{&quot;file_path&quot;:/)
+        // Open WebUI's chat header: the call and its result as its own tool-call items
+        assert.deepStrictEqual(withTool.items.map((item) => [item.type, item.call_id]), [["function_call", "call_stub_1"], ["function_call_output", "call_stub_1"]])
+        assert.include(String(withTool.items[0]?.arguments), `"file_path"`)
+        assert.include(JSON.stringify(withTool.items[1]?.output), "hello file content")
         assert.include(withTool.content, "Tool result received. Final answer from the stub LLM.")
         yield* stream(url, app.agentId, "bananas", { "x-openwebui-chat-id": "chat-bananas" })
         return (yield* firstTokenMedian(url, app.agentId)).ms

@@ -134,6 +134,7 @@ layer(Live, { excludeTestServices: true, timeout: Duration.minutes(15) })(`the r
         assert.strictEqual(result.call_id, call.call_id)
         assert.deepStrictEqual(result.output, [{ type: "input_text", text: `Found 3 results for "Letta memory": Letta documentation, Letta blog, Letta on GitHub.` }])
         assert.include(JSON.stringify(answer.output[0]!.content), "I will call web_search")
+        assert.strictEqual(answer.output[3]!.content?.[0]?.text, "web_search returned 3 results; I will summarise them.")
         assert.notInclude(answer.content, "<details")
         assert.isAbove(answer.usage?.total_tokens ?? 0, 0)
         assert.strictEqual(chat.id.length > 0, true)

@@ -384,7 +384,8 @@ const renderer = (options: RenderOptions) => {
     result: { readonly status: "success" | "error" | "not_run"; readonly output: string }
   ): [RenderState, ReadonlyArray<Output>] =>
     options.toolCalls === "items"
-      ? [state, toolItems(call, result, toolResultMax)]
+      // Open WebUI starts new reasoning and message items after these: no separator is needed there
+      ? [{ ...state, lastMessageId: null, lastReasoningId: null }, toolItems(call, result, toolResultMax)]
       : block(state, toolBlock(call, result.output, toolResultMax))
 
   const step = (state: RenderState, event: StreamEvent.StreamEvent): [RenderState, ReadonlyArray<Output>] => {

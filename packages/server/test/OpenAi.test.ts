@@ -156,6 +156,9 @@ layer(serverLayer(), { excludeTestServices: true })("OpenAI-compatible API", (it
         assert.strictEqual(callItem?.name, "web_search")
         assert.strictEqual(callItem?.call_id, outputItem?.call_id)
         assert.notInclude(contentOf(chunksOf(raw.text)), "<details")
+        // the reasoning after the call starts a new item in Open WebUI: no separator before it
+        const afterCall = lines.slice(lines.findIndex((line) => line.type !== undefined)).map((line) => String(delta(line).reasoning_content ?? "")).join("")
+        assert.isTrue(afterCall.startsWith("web_search returned"), afterCall)
         // a usage chunk although Open WebUI did not ask: it stores usage whenever it gets it
         assert.isTrue(lines.some((line) => line.usage !== undefined))
 
