@@ -281,3 +281,106 @@ export const PipelineError = Schema.Union(LettaError, HttpError, DecodeError)
 /** Limit excerpts so a huge frame does not end up whole in a log line. @category constructors */
 export const excerptOf = (input: string, max = 200): string =>
   input.length <= max ? input : `${input.slice(0, max)}… (${input.length} chars)`
+
+// ---------------------------------------------------------------------------------------------------------------------
+// what a chat user is told
+// ---------------------------------------------------------------------------------------------------------------------
+
+/** Letta's in-band `error_type`s in words (letta-rest-api: `error_message.error_type`). */
+const errorTypeWords: ReadonlyMap<string, string> = new Map([
+  ["llm_timeout", "the model provider did not answer in time"],
+  ["llm_rate_limit", "the model provider's rate limit was reached; wait and try again"],
+  ["llm_authentication", "the model provider refused Letta's credentials"],
+  ["llm_empty_response", "the model answered nothing"],
+  ["llm_error", "the call to the model provider failed"],
+  ["internal_error", "Letta had an internal error"],
+  ["stream_incomplete", "Letta's stream ended early"],
+  ["context_window_overflow_in_system_prompt", "the agent's system prompt alone overflows the model's context window"]
+])
+
+/** Node's and undici's connection error codes in words; anything else is just "no connection". */
+const transportWords = (detail: string): string => {
+  const codes: ReadonlyArray<readonly [RegExp, string]> = [
+    [/ECONNREFUSED/, "the connection was refused"],
+    [/ECONNRESET|UND_ERR_SOCKET|EPIPE|closed the socket|other side closed/i, "the connection was closed"],
+    [/ENOTFOUND|EAI_AGAIN/, "its host name does not resolve"],
+    [/ETIMEDOUT|EHOSTUNREACH|ENETUNREACH/, "its address cannot be reached"],
+    [/refused the bearer token/, "it refused the bridge's credentials"]
+  ]
+  return codes.find(([pattern]) => pattern.test(detail))?.[1] ?? "no connection could be made"
+}
+
+const idsOf = (error: LettaError): ReadonlyArray<string | undefined> => [
+  error.agentId === undefined ? undefined : `agent ${error.agentId}`,
+  error.conversationId === undefined ? undefined : `conversation ${error.conversationId}`,
+  error.runId === undefined ? undefined : `run ${error.runId}`
+]
+
+const httpForUser = (error: HttpError): string => {
+  switch (error.reason) {
+    case "Timeout":
+      return `Letta did not answer in time (${error.phase ?? "request"} timeout)`
+    case "Tls":
+      return "Letta's TLS certificate is not trusted by the bridge"
+    case "StatusCode":
+      return `The way to Letta answered HTTP ${error.status ?? "with an error"} instead of Letta`
+    case "Transport":
+      return `Cannot reach Letta: ${transportWords(error.detail)}`
+  }
+}
+
+const lettaForUser = (error: LettaError): string => {
+  const where = suffix(idsOf(error))
+  // no call made, no in-band report: the words are this project's own (a rejected id, a model not offered, …)
+  const ours = error.request === undefined && error.reason !== "StreamError"
+  if (ours) {
+    return `Letta ${describe[error.reason]}: ${error.detail}` +
+      suffix([...idsOf(error), error.stopReason === undefined ? undefined : `stop reason ${error.stopReason}`])
+  }
+  switch (error.reason) {
+    // this project's own words
+    case "InvalidId":
+    case "InvalidRequest":
+    case "Cancelled":
+    case "Incomplete":
+    case "Empty":
+    case "RunFailed":
+    case "HookRejected":
+      return `Letta ${describe[error.reason]}: ${error.detail}` +
+        suffix([...idsOf(error), error.stopReason === undefined ? undefined : `stop reason ${error.stopReason}`])
+    case "StreamError":
+      return `Letta reported an error during the turn: ${
+        (error.errorType === undefined ? undefined : errorTypeWords.get(error.errorType)) ?? "the agent's step failed"
+      }${where}`
+    case "NotFound":
+      return `Letta could not find it${where}; ${
+        error.conversationId === undefined ? "the agent may have been deleted" : conversationGone
+      }`
+    case "Unauthorized":
+    case "Forbidden":
+      return `Letta ${describe[error.reason]}${where}: the bridge's Letta credentials need attention`
+    case "Rejected":
+    case "ServerError":
+      return `Letta ${describe[error.reason]}${error.status === undefined ? "" : ` (HTTP ${error.status})`}${where}`
+    case "Conflict":
+    case "RateLimited":
+      return `Letta ${describe[error.reason]}${where}: ${hints[error.reason] ?? "try again"}`
+  }
+}
+
+/**
+ * What a chat user is told about a failure: the cause in plain words and the ids that find it in the logs, never an
+ * internal address (Letta's URL, a host:port in a socket error) nor Letta's own free text (an error body can hold a
+ * traceback or a database URL). The full `message` is for the operator's log. Reasons whose words are this
+ * project's own (a rejected id, a failed run's stop reason, an empty turn, a hook's refusal) keep them.
+ *
+ * @category accessors
+ */
+export const forUser = (error: PipelineError | StoreError): string =>
+  error._tag === "StoreError"
+    ? `The bridge's conversation store is ${error.reason === "Timeout" ? "not answering in time" : "unavailable"}; nothing was sent to the agent`
+    : error._tag === "DecodeError"
+    ? `Letta answered something the bridge cannot read (${error.what})`
+    : error._tag === "HttpError"
+    ? httpForUser(error)
+    : lettaForUser(error)

@@ -160,13 +160,21 @@ export const done = (stopReason: string | null, runId: string | null): Of<"done"
   data: { stop_reason: stopReason, run_id: runId }
 })
 
-/** @category constructors */
-export const fromError = (error: PipelineError | StoreError): Of<"error"> => ({
+/**
+ * The `error` event of a failure; its `message` is the full one (for the operator) unless `render` says otherwise (a
+ * server shows its users `LettaError.forUser`).
+ *
+ * @category constructors
+ */
+export const fromError = (
+  error: PipelineError | StoreError,
+  render: (error: PipelineError | StoreError) => string = (e) => e.message
+): Of<"error"> => ({
   type: "error",
   data: {
     error: error._tag,
     reason: error.reason,
-    message: error.message,
+    message: render(error),
     ...((error._tag === "LettaError" || error._tag === "HttpError") && error.status !== undefined
       ? { status: error.status }
       : {})
@@ -182,3 +190,12 @@ export const fromError = (error: PipelineError | StoreError): Of<"error"> => ({
 export const catchToEvent = <R>(
   stream: Stream.Stream<StreamEvent, PipelineError | StoreError, R>
 ): Stream.Stream<StreamEvent, never, R> => Stream.catchAll(stream, (error) => Stream.succeed(fromError(error)))
+
+/**
+ * {@link catchToEvent} with the event's message rendered by `render` (e.g. `LettaError.forUser` for chat users).
+ *
+ * @category combinators
+ */
+export const catchToEventWith = (render: (error: PipelineError | StoreError) => string) =>
+<R>(stream: Stream.Stream<StreamEvent, PipelineError | StoreError, R>): Stream.Stream<StreamEvent, never, R> =>
+  Stream.catchAll(stream, (error) => Stream.succeed(fromError(error, render)))

@@ -4,8 +4,8 @@
  * @since 0.1.0
  */
 import { HttpServerResponse } from "@effect/platform"
-import type { LettaError } from "@letta-pipeline/core"
-import { Schema } from "effect"
+import { LettaError, StreamEvent } from "@letta-pipeline/core"
+import { Effect, Schema, Stream } from "effect"
 import * as OpenAi from "./OpenAi.js"
 
 /** An HTTP status and what to say. @category models */
@@ -23,7 +23,7 @@ export interface Problem {
 export const fromPipelineError = (error: LettaError.PipelineError | LettaError.StoreError): Problem => {
   const problem = (status: number, type: string, code: string | null = error.reason): Problem => ({
     status,
-    message: error.message,
+    message: LettaError.forUser(error),
     type,
     code
   })
@@ -54,6 +54,28 @@ export const fromPipelineError = (error: LettaError.PipelineError | LettaError.S
       }
   }
 }
+
+/** The operator's log line of a failure a user was told about in short (`LettaError.forUser`). */
+const logFull = (error: LettaError.PipelineError | LettaError.StoreError) =>
+  Effect.logWarning(`Turn failed: ${error.message}`)
+
+/**
+ * {@link fromPipelineError}, with the full failure (Letta's URL and own words included) in the log.
+ *
+ * @category constructors
+ */
+export const report = (error: LettaError.PipelineError | LettaError.StoreError): Effect.Effect<Problem> =>
+  Effect.as(logFull(error), fromPipelineError(error))
+
+/**
+ * Ends a failed stream with an `error` event in the user's words (`LettaError.forUser`), the full failure in the log.
+ *
+ * @category combinators
+ */
+export const toErrorEvent = <R>(
+  stream: Stream.Stream<StreamEvent.StreamEvent, LettaError.PipelineError | LettaError.StoreError, R>
+): Stream.Stream<StreamEvent.StreamEvent, never, R> =>
+  stream.pipe(Stream.tapError(logFull), StreamEvent.catchToEventWith(LettaError.forUser))
 
 /** @category constructors */
 export const badRequest = (message: string, code: string | null = null): Problem => ({

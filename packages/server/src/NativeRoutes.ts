@@ -56,8 +56,8 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
   /** A turn's events, failures included as events. */
   const turnEvents = (body: typeof PipeBody.Type, raw: Readonly<Record<string, unknown>>) =>
     Effect.match(Http.turnRequest(body, raw), {
-      onFailure: (error): Stream.Stream<StreamEvent.StreamEvent> => Stream.succeed(StreamEvent.fromError(error)),
-      onSuccess: (turn) => StreamEvent.catchToEvent(threads.pipe(turn.request, turn.chat))
+      onFailure: (error): Stream.Stream<StreamEvent.StreamEvent> => ApiError.toErrorEvent(Stream.fail(error)),
+      onSuccess: (turn) => ApiError.toErrorEvent(threads.pipe(turn.request, turn.chat))
     }).pipe(Effect.provide(context))
 
   const pipe: Http.Handler = Effect.gen(function*() {

@@ -8,7 +8,7 @@
  * @since 0.1.0
  */
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { ChatStream, LettaConfig, StreamEvent } from "@letta-pipeline/core"
+import { ChatStream, LettaConfig } from "@letta-pipeline/core"
 import { Chunk, Clock, Context, Effect, Either, Layer, Schema, Stream } from "effect"
 import { randomUUID } from "node:crypto"
 import * as ApiError from "./ApiError.js"
@@ -64,29 +64,28 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
   )
 
   const listModels = (flavour: "openai" | "pipelines"): Http.Handler =>
-    Effect.map(Effect.either(models.list), Either.match({
-      onLeft: (error) => ApiError.openAi(ApiError.fromPipelineError(error)),
-      onRight: (agents) => {
-        const data = agents.map((agent) => ({
-          id: agent.id,
-          name: agent.name,
-          object: "model" as const,
-          created: unixSeconds(agent.created_at),
-          owned_by: "letta" as const,
-          ...(agent.description === null || agent.description === undefined ? {} : { description: agent.description })
-        }))
-        return HttpServerResponse.text(
-          flavour === "openai"
-            ? encodeModels({ object: "list", data })
-            : encodePipelinesModels({
-              object: "list",
-              data: data.map((model) => ({ ...model, pipeline: { type: "pipe" as const, valves: true } })),
-              pipelines: true
-            }),
-          { contentType: "application/json" }
-        )
-      }
-    }))
+    Effect.gen(function*() {
+      const listed = yield* Effect.either(models.list)
+      if (Either.isLeft(listed)) return ApiError.openAi(yield* ApiError.report(listed.left))
+      const data = listed.right.map((agent) => ({
+        id: agent.id,
+        name: agent.name,
+        object: "model" as const,
+        created: unixSeconds(agent.created_at),
+        owned_by: "letta" as const,
+        ...(agent.description === null || agent.description === undefined ? {} : { description: agent.description })
+      }))
+      return HttpServerResponse.text(
+        flavour === "openai"
+          ? encodeModels({ object: "list", data })
+          : encodePipelinesModels({
+            object: "list",
+            data: data.map((model) => ({ ...model, pipeline: { type: "pipe" as const, valves: true } })),
+            pipelines: true
+          }),
+        { contentType: "application/json" }
+      )
+    })
 
   const chatCompletions: Http.Handler = Effect.gen(function*() {
     const parsed = yield* Http.jsonBody
@@ -95,7 +94,7 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
     if (Either.isLeft(chat)) return ApiError.openAi(chat.left)
     const raw = Http.asRecord(parsed.right)
     const turn = yield* Effect.either(Http.turnRequest(chat.right, raw))
-    if (Either.isLeft(turn)) return ApiError.openAi(ApiError.fromPipelineError(turn.left))
+    if (Either.isLeft(turn)) return ApiError.openAi(yield* ApiError.report(turn.left))
     const options = {
       id: `chatcmpl-${randomUUID()}`,
       created: Math.floor((yield* Clock.currentTimeMillis) / 1000),
@@ -106,7 +105,7 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
 
     if (chat.right.stream !== true) {
       const all = yield* Effect.either(Stream.runCollect(events))
-      if (Either.isLeft(all)) return ApiError.openAi(ApiError.fromPipelineError(all.left))
+      if (Either.isLeft(all)) return ApiError.openAi(yield* ApiError.report(all.left))
       const list = Chunk.toReadonlyArray(all.right)
       const collected = yield* ChatStream.collect(Stream.fromIterable(list))
       return HttpServerResponse.text(OpenAi.encodeCompletion(OpenAi.toCompletion(options, list, collected)), {
@@ -119,9 +118,9 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
     const openWebUI = Http.fromOpenWebUI(request.headers, raw)
     const statusEvents = current.status_events === "on" || (current.status_events === "auto" && openWebUI)
     const peeked = yield* SseResponse.peek(events, settings.firstEventWait)
-    if (Either.isLeft(peeked)) return ApiError.openAi(ApiError.fromPipelineError(peeked.left))
+    if (Either.isLeft(peeked)) return ApiError.openAi(yield* ApiError.report(peeked.left))
     const frames = peeked.right.pipe(
-      StreamEvent.catchToEvent,
+      ApiError.toErrorEvent,
       OpenAi.toChunks({
         ...options,
         // Open WebUI asks for usage only for models an admin marked with the usage capability, yet stores it always

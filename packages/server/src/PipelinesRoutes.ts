@@ -98,7 +98,10 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
             : pipeline.outlet(request.right.body, user)
         )
         return Either.match(result, {
-          onLeft: (error) => ApiError.detail(ApiError.fromPipelineError(error).status, error.message),
+          onLeft: (error) => {
+            const problem = ApiError.fromPipelineError(error)
+            return ApiError.detail(problem.status, problem.message)
+          },
           onRight: (filtered) => Http.json(filtered)
         })
       }).pipe(Effect.provide(context))

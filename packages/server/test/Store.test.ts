@@ -26,7 +26,7 @@ layer(serverLayer({ store: brokenStore }), { excludeTestServices: true })("store
         assert.strictEqual(answer.status, 503)
         const error = fields(json(answer).error)
         assert.strictEqual(error.code, "store_unavailable")
-        assert.include(String(error.message), "Conversation store (postgres) unavailable")
+        assert.include(String(error.message), "conversation store is unavailable")
         assert.include(String(error.message), "nothing was sent to the agent")
       }
       const after = yield* emulatorStats
