@@ -34,10 +34,21 @@ export const layer: Layer.Layer<
     const server = yield* ServerConfig.ServerConfig
     const valves = yield* Valves.ValvesStore
 
-    const list = Option.match(letta.agentId, {
-      onSome: (id) => Effect.map(client.getAgent(id), (agent) => [agent]),
-      onNone: () =>
-        Effect.flatMap(valves.get, (v) => client.listAgents(v.agent_tags.length === 0 ? {} : { tags: v.agent_tags }))
+    /**
+     * The one rule of which agents are offered, asked by every surface (listing, and a model given by id or name):
+     * `LETTA_AGENT_ID` alone when set; else every agent, or those carrying one of the valve's tags when set.
+     */
+    const offered = (agent: LettaSchema.AgentState, tags: ReadonlyArray<string>): boolean =>
+      Option.match(letta.agentId, { onSome: (only) => agent.id === only, onNone: () => true }) &&
+      (tags.length === 0 || (agent.tags ?? []).some((tag) => tags.includes(tag)))
+
+    const list: Effect.Effect<ReadonlyArray<LettaSchema.AgentState>, LettaError.PipelineError> = Effect.gen(function*() {
+      const tags = (yield* valves.get).agent_tags
+      const agents = Option.isSome(letta.agentId)
+        ? [yield* client.getAgent(letta.agentId.value)]
+        // Letta filters by tag (any of them); the rule is applied again, whatever a server does with the filter
+        : yield* client.listAgents(tags.length === 0 ? {} : { tags })
+      return agents.filter((agent) => offered(agent, tags))
     })
 
     const unknownModel = (model: string) =>
@@ -51,10 +62,16 @@ export const layer: Layer.Layer<
       // looks like an id but is not one (`agent-…/../x`, a look-alike letter): refused before any call to Letta
       if (name.startsWith("agent-") && !isAgentId(name)) return LettaClient.checkAgentId(name)
       if (isAgentId(name)) {
-        return Option.match(letta.agentId, {
-          onNone: () => Effect.succeed(name),
-          onSome: (only) => only === name ? Effect.succeed(name) : Effect.fail(unknownModel(model))
-        })
+        return Effect.flatMap(valves.get, (v) =>
+          Option.isSome(letta.agentId) && letta.agentId.value !== name
+            ? Effect.fail(unknownModel(model))
+            : v.agent_tags.length === 0
+            ? Effect.succeed(name)
+            // with a tag allowlist, an id is served only if its agent carries one of the tags
+            : Effect.flatMap(
+              Effect.catchIf(client.getAgent(name), (e) => e._tag === "LettaError" && e.reason === "NotFound", () => Effect.fail(unknownModel(model))),
+              (agent) => offered(agent, v.agent_tags) ? Effect.succeed(name) : Effect.fail(unknownModel(model))
+            ))
       }
       return Effect.flatMap(list, (agents) => {
         const found = agents.find((agent) => agent.name === name)

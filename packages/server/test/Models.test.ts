@@ -1,10 +1,28 @@
 /**
  * Which agents are models, how a model names an agent, and that secrets stay out of the logs.
  */
+import { Socket } from "@effect/platform"
+import { NodeSocket } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
 import { Emulator } from "@letta-pipeline/emulator"
-import { Effect, Layer, Logger, Option, Redacted, Ref } from "effect"
-import { call, chat, demoAgent, fields, json, serverLayer } from "./utils/harness.js"
+import { Deferred, Duration, Effect, Layer, Logger, Option, Redacted, Ref } from "effect"
+import { call, chat, dataLines, demoAgent, emulatorStats, fields, json, serverLayer, serverUrl } from "./utils/harness.js"
+
+/** One turn over `/v1/ws`: its first event. */
+const wsFirstEvent = (model: string) =>
+  Effect.gen(function*() {
+    const url = (yield* serverUrl).replace("http://", "ws://")
+    const socket = yield* Socket.makeWebSocket(`${url}/v1/ws`)
+    const first = yield* Deferred.make<Readonly<Record<string, unknown>>>()
+    const opened = yield* Deferred.make<void>()
+    yield* socket.runRaw(
+      (data) => Deferred.succeed(first, fields(JSON.parse(typeof data === "string" ? data : new TextDecoder().decode(data)))),
+      { onOpen: Deferred.succeed(opened, undefined) }
+    ).pipe(Effect.forkScoped)
+    yield* Deferred.await(opened)
+    yield* (yield* socket.writer)(JSON.stringify({ type: "turn", model, messages: [{ role: "user", content: "x" }] })).pipe(Effect.orDie)
+    return yield* Deferred.await(first).pipe(Effect.timeoutFail({ duration: Duration.seconds(10), onTimeout: () => new Error("no event") }))
+  }).pipe(Effect.scoped, Effect.provide(NodeSocket.layerWebSocketConstructor))
 
 const ids = (answer: Readonly<Record<string, unknown>>) =>
   (answer.data as ReadonlyArray<unknown>).map((model) => String(fields(model).id))
@@ -20,6 +38,40 @@ layer(serverLayer(), { excludeTestServices: true })("models", (it) => {
       yield* call("POST", "/letta/valves/update", { body: { ...valves, agent_tags: ["open-webui"] } })
       assert.deepStrictEqual(ids(json(yield* call("GET", "/v1/models"))), [tagged.id])
       yield* call("POST", "/letta/valves/update", { body: valves })
+    }))
+
+  it.effect("with the tags valve, an untagged agent is refused by id, by letta.<id> and by name on every surface; a tagged one is served", () =>
+    Effect.gen(function*() {
+      const store = yield* Effect.map(Emulator.Emulator, (e) => e.store)
+      const tagged = yield* store.createAgent({ name: "allowed-agent", tags: ["open-webui"] })
+      const hidden = yield* store.createAgent({ name: "hidden-agent", tags: ["internal"] })
+      const valves = json(yield* call("GET", "/letta/valves"))
+      yield* call("POST", "/letta/valves/update", { body: { ...valves, agent_tags: ["open-webui"] } })
+      const before = yield* emulatorStats
+      const turn = (model: string, stream: boolean) =>
+        call("POST", "/v1/chat/completions", { body: { model, stream, messages: [{ role: "user", content: "x" }] } })
+      let attempts = 0
+      for (const model of [hidden.id, `letta.${hidden.id}`, "hidden-agent"]) {
+        for (const stream of [false, true]) {
+          const refused = yield* turn(model, stream)
+          assert.strictEqual(refused.status, 404, `${model} stream=${stream}`)
+          assert.strictEqual(fields(json(refused).error).code, "model_not_found")
+          attempts++
+        }
+        const piped = dataLines((yield* call("POST", "/v1/pipe", { body: { model, messages: [{ role: "user", content: "x" }] } })).text)
+        assert.strictEqual(fields(fields(piped[0]).data).reason, "NotFound", model)
+        const overWs = yield* wsFirstEvent(model)
+        assert.strictEqual(overWs.type, "error")
+        assert.strictEqual(fields(overWs.data).reason, "NotFound", model)
+        attempts += 2
+      }
+      // no turn of the hidden agent reached Letta
+      const after = yield* emulatorStats
+      assert.strictEqual(after.total_streams, before.total_streams)
+      for (const model of [tagged.id, `letta.${tagged.id}`, "allowed-agent"]) assert.strictEqual((yield* turn(model, false)).status, 200, model)
+      yield* call("POST", "/letta/valves/update", { body: valves })
+      assert.strictEqual((yield* turn(hidden.id, false)).status, 200)
+      console.log(`tag allowlist: ${attempts} attempts on an untagged agent (id, letta.<id>, name × 4 surfaces), all refused`)
     }))
 
   it.effect("a malformed agent id as model is a 400, not an unknown model", () =>
