@@ -419,7 +419,7 @@ export const make: Effect.Effect<LettaClient.Service, never, LettaConfig.LettaCo
     })
 
   /** Commands that only read: retried after a transient failure, like the REST client's GETs. */
-  const readCommands = new Set(["agent_list", "agent_retrieve", "app_server_info"])
+  const readCommands = new Set(["agent_list", "agent_retrieve", "conversation_retrieve", "app_server_info"])
 
   /** One command and its response (`<type>_response` with the same request id). */
   const command = <A, I>(
@@ -590,6 +590,12 @@ export const make: Effect.Effect<LettaClient.Service, never, LettaConfig.LettaCo
       Effect.gen(function*() {
         const id = yield* LettaClient.checkAgentId(agentId)
         const { conversation } = yield* command("conversation_create", { body: { agent_id: id } }, ConversationResponse, id)
+        return conversation
+      }),
+    getConversation: (conversationId) =>
+      Effect.gen(function*() {
+        const id = yield* LettaClient.checkConversationId(conversationId)
+        const { conversation } = yield* command("conversation_retrieve", { conversation_id: id }, ConversationResponse)
         return conversation
       })
   })

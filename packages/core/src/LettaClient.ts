@@ -110,6 +110,8 @@ export interface Service {
     agentId: string,
     body?: LettaSchema.CreateConversation
   ) => Effect.Effect<LettaSchema.Conversation, PipelineError>
+  /** `GET /v1/conversations/{id}`: the conversation and the agent it belongs to (`NotFound` when unknown). */
+  readonly getConversation: (conversationId: string) => Effect.Effect<LettaSchema.Conversation, PipelineError>
 }
 
 /** @category services */
@@ -553,11 +555,19 @@ export const make: Effect.Effect<Service, never, HttpClient.HttpClient | LettaCo
       )
     })
 
+    const getConversation = Effect.fn("LettaClient.getConversation")(function*(conversationId: string) {
+      const id = yield* checkConversationId(conversationId)
+      return yield* json(HttpClientRequest.get(`/v1/conversations/${id}`), LettaSchema.Conversation, "conversation", {
+        conversationId: id
+      })
+    })
+
     return LettaClient.of({
       streamMessage,
       streamConversation,
       sendMessage,
       sendConversation,
+      getConversation,
       createRun,
       getRun,
       listRunMessages,
@@ -627,6 +637,7 @@ export const layerTest = (implementation: Partial<Service>): Layer.Layer<LettaCl
       listMessages: () => missing("listMessages"),
       health: missing("health"),
       createConversation: () => missing("createConversation"),
+      getConversation: () => missing("getConversation"),
       ...implementation
     })
   )

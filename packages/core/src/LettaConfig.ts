@@ -19,6 +19,7 @@
  * | `LETTA_MODE` | `stream` | `stream`, or `poll` for proxies that buffer SSE |
  * | `LETTA_POLL_INTERVAL` | `1 second` | poll mode interval |
  * | `LETTA_RETRIES` | `2` | retries of idempotent reads (agents, health, runs) on transient failures; never of turns |
+ * | `PIPELINE_IMAGE_URL_HOSTS` | – | image URLs forwarded for Letta to fetch: comma-separated host names (`*.example.com` for a domain, `*` for any name), `https` only, never an IP address; none by default (images go inline as `data:` URLs) |
  * | `LETTA_BUSY_WAIT` | `10 seconds` | how long a turn waits, resending, while Letta answers 409 because the conversation is still busy (a stopped run winding down) |
  *
  * Durations accept a number of seconds (`30`) or an Effect duration (`30 seconds`, `500 millis`).
@@ -68,6 +69,8 @@ export interface Settings {
    * earlier run, e.g. one the user just stopped that is still winding down (0: not at all).
    */
   readonly busyWait: Duration.Duration
+  /** Hosts whose image URLs may be forwarded to Letta (`PIPELINE_IMAGE_URL_HOSTS`); empty: inline images only. */
+  readonly imageUrlHosts: ReadonlyArray<string>
 }
 
 /** @category services */
@@ -87,7 +90,8 @@ export const defaults = {
   mode: "stream" as Mode,
   pollInterval: Duration.seconds(1),
   retries: 2,
-  busyWait: Duration.seconds(10)
+  busyWait: Duration.seconds(10),
+  imageUrlHosts: [] as ReadonlyArray<string>
 } as const
 
 /**
@@ -113,7 +117,8 @@ export const make = (
   mode: options.mode ?? defaults.mode,
   pollInterval: options.pollInterval ?? defaults.pollInterval,
   retries: options.retries ?? defaults.retries,
-  busyWait: options.busyWait ?? defaults.busyWait
+  busyWait: options.busyWait ?? defaults.busyWait,
+  imageUrlHosts: options.imageUrlHosts ?? defaults.imageUrlHosts
 })
 
 const normalizeBaseUrl = (url: string): string => url.replace(/\/+$/, "")
@@ -177,7 +182,15 @@ const fields = Config.all({
     Config.validate({ message: "LETTA_RETRIES: expected a whole number from 0 to 10", validation: (n) => n >= 0 && n <= 10 }),
     Config.withDefault(defaults.retries)
   ),
-  busyWait: duration("LETTA_BUSY_WAIT").pipe(Config.withDefault(defaults.busyWait))
+  busyWait: duration("LETTA_BUSY_WAIT").pipe(Config.withDefault(defaults.busyWait)),
+  imageUrlHosts: Config.string("PIPELINE_IMAGE_URL_HOSTS").pipe(
+    Config.map((text) => text.split(",").map((host) => host.trim().toLowerCase()).filter((host) => host !== "")),
+    Config.validate({
+      message: "PIPELINE_IMAGE_URL_HOSTS: host names (example.com, *.example.com, or *), not IP addresses",
+      validation: (hosts) => hosts.every((host) => host === "*" || /^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*$/.test(host) && !/^[0-9.]+$/.test(host))
+    }),
+    Config.withDefault(defaults.imageUrlHosts)
+  )
 })
 
 /**

@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Option, Schema } from "effect"
+import { Effect, Either, Option, Schema } from "effect"
 import { LettaError } from "./LettaError.js"
 import type * as LettaSchema from "./LettaSchema.js"
 
@@ -81,28 +81,66 @@ export const textOf = (message: ChatMessage): string => {
 
 const dataUrl = /^data:([^;,]+);base64,(.*)$/s
 
-const imageOf = (part: typeof ImagePart.Type): LettaSchema.UserContentPart => {
+/**
+ * Whether Letta may be asked to fetch an image from this URL: `https`, a host name (never an IP address: no loopback,
+ * private or link-local target by a literal) that `hosts` allows (`example.com`, `*.example.com`, or `*`).
+ */
+const remoteImageAllowed = (url: string, hosts: ReadonlyArray<string>): boolean => {
+  if (hosts.length === 0 || !URL.canParse(url)) return false
+  const parsed = new URL(url)
+  const host = parsed.hostname.toLowerCase()
+  if (parsed.protocol !== "https:" || parsed.username !== "" || parsed.password !== "") return false
+  // IPv4 and IPv6 literals: an address is never a host name anyone listed
+  if (/^[0-9.]+$/.test(host) || host.startsWith("[") || host === "localhost" || host.endsWith(".localhost")) return false
+  return hosts.some((allowed) =>
+    allowed === "*" || allowed === host || (allowed.startsWith("*.") && host.endsWith(allowed.slice(1)))
+  )
+}
+
+const imageOf = (
+  part: typeof ImagePart.Type,
+  hosts: ReadonlyArray<string>
+): Either.Either<LettaSchema.UserContentPart, LettaError> => {
   const match = dataUrl.exec(part.image_url.url)
-  return match === null
-    ? { type: "image", source: { type: "url", url: part.image_url.url } }
-    : { type: "image", source: { type: "base64", media_type: match[1] ?? "image/png", data: match[2] ?? "" } }
+  if (match !== null) {
+    return Either.right({ type: "image", source: { type: "base64", media_type: match[1] ?? "image/png", data: match[2] ?? "" } })
+  }
+  if (remoteImageAllowed(part.image_url.url, hosts)) {
+    return Either.right({ type: "image", source: { type: "url", url: part.image_url.url } })
+  }
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(part.image_url.url)?.[1]?.toLowerCase() ?? "no scheme"
+  return Either.left(
+    new LettaError({
+      reason: "InvalidRequest",
+      detail: `an image given by URL (${scheme === "https" ? "an https host not allowed" : `scheme ${scheme}`}) is not sent ` +
+        "to Letta to fetch: attach the image itself (a data: URL), or allow its host with PIPELINE_IMAGE_URL_HOSTS"
+    })
+  )
 }
 
 /**
- * What goes to Letta: the newest user message as Letta content (text, plus images as Letta image parts).
+ * What goes to Letta: the newest user message as Letta content (text, plus images as Letta image parts). Images go
+ * inline (`data:` URLs); a URL for Letta to fetch only when `imageUrlHosts` allows it (`PIPELINE_IMAGE_URL_HOSTS`),
+ * else the turn fails with `InvalidRequest` saying why (never `file:`, an IP address, or plain `http`).
  *
  * @category accessors
  */
-export const lettaContent = (request: PipeRequest): Effect.Effect<LettaSchema.MessageCreate["content"], LettaError> => {
+export const lettaContent = (
+  request: PipeRequest,
+  imageUrlHosts: ReadonlyArray<string> = []
+): Effect.Effect<LettaSchema.MessageCreate["content"], LettaError> => {
   const newest = newestUserMessage(request.messages)
   const text = request.userMessage ?? Option.match(newest, { onNone: () => "", onSome: textOf })
-  const images = Option.match(newest, {
+  const parts = Option.match(newest, {
     onNone: () => [],
     onSome: (message) =>
       typeof message.content === "string" || message.content === null
         ? []
-        : message.content.flatMap((part) => (isImagePart(part) ? [imageOf(part)] : []))
+        : message.content.flatMap((part) => (isImagePart(part) ? [imageOf(part, imageUrlHosts)] : []))
   })
+  const refused = parts.flatMap((part) => (Either.isLeft(part) ? [part.left] : []))
+  if (refused[0] !== undefined) return Effect.fail(refused[0])
+  const images = parts.flatMap((part) => (Either.isRight(part) ? [part.right] : []))
   if (text.trim() === "" && images.length === 0) {
     return Effect.fail(
       new LettaError({ reason: "InvalidRequest", detail: "the request holds no user message to send to the agent" })

@@ -167,7 +167,7 @@ export const make: Effect.Effect<
     return Stream.unwrap(
       Effect.gen(function*() {
         const agentId = yield* resolveAgent(request)
-        const content = yield* PipeRequest.lettaContent(request)
+        const content = yield* PipeRequest.lettaContent(request, settings.imageUrlHosts)
         return ChatStream.toEvents(turn(agentId, request, content), { agentId })
       })
     )

@@ -78,6 +78,52 @@ describe("Pipeline.pipe", () => {
         { type: "image", source: { type: "base64", media_type: "image/png", data: "iVBORw0KGgo=" } },
         { type: "image", source: { type: "url", url: "https://example.test/cat.jpg" } }
       ])
+    }).pipe(Effect.provide(pipelineLayer(answer, { imageUrlHosts: ["*.test"] }))))
+
+  it.effect("image URLs for Letta to fetch: refused unless PIPELINE_IMAGE_URL_HOSTS allows the host, and never file:, an IP or http", () =>
+    Effect.gen(function*() {
+      const withImage = (url: string) => ({
+        model: Letta.agentId,
+        messages: [{ role: "user", content: [{ type: "text", text: "Look" }, { type: "image_url", image_url: { url } }] }],
+        body: {}
+      })
+      const attempts = [
+        "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+        "https://169.254.169.254/latest/meta-data/",
+        "file:///etc/passwd",
+        "https://127.0.0.1:8283/v1/agents/",
+        "https://[::1]/x.png",
+        "https://localhost/x.png",
+        "https://user:pw@images.example.com/x.png",
+        "http://images.example.com/x.png",
+        "ftp://images.example.com/x.png",
+        "https://images.example.com.evil.test/x.png",
+        "gopher://images.example.com/x.png",
+        "javascript:alert(1)"
+      ]
+      for (const url of attempts) {
+        const failed = yield* Effect.flip(pipe(withImage(url)))
+        assert.strictEqual(failed._tag, "LettaError", url)
+        assert.strictEqual(failed.reason, "InvalidRequest", url)
+        assert.include(failed.message, "PIPELINE_IMAGE_URL_HOSTS", url)
+      }
+      // the allowed host, and inline images, go through
+      yield* pipe(withImage("https://images.example.com/cat.png"))
+      yield* pipe(withImage("data:image/png;base64,iVBORw0KGgo="))
+      const sent = yield* sentBodies
+      assert.strictEqual(sent.length, 2, "no refused image reached Letta")
+      console.log(`image URLs: ${attempts.length} attempts refused before any call to Letta; the allowed host and inline images sent`)
+    }).pipe(Effect.provide(pipelineLayer(answer, { imageUrlHosts: ["images.example.com"] }))))
+
+  it.effect("by default no image URL is forwarded, only inline images", () =>
+    Effect.gen(function*() {
+      const failed = yield* Effect.flip(pipe({
+        model: Letta.agentId,
+        messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "https://example.test/cat.jpg" } }] }],
+        body: {}
+      }))
+      assert.include(failed.message, "attach the image itself (a data: URL)")
+      assert.lengthOf(yield* sentBodies, 0)
     }).pipe(Effect.provide(pipelineLayer(answer))))
 
   it.effect("continues a conversation when one is given, naming its agent", () =>

@@ -170,6 +170,9 @@ export const fromOpenWebUI = (
   body: Readonly<Record<string, unknown>>
 ): boolean => Object.keys(headers).some((name) => name.startsWith("x-openwebui-")) || body.openwebui === true
 
+/** The longest id (model, chat id, conversation id, task name) a request may carry, in characters. @category constants */
+export const maxIdChars = 256
+
 /**
  * An OpenAI-style chat request as a pipeline turn: the model resolved to an agent, the Open WebUI chat mapped to its
  * Letta conversation (never for background tasks), the task and the token valve passed on.
@@ -189,6 +192,17 @@ export const turnRequest = Effect.fnUntraced(function*(
   const threads = yield* ChatThreads.ChatThreads
   const valves = yield* (yield* Valves.ValvesStore).get
   const letta = yield* LettaConfig.LettaConfig
+  const task = request.headers["x-openwebui-task"] ?? chat.task
+  const chatId = request.headers["x-openwebui-chat-id"] ?? chat.chat_id ?? OpenWebUITask.metadataField(raw, "chat_id")
+  // ids are stored (the chat map) and forwarded (a conversation's summary, URLs): none may be of any size
+  for (const [name, value] of [["model", chat.model], ["chat id", chatId], ["conversation_id", chat.conversation_id], ["task", task]] as const) {
+    if (value !== undefined && value.length > maxIdChars) {
+      return yield* new LettaError.LettaError({
+        reason: "InvalidRequest",
+        detail: `the ${name} is ${value.length} characters long; at most ${maxIdChars} are accepted`
+      })
+    }
+  }
   const model = chat.model ?? Option.getOrUndefined(letta.agentId)
   if (model === undefined) {
     return yield* new LettaError.LettaError({
@@ -198,8 +212,9 @@ export const turnRequest = Effect.fnUntraced(function*(
   }
   const agentId = yield* models.resolve(model)
   yield* LettaClient.checkAgentId(agentId)
-  const task = request.headers["x-openwebui-task"] ?? chat.task
-  const chatId = request.headers["x-openwebui-chat-id"] ?? chat.chat_id ?? OpenWebUITask.metadataField(raw, "chat_id")
+  if (chat.conversation_id !== undefined && chat.conversation_id !== "default") {
+    yield* models.checkConversation(agentId, chat.conversation_id)
+  }
   const draft: PipeRequest.PipeRequest = {
     model: agentId,
     userMessage: chat.user_message,

@@ -14,6 +14,11 @@ export interface Service {
   readonly list: Effect.Effect<ReadonlyArray<LettaSchema.AgentState>, LettaError.PipelineError>
   /** An agent id from a model: an agent id, `<pipeline id>.<agent id>`, or an agent's name (not one starting `agent-`). */
   readonly resolve: (model: string) => Effect.Effect<string, LettaError.PipelineError>
+  /**
+   * Succeeds when the conversation a client names (`conversation_id` on `/v1/pipe`, `/v1/ws`) belongs to the agent,
+   * as Letta says; one of another agent fails as not found, so that its existence does not show.
+   */
+  readonly checkConversation: (agentId: string, conversationId: string) => Effect.Effect<void, LettaError.PipelineError>
 }
 
 /** @category services */
@@ -79,6 +84,19 @@ export const layer: Layer.Layer<
       })
     }
 
-    return Models.of({ list, resolve })
+    const checkConversation = (agentId: string, conversationId: string): Effect.Effect<void, LettaError.PipelineError> => {
+      const notOurs = new LettaError.LettaError({
+        reason: "NotFound",
+        detail: `the conversation ${conversationId} is not one of this agent's`,
+        agentId
+      })
+      return client.getConversation(conversationId).pipe(
+        Effect.catchIf((error) => error._tag === "LettaError" && error.reason === "NotFound", () => Effect.fail(notOurs)),
+        Effect.filterOrFail((conversation) => conversation.agent_id === agentId, () => notOurs),
+        Effect.asVoid
+      )
+    }
+
+    return Models.of({ list, resolve, checkConversation })
   })
 )
