@@ -152,6 +152,24 @@ layer(Live, { excludeTestServices: true })("against the real Letta App Server", 
       yield* Effect.scoped(Effect.gen(function*() {
         const store = yield* Effect.provide(ConversationStore.ConversationStore, yield* Layer.build(ConversationStore.layerSqlite(dbFile)))
         const current = yield* store.getOrCreate(app.agentId, "chat-apples", Effect.dieMessage("chat-apples has a conversation"))
+        // a conversation named on /v1/pipe is checked with the App Server (conversation_retrieve): its own is served,
+        // one it does not have is refused before any turn
+        const url = yield* startAndWait(["serve", "--port", "0"], serverEnv)
+        const pipe = (conversation_id: string) =>
+          Effect.promise(async () =>
+            (await (await fetch(`${url}/v1/pipe`, {
+              method: "POST",
+              headers: { "content-type": "application/json" },
+              body: JSON.stringify({ model: app.agentId, conversation_id, messages: [{ role: "user", content: "named conversation" }] })
+            })).text())
+          )
+        const served = yield* pipe(current)
+        assert.include(served, `"type":"message"`)
+        assert.notInclude(served, `"type":"error"`)
+        const started = Date.now()
+        const missing = yield* pipe("local-conv-999999")
+        console.log(`named conversation check: ${Date.now() - started} ms; ${missing.slice(0, 400)}`)
+        assert.include(missing, "is not one of this agent's")
         yield* store.replace(app.agentId, "chat-apples", current, Effect.succeed("local-conv-999999"))
       }))
       yield* Effect.scoped(Effect.gen(function*() {
