@@ -5,6 +5,7 @@
  * - Every turn: reasoning, then an answer that quotes the message and the previous one of the thread.
  * - A message containing `[[tool]]`, or asking to "search for …"/"look up …", first calls `web_search` and gets its
  *   result back (a second LLM response, as Letta runs tools between steps).
+ * - `[[call:<id>]]` does the same with that `tool_call_id` (e.g. `[[call:__proto__]]`), for ids a model could choose.
  *
  * @since 0.1.0
  */
@@ -41,18 +42,21 @@ export const clean = (text: string): string => text.replace(markers, "").replace
 
 const searchRequest = /\b(?:search(?: the web)? for|look up)\s+(.+)/i
 
+const callMarker = /\[\[call:([a-z0-9_-]+)\]\]/i
+
 const toolQuery = (text: string): string | undefined => {
   const asked = searchRequest.exec(clean(text))?.[1]
   if (asked !== undefined) return asked.replace(/[?.!]+$/, "")
-  return /\[\[tool\]\]/i.test(text) ? clean(text) || "letta" : undefined
+  return /\[\[tool\]\]/i.test(text) || callMarker.test(text) ? clean(text) || "letta" : undefined
 }
 
 /**
- * The steps of one turn.
+ * The steps of one turn; a tool call takes `generatedCallId` unless the message names one (`[[call:<id>]]`).
  *
  * @category constructors
  */
-export const plan = (input: Input, callId: string): ReadonlyArray<Step> => {
+export const plan = (input: Input, generatedCallId: string): ReadonlyArray<Step> => {
+  const callId = callMarker.exec(input.text)?.[1] ?? generatedCallId
   const said = clean(input.text)
   const previous = input.earlier.at(-1)
   const memory = previous === undefined

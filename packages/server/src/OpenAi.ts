@@ -9,7 +9,10 @@
  *   `open_webui/utils/response.py`); a call whose output item arrived is never run again by its tool loop; or
  * - as `<details type="tool_calls">` blocks in the content (`"details"`: any client, and Open WebUI up to 0.9).
  *
- * Never as `delta.tool_calls`, which would make Open WebUI run them again.
+ * Never as `delta.tool_calls`, which would make Open WebUI run them again. Only this server writes such blocks: in the
+ * agent's answer and reasoning every `<details`, `</details`, `<summary` and `</summary` is broken by an invisible
+ * character (see {@link tagBreaker}), also when a delta ends inside one (its end is held back until the next), since
+ * Open WebUI 0.12.4 still draws a block it finds in content, with the `embeds` it names.
  *
  * @since 0.1.0
  */
@@ -146,7 +149,16 @@ export type Completion = typeof Completion.Type
 
 /** Everything a stream can carry in `data:`. @category schemas */
 export const StreamData = Schema.parseJson(Schema.Union(Chunk, EventChunk, OutputItemEvent, ErrorBody))
-const encodeData = Schema.encodeSync(StreamData)
+const encodeStreamData = Schema.encodeSync(StreamData)
+
+/**
+ * One `data:` payload: its JSON with U+0085, U+2028 and U+2029 escaped too (`JSON.stringify` leaves them raw), so
+ * that the line stays one line for readers that split by Unicode line boundaries: Python's `str.splitlines`, which
+ * Open WebUI's `update_assistant_message_from_stream` (`open_webui/utils/middleware.py`) runs on each streamed chunk
+ * (the other boundaries it knows are control characters, which JSON escapes).
+ */
+const encodeData = (data: typeof StreamData.Type): string =>
+  encodeStreamData(data).replace(/[\u0085\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
 
 // ---------------------------------------------------------------------------------------------------------------------
 // rendering
@@ -164,8 +176,27 @@ export const finishReason = (stopReason: string | null): string => {
   }
 }
 
-const htmlEscape = (text: string): string =>
-  text.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/'/g, "&#39;")
+const entities: ReadonlyMap<string, string> = new Map([
+  ["&", "&amp;"],
+  ["\"", "&quot;"],
+  ["<", "&lt;"],
+  [">", "&gt;"],
+  ["'", "&#39;"]
+])
+
+/**
+ * A tool block's attribute value, written so that Open WebUI reads back exactly `text` (the rules, from Open WebUI
+ * 0.12.4's `src/lib/utils/marked/extension.ts` unless named):
+ * - the tag ends at the first `>` (`/^<details(\s+[^>]*)?>\n/`) and a value at the first `"` (`/(\w+)="(.*?)"/g`),
+ *   whose `.` stops at a line terminator (`\n`, `\r`, U+2028, U+2029; marked also turns `\r` into `\n`): the five
+ *   HTML characters and the four line terminators become character references;
+ * - before that the whole content is rewritten: `{{user}}`, `{{HTML_FILE_ID_…}}`… by `replaceTokens`, `*…*` next to
+ *   Chinese text by `processResponseContent` (`src/lib/utils/index.ts`), `[1]` by the citation filter
+ *   (`ContentRenderer.svelte`): a `{` before `{`, every `*` and a `[` before a digit become references too;
+ * - `ToolCallDisplay.svelte` decodes the values with html-entities' `decode`, which turns every reference back.
+ */
+const attribute = (text: string): string =>
+  text.replace(/[&"'<>\n\r\u2028\u2029*]|\{(?=\{)|\[(?=\d)/g, (c) => entities.get(c) ?? `&#${c.charCodeAt(0)};`)
 
 const encodeJson = Schema.encodeSync(Schema.parseJson())
 
@@ -198,7 +229,7 @@ const shown = (text: string, max: number): string => {
     "the whole text is in Letta]"
 }
 
-/** Bytes a UTF-16 code unit takes inside a JSON string (JSON.stringify's escapes, UTF-8). */
+/** Bytes a UTF-16 code unit takes inside a JSON string (JSON.stringify's escapes and this file's, UTF-8). */
 const jsonBytes = (code: number): number =>
   code === 0x22 || code === 0x5c
     ? 2
@@ -206,6 +237,8 @@ const jsonBytes = (code: number): number =>
     ? (code === 0x08 || code === 0x09 || code === 0x0a || code === 0x0c || code === 0x0d ? 2 : 6)
     : code < 0x80
     ? 1
+    : code === 0x85 || code === 0x2028 || code === 0x2029
+    ? 6 // escaped by `encodeData`
     : code < 0x800
     ? 2
     : code >= 0xd800 && code <= 0xdfff
@@ -246,7 +279,10 @@ const asJson = (text: string): string =>
 
 /**
  * Open WebUI's tool block: a call and its result, rendered collapsed ("View Result from name"). Arguments and result
- * longer than `max` bytes are cut, with a note (the native event stream keeps them whole).
+ * longer than `max` bytes are cut, with a note (the native event stream keeps them whole). The tag is one line
+ * whatever the values hold: `<details type="tool_calls" done="true" id="…" name="…" arguments="…" result="…" files=""
+ * embeds="">`, then `<summary>Tool Executed</summary>`, `</details>`; each value written as Open WebUI reads it back
+ * (see `attribute`).
  *
  * @category constructors
  */
@@ -257,9 +293,9 @@ export const toolBlock = (
 ): string => {
   const args = call.arguments === "" ? "{}" : call.arguments
   const shownArgs = shown(args, max)
-  return `<details type="tool_calls" done="true" id="${htmlEscape(call.id)}" name="${htmlEscape(call.name)}" ` +
-    `arguments="${htmlEscape(shownArgs === args ? asJson(args) : encodeJson(shownArgs))}" ` +
-    `result="${htmlEscape(encodeJson(shown(result, max)))}" files="" embeds="">\n<summary>Tool Executed</summary>\n</details>\n`
+  return `<details type="tool_calls" done="true" id="${attribute(call.id)}" name="${attribute(call.name)}" ` +
+    `arguments="${attribute(shownArgs === args ? asJson(args) : encodeJson(shownArgs))}" ` +
+    `result="${attribute(encodeJson(shown(result, max)))}" files="" embeds="">\n<summary>Tool Executed</summary>\n</details>\n`
 }
 
 /** How tool calls are shown: Open WebUI's output items, or `<details>` blocks in the content. @category models */
@@ -314,6 +350,66 @@ export const toolItems = (
 /** Room for an item's text in one stream line: the limit less a generous envelope (ids and names are short). */
 const itemBudget = maxLineBytes - 4096
 
+// ---------------------------------------------------------------------------------------------------------------------
+// the agent's text
+// ---------------------------------------------------------------------------------------------------------------------
+
+/**
+ * What is put after the `<` of a tag that could make Open WebUI draw a block: U+2060 WORD JOINER, invisible and no
+ * break opportunity. Not an entity such as `&lt;`: Open WebUI decodes the text of reasoning and other `<details>`
+ * blocks with html-entities' `decode` before it lexes it again (`detailsTokenizer`, `src/lib/utils/marked/extension.ts`),
+ * which would give the tag back; nor a character in JavaScript's or Python's `\s`. With it the text still reads
+ * `<details`, yet no parser of Open WebUI sees a tag: its block rule, `/^<details(\s+[^>]*)?>\n/`, and
+ * `findMatchingClosingTag` look for `<details` and `</details>` as they are, `processDetails` and `removeAllDetails`
+ * (`src/lib/utils/index.ts`) for `<details` in any letter case, marked's HTML rules need a letter after `<` or `</`.
+ *
+ * @category constants
+ */
+export const tagBreaker = "\u2060"
+
+/** The tags neutralised, lower case; each starts with the one `<` it has. */
+const markupTags: ReadonlyArray<string> = ["<details", "</details", "<summary", "</summary"]
+
+// ASCII letter case only, as in HTML and in Open WebUI's `/i` expressions (no `u` flag: `ſ` is not `s` there)
+const markupTag = /<(?=\/?(?:details|summary))/gi
+
+const asciiLower = (text: string): string => text.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32))
+
+/**
+ * The agent's text with every `<details`, `</details`, `<summary` and `</summary` (any letter case) broken by
+ * {@link tagBreaker} after its `<`: only this server writes tool blocks. Text without them is unchanged.
+ *
+ * @category constructors
+ */
+export const neutralise = (text: string): string => text.replace(markupTag, `<${tagBreaker}`)
+
+/** How long the end of `text` is that could still become one of the tags, once more text follows (0 to 8). */
+const partialTagLength = (text: string): number => {
+  const at = text.lastIndexOf("<")
+  if (at === -1) return 0
+  const tail = asciiLower(text.slice(at))
+  return markupTags.some((tag) => tag.length > tail.length && tag.startsWith(tail)) ? text.length - at : 0
+}
+
+/**
+ * One delta of streamed agent text, neutralised across deltas: `held` is what an earlier delta held back, the result
+ * is what to send now and what to hold back in turn, a trailing `<`, `<d`, … `</summar` (any case) that the next delta
+ * could complete. `{text, held}` joined over a whole text give {@link neutralise} of it.
+ *
+ * @category constructors
+ */
+export const neutraliseDelta = (held: string, delta: string): { readonly text: string; readonly held: string } => {
+  const text = neutralise(held + delta)
+  const keep = partialTagLength(text)
+  return { text: text.slice(0, text.length - keep), held: text.slice(text.length - keep) }
+}
+
+/**
+ * What was held back, when it has to be sent before the text it belongs to goes on (another kind of output comes
+ * first): broken after its `<`, since text sent later could still complete the tag in a client that joins it.
+ */
+const heldBroken = (held: string): string => (held === "" ? "" : `<${tagBreaker}${held.slice(1)}`)
+
 /** What a task reply looks like as content: the JSON its template asks for. */
 const titleJson = Schema.encodeSync(Schema.parseJson(Schema.Struct({ title: Schema.String })))
 
@@ -335,6 +431,9 @@ interface RenderState {
   readonly lastReasoningId: string | null
   /** Whether the content written so far ends a line (a tool block must start one). */
   readonly atLineStart: boolean
+  /** The end of the agent's answer and reasoning held back: it could start a tag (see `neutraliseDelta`). */
+  readonly heldContent: string
+  readonly heldReasoning: string
   /** Calls by id, for their results. */
   readonly calls: ReadonlyMap<string, StreamEvent.Of<"tool_call">["data"]>
   readonly usage: Option.Option<Usage>
@@ -371,37 +470,81 @@ const renderer = (options: RenderOptions) => {
   const budget = Math.max(1024, maxLineBytes - utf8.encode(`data: ${encodeData(chunk({ reasoning_content: "" }))}\n\n`).length)
   const toolResultMax = options.toolResultMax ?? defaultToolResultMax
 
-  const content = (state: RenderState, text: string): [RenderState, ReadonlyArray<Output>] => [
-    { ...state, atLineStart: text.endsWith("\n") },
-    pieces(text, budget).map((piece) => chunk({ content: piece }))
-  ]
+  type Rendered = [RenderState, ReadonlyArray<Output>]
 
-  const block = (state: RenderState, text: string) => content(state, (state.atLineStart ? "" : "\n") + text)
+  const contentChunks = (text: string) => (text === "" ? [] : pieces(text, budget).map((piece) => chunk({ content: piece })))
+  const reasoningChunks = (text: string) =>
+    text === "" ? [] : pieces(text, budget).map((piece) => chunk({ reasoning_content: piece }))
+
+  /**
+   * Sends what was held back. At the end of the turn as it is; before other output, broken (`heldBroken`): the text
+   * it belongs to may go on after that output.
+   */
+  const release = (state: RenderState, end: boolean): Rendered => {
+    const content = end ? state.heldContent : heldBroken(state.heldContent)
+    const reasoning = end ? state.heldReasoning : heldBroken(state.heldReasoning)
+    return [
+      { ...state, heldContent: "", heldReasoning: "", atLineStart: content === "" ? state.atLineStart : false },
+      [...reasoningChunks(reasoning), ...contentChunks(content)]
+    ]
+  }
+
+  /** Output of this server (a tool block, a task reply), after whatever was held back. */
+  const serverContent = (state: RenderState, text: string): Rendered => {
+    const [released, before] = release(state, false)
+    return [{ ...released, atLineStart: text.endsWith("\n") }, [...before, ...contentChunks(text)]]
+  }
+
+  const block = (state: RenderState, text: string): Rendered =>
+    serverContent(state, (state.atLineStart && state.heldContent === "" ? "" : "\n") + text)
+
+  const agentContent = (state: RenderState, delta: string): Rendered => {
+    // reasoning held back is sent first, so that it stays in its place
+    const reasoning = heldBroken(state.heldReasoning)
+    const { held, text } = neutraliseDelta(state.heldContent, delta)
+    return [
+      {
+        ...state,
+        heldReasoning: "",
+        heldContent: held,
+        atLineStart: held !== "" ? false : text === "" ? state.atLineStart : text.endsWith("\n")
+      },
+      [...reasoningChunks(reasoning), ...contentChunks(text)]
+    ]
+  }
+
+  const agentReasoning = (state: RenderState, delta: string): Rendered => {
+    const content = heldBroken(state.heldContent)
+    const { held, text } = neutraliseDelta(state.heldReasoning, delta)
+    return [
+      { ...state, heldContent: "", heldReasoning: held, atLineStart: content === "" ? state.atLineStart : false },
+      [...contentChunks(content), ...reasoningChunks(text)]
+    ]
+  }
 
   const shownCall = (
     state: RenderState,
     call: { readonly id: string; readonly name: string; readonly arguments: string },
     result: { readonly status: "success" | "error" | "not_run"; readonly output: string }
-  ): [RenderState, ReadonlyArray<Output>] =>
-    options.toolCalls === "items"
-      // Open WebUI starts new reasoning and message items after these: no separator is needed there
-      ? [{ ...state, lastMessageId: null, lastReasoningId: null }, toolItems(call, result, toolResultMax)]
-      : block(state, toolBlock(call, result.output, toolResultMax))
+  ): Rendered => {
+    if (options.toolCalls !== "items") return block(state, toolBlock(call, result.output, toolResultMax))
+    const [released, before] = release(state, false)
+    // Open WebUI starts new reasoning and message items after these: no separator is needed there
+    return [{ ...released, lastMessageId: null, lastReasoningId: null }, [...before, ...toolItems(call, result, toolResultMax)]]
+  }
 
   const step = (state: RenderState, event: StreamEvent.StreamEvent): [RenderState, ReadonlyArray<Output>] => {
     switch (event.type) {
       case "message":
-        return content(
+        return agentContent(
           { ...state, lastMessageId: event.data.id },
           ChatStream.separated(state.lastMessageId, event.data.id, event.data.content)
         )
-      case "reasoning": {
-        const text = ChatStream.separated(state.lastReasoningId, event.data.id, event.data.content)
-        return [
+      case "reasoning":
+        return agentReasoning(
           { ...state, lastReasoningId: event.data.id },
-          pieces(text, budget).map((piece) => chunk({ reasoning_content: piece }))
-        ]
-      }
+          ChatStream.separated(state.lastReasoningId, event.data.id, event.data.content)
+        )
       case "tool_call": {
         const next = { ...state, calls: new Map(state.calls).set(event.data.id, event.data) }
         return event.data.requires_approval
@@ -418,10 +561,11 @@ const renderer = (options: RenderOptions) => {
             : []
         ]
       case "title":
-        return content(state, titleJson({ title: event.data.title }))
+        return serverContent(state, titleJson({ title: event.data.title }))
       case "usage":
         return [{ ...state, usage: Option.some(usageOf(event.data)) }, []]
       case "done": {
+        const [released, rest] = release(state, true)
         const usage: ReadonlyArray<Output> = options.includeUsage
           ? [{
             id: options.id,
@@ -432,12 +576,14 @@ const renderer = (options: RenderOptions) => {
             usage: Option.getOrElse(state.usage, () => noUsage)
           }]
           : []
-        return [state, [chunk({}, finishReason(event.data.stop_reason)), ...usage]]
+        return [released, [...rest, chunk({}, finishReason(event.data.stop_reason)), ...usage]]
       }
-      case "error":
-        return [state, [{
+      case "error": {
+        const [released, rest] = release(state, true)
+        return [released, [...rest, {
           error: { message: note(event.data.message), type: errorType(event.data), param: null, code: event.data.reason }
         }]]
+      }
     }
   }
 
@@ -445,10 +591,14 @@ const renderer = (options: RenderOptions) => {
     lastMessageId: null,
     lastReasoningId: null,
     atLineStart: true,
+    heldContent: "",
+    heldReasoning: "",
     calls: new Map(),
     usage: Option.none()
   }
-  return { first: chunk({ role: "assistant", content: "" }), initial, step }
+  /** The end of the events, however they end: what is still held back. */
+  const end = (state: RenderState): Rendered => release(state, true)
+  return { first: chunk({ role: "assistant", content: "" }), initial, step, end }
 }
 
 const noUsage: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 }
@@ -460,16 +610,21 @@ const noUsage: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0
  */
 export const toChunks = (options: RenderOptions) =>
 <E, R>(events: Stream.Stream<StreamEvent.StreamEvent, E, R>): Stream.Stream<string, E, R> => {
-  const { first, initial, step } = renderer(options)
+  const { end, first, initial, step } = renderer(options)
+  const inputs: Stream.Stream<Option.Option<StreamEvent.StreamEvent>, E, R> = events.pipe(
+    Stream.map(Option.some),
+    Stream.concat(Stream.succeed(Option.none()))
+  )
   return Stream.concat(
     Stream.succeed(first),
-    events.pipe(ChatStream.mapAccumConcat(initial, step))
+    inputs.pipe(ChatStream.mapAccumConcat(initial, (state, input) =>
+      Option.match(input, { onNone: () => end(state), onSome: (event) => step(state, event) })))
   ).pipe(Stream.map(encodeData))
 }
 
 /**
  * A whole turn as one chat completion: the content a stream would have shown (tool blocks included), reasoning in
- * `message.reasoning_content`, usage.
+ * `message.reasoning_content` (neutralised as in the stream), usage.
  *
  * @category constructors
  */
@@ -479,16 +634,22 @@ export const toCompletion = (
   turn: ChatStream.Turn
 ): Completion => {
   // a completion has only content: tool calls go there as blocks
-  const { initial, step } = renderer({ ...options, includeUsage: false, statusEvents: false, toolCalls: "details" })
+  const { end, initial, step } = renderer({ ...options, includeUsage: false, statusEvents: false, toolCalls: "details" })
   let state = initial
   let content = ""
-  for (const event of events) {
-    const [next, outputs] = step(state, event)
+  let reasoning = ""
+  const add = ([next, outputs]: readonly [typeof state, ReadonlyArray<Output>]) => {
     state = next
     for (const output of outputs) {
-      if ("choices" in output) for (const choice of output.choices) content += choice.delta.content ?? ""
+      if (!("choices" in output)) continue
+      for (const choice of output.choices) {
+        content += choice.delta.content ?? ""
+        reasoning += choice.delta.reasoning_content ?? ""
+      }
     }
   }
+  for (const event of events) add(step(state, event))
+  add(end(state))
   return {
     id: options.id,
     object: "chat.completion",
@@ -496,7 +657,7 @@ export const toCompletion = (
     model: options.model,
     choices: [{
       index: 0,
-      message: { role: "assistant", content, ...(turn.reasoning === "" ? {} : { reasoning_content: turn.reasoning }) },
+      message: { role: "assistant", content, ...(reasoning === "" ? {} : { reasoning_content: reasoning }) },
       logprobs: null,
       finish_reason: finishReason(turn.stopReason)
     }],
