@@ -169,7 +169,7 @@ layer(Live, { excludeTestServices: true })("against the real Letta App Server", 
         const started = Date.now()
         const missing = yield* pipe("local-conv-999999")
         console.log(`named conversation check: ${Date.now() - started} ms; ${missing.slice(0, 400)}`)
-        assert.include(missing, "is not one of this agent's")
+        assert.include(missing, "is not this agent's")
         yield* store.replace(app.agentId, "chat-apples", current, Effect.succeed("local-conv-999999"))
       }))
       yield* Effect.scoped(Effect.gen(function*() {

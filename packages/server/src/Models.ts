@@ -87,7 +87,7 @@ export const layer: Layer.Layer<
     const checkConversation = (agentId: string, conversationId: string): Effect.Effect<void, LettaError.PipelineError> => {
       const notOurs = new LettaError.LettaError({
         reason: "NotFound",
-        detail: `the conversation ${conversationId} is not one of this agent's`,
+        detail: `the conversation ${conversationId} is not this agent's: it no longer exists in Letta, or it belongs to another agent`,
         agentId
       })
       return client.getConversation(conversationId).pipe(

@@ -59,7 +59,7 @@ layer(serverLayer(), { excludeTestServices: true })("trust boundaries", (it) => 
       const refused = yield* pipe(theirs.id)
       const data = fields(refused[0]?.data)
       assert.strictEqual(data.reason, "NotFound")
-      assert.include(String(data.message), "is not one of this agent's")
+      assert.include(String(data.message), "is not this agent's")
       // one that does not exist reads the same: whether another agent's exists does not show
       const missing = fields((yield* pipe("conv-00000000-0000-4000-8000-000000000000"))[0]?.data)
       assert.strictEqual(missing.reason, "NotFound")

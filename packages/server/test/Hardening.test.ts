@@ -363,7 +363,7 @@ layer(serverLayer(), { excludeTestServices: true })("hardening", (it) => {
         }))
         const message = String(fields(native.at(-1)?.data.data).message)
         assert.strictEqual(native.at(-1)?.event, "error")
-        assert.include(message, "conversation no longer exists in Letta")
+        assert.include(message, "no longer exists in Letta")
         assert.include(message, conversation.id)
         assert.notInclude(message, "check the agent id")
       }))
