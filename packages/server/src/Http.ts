@@ -9,6 +9,8 @@ import { NodeHttpServerRequest } from "@effect/platform-node"
 import { JsonText, LettaClient, LettaConfig, LettaError, OpenWebUITask, type PipeRequest } from "@letta-pipeline/core"
 import { Effect, Either, Option, ParseResult, Redacted, Schema, type Scope } from "effect"
 import { createHash, timingSafeEqual } from "node:crypto"
+import { isIP } from "node:net"
+import { hostname } from "node:os"
 import type { IncomingMessage } from "node:http"
 import * as ApiError from "./ApiError.js"
 import * as ChatThreads from "./ChatThreads.js"
@@ -47,6 +49,25 @@ const originAllowed = (request: HttpServerRequest.HttpServerRequest, allowed: Re
 }
 
 /**
+ * Whether the request names this server by a host it is known by. A DNS-rebinding page names it by the attacker's
+ * domain (re-pointed at this address), so its requests look same-origin and may carry no `Origin` at all; only the
+ * `Host` header tells. Known: IP addresses (no name to re-point), `localhost` and `*.localhost` (browsers resolve them
+ * to loopback themselves), this machine's name, and `PIPELINE_ALLOWED_HOSTS` (`*` for any).
+ *
+ * @category refinements
+ */
+export const hostAllowed = (host: string | undefined, allowed: ReadonlyArray<string>): boolean => {
+  if (allowed.includes("*")) return true
+  if (host === undefined) return true
+  // the name without the port; an IPv6 literal keeps its brackets
+  const name = (host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : host.replace(/:\d*$/, "")).toLowerCase()
+  return isIP(name.replace(/^\[|\]$/g, "")) !== 0 ||
+    name === "localhost" || name.endsWith(".localhost") ||
+    name === hostname().toLowerCase() ||
+    allowed.includes(name)
+}
+
+/**
  * Registers one route (also under `/v1` when `alsoV1`): counts it, refuses pages of other origins, and requires
  * `PIPELINE_API_KEY` as a bearer token when one is set, unless the route is `open` (health, the chat page's files).
  *
@@ -67,7 +88,16 @@ export const route = Effect.fnUntraced(function*(
       const request = yield* HttpServerRequest.HttpServerRequest
       const authorization = request.headers.authorization ?? ""
       const origin = request.headers.origin
-      const response = !originAllowed(request, settings.corsOrigins)
+      const host = request.headers.host
+      // health stays answerable by any name: load balancers probe by theirs, and it tells nothing
+      const response = path !== "/health" && !hostAllowed(host, settings.allowedHosts)
+        ? ApiError.both({
+          status: 403,
+          message: `This server is not known as ${JSON.stringify(host)}: add that name to PIPELINE_ALLOWED_HOSTS`,
+          type: "invalid_request_error",
+          code: "host_not_allowed"
+        })
+        : !originAllowed(request, settings.corsOrigins)
         ? ApiError.both({
           status: 403,
           message: `Requests from the page at ${JSON.stringify(origin)} are not allowed: add its origin to PIPELINE_CORS_ORIGINS`,

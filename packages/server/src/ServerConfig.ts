@@ -6,6 +6,7 @@
  * | `PIPELINE_API_KEY` | – | bearer key required on every route but `/health` (open when unset) |
  * | `PIPELINE_ID` | `letta` | the pipeline's id in Open WebUI's Pipelines admin |
  * | `PIPELINE_CORS_ORIGINS` | – | comma-separated origins of pages allowed to call (CORS, and requests with any other `Origin` get 403); `*` for any |
+ * | `PIPELINE_ALLOWED_HOSTS` | – | comma-separated host names the server may be called by (its `Host` header), besides `localhost`, IP addresses and this machine's name; `*` for any. Other names get 403: a page whose name was re-pointed at this server (DNS rebinding) is refused |
  * | `PIPELINE_MAX_BODY` | `16777216` | largest request body in bytes |
  * | `PIPELINE_HEARTBEAT` | `15` | SSE comment heartbeat while the agent is quiet |
  * | `PIPELINE_FIRST_EVENT_WAIT` | `2` | how long a stream waits for the first event before committing to HTTP 200 |
@@ -36,6 +37,7 @@ export interface Settings {
   readonly apiKey: Option.Option<Redacted.Redacted>
   readonly pipelineId: string
   readonly corsOrigins: ReadonlyArray<string>
+  readonly allowedHosts: ReadonlyArray<string>
   readonly maxBodyBytes: number
   readonly heartbeat: Duration.Duration
   readonly firstEventWait: Duration.Duration
@@ -62,6 +64,7 @@ export const defaults: Settings = {
   apiKey: Option.none(),
   pipelineId: "letta",
   corsOrigins: [],
+  allowedHosts: [],
   maxBodyBytes: 16 * 1024 * 1024,
   heartbeat: Duration.seconds(15),
   firstEventWait: Duration.seconds(2),
@@ -82,6 +85,7 @@ export const config: Config.Config<Settings> = Config.all({
     Config.withDefault(defaults.pipelineId)
   ),
   corsOrigins: list("PIPELINE_CORS_ORIGINS"),
+  allowedHosts: Config.map(list("PIPELINE_ALLOWED_HOSTS"), (hosts) => hosts.map((host) => host.toLowerCase())),
   maxBodyBytes: Config.integer("PIPELINE_MAX_BODY").pipe(Config.withDefault(defaults.maxBodyBytes)),
   heartbeat: LettaConfig.duration("PIPELINE_HEARTBEAT").pipe(Config.withDefault(defaults.heartbeat)),
   firstEventWait: LettaConfig.duration("PIPELINE_FIRST_EVENT_WAIT").pipe(Config.withDefault(defaults.firstEventWait)),
