@@ -7,7 +7,7 @@
  * | `PIPELINE_ID` | `letta` | the pipeline's id in Open WebUI's Pipelines admin |
  * | `PIPELINE_CORS_ORIGINS` | – | comma-separated origins of pages allowed to call (CORS, and requests with any other `Origin` get 403); `*` for any |
  * | `PIPELINE_ALLOWED_HOSTS` | – | comma-separated host names the server may be called by (its `Host` header), besides `localhost`, IP addresses and this machine's name; `*` for any. Other names get 403: a page whose name was re-pointed at this server (DNS rebinding) is refused |
- * | `PIPELINE_MAX_BODY` | `16777216` | largest request body in bytes |
+ * | `PIPELINE_MAX_BODY` | `16777216` | largest request body in bytes, and largest WebSocket message |
  * | `PIPELINE_HEARTBEAT` | `15` | SSE comment heartbeat while the agent is quiet |
  * | `PIPELINE_FIRST_EVENT_WAIT` | `2` | how long a stream waits for the first event before committing to HTTP 200 |
  * | `PIPELINE_SHUTDOWN_GRACE` | `10` | how long shutdown waits for open streams |
@@ -16,6 +16,9 @@
  * | `OTEL_EXPORTER_OTLP_ENDPOINT` | – | export traces over OTLP/HTTP to this endpoint |
  * | `PIPELINE_TOOL_RESULT_MAX` | `16384` | how much of a tool's result (and of its arguments) an Open WebUI tool block shows, in bytes; the rest is cut with a note |
  * | `PIPELINE_OPENWEBUI_TOOL_CALLS` | `items` | how requests through Open WebUI get tool calls: `items` (its own tool-call items, Open WebUI 0.10 and later) or `details` (`<details type="tool_calls">` blocks in the content, for Open WebUI up to 0.9) |
+ * | `PIPELINE_WS_MAX_SOCKETS` | `256` | WebSockets open at once; one more is refused with 503 |
+ * | `PIPELINE_WS_IDLE_TIMEOUT` | `300` | a WebSocket with no turn running and no message for this long is closed (1001) |
+ * | `PIPELINE_WS_PING_INTERVAL` | `30` | a WebSocket is pinged this often; one that has not answered the previous ping is dropped |
  * | `PIPELINE_STATELESS_CHATS` | `default` | requests without a chat id, and temporary chats: `default` (the agent's own thread) or `fresh` (a new conversation each) |
  *
  * @since 0.1.0
@@ -38,6 +41,7 @@ export interface Settings {
   readonly pipelineId: string
   readonly corsOrigins: ReadonlyArray<string>
   readonly allowedHosts: ReadonlyArray<string>
+  /** Largest request body and largest WebSocket message, in bytes. */
   readonly maxBodyBytes: number
   readonly heartbeat: Duration.Duration
   readonly firstEventWait: Duration.Duration
@@ -48,10 +52,23 @@ export interface Settings {
   readonly statelessChats: StatelessChats
   readonly toolResultMax: number
   readonly openWebUIToolCalls: OpenWebUIToolCalls
+  /** WebSockets open at once, at most. */
+  readonly wsMaxSockets: number
+  /** How long a WebSocket may stay without a turn running and without a message from its client. */
+  readonly wsIdleTimeout: Duration.Duration
+  /** How often a WebSocket is pinged; a peer that has not answered by the next ping is dropped. */
+  readonly wsPingInterval: Duration.Duration
 }
 
 /** @category services */
 export class ServerConfig extends Context.Tag("@letta-pipeline/server/ServerConfig")<ServerConfig, Settings>() {}
+
+/** A duration (as `LettaConfig.duration`) above zero. */
+const positiveDuration = (name: string, fallback: Duration.Duration) =>
+  LettaConfig.duration(name).pipe(
+    Config.validate({ message: `${name}: expected a number of seconds above 0`, validation: (d: Duration.Duration) => Duration.greaterThan(d, Duration.zero) }),
+    Config.withDefault(fallback)
+  )
 
 const list = (name: string) =>
   Config.string(name).pipe(
@@ -74,7 +91,10 @@ export const defaults: Settings = {
   otlpEndpoint: Option.none(),
   statelessChats: "default",
   toolResultMax: 16 * 1024,
-  openWebUIToolCalls: "items"
+  openWebUIToolCalls: "items",
+  wsMaxSockets: 256,
+  wsIdleTimeout: Duration.minutes(5),
+  wsPingInterval: Duration.seconds(30)
 }
 
 /** @category constructors */
@@ -86,7 +106,10 @@ export const config: Config.Config<Settings> = Config.all({
   ),
   corsOrigins: list("PIPELINE_CORS_ORIGINS"),
   allowedHosts: Config.map(list("PIPELINE_ALLOWED_HOSTS"), (hosts) => hosts.map((host) => host.toLowerCase())),
-  maxBodyBytes: Config.integer("PIPELINE_MAX_BODY").pipe(Config.withDefault(defaults.maxBodyBytes)),
+  maxBodyBytes: Config.integer("PIPELINE_MAX_BODY").pipe(
+    Config.validate({ message: "PIPELINE_MAX_BODY: a number of bytes, at least 1", validation: (n) => n >= 1 }),
+    Config.withDefault(defaults.maxBodyBytes)
+  ),
   heartbeat: LettaConfig.duration("PIPELINE_HEARTBEAT").pipe(Config.withDefault(defaults.heartbeat)),
   firstEventWait: LettaConfig.duration("PIPELINE_FIRST_EVENT_WAIT").pipe(Config.withDefault(defaults.firstEventWait)),
   shutdownGrace: LettaConfig.duration("PIPELINE_SHUTDOWN_GRACE").pipe(Config.withDefault(defaults.shutdownGrace)),
@@ -104,7 +127,13 @@ export const config: Config.Config<Settings> = Config.all({
   ),
   openWebUIToolCalls: Config.literal("items", "details")("PIPELINE_OPENWEBUI_TOOL_CALLS").pipe(
     Config.withDefault<OpenWebUIToolCalls>(defaults.openWebUIToolCalls)
-  )
+  ),
+  wsMaxSockets: Config.integer("PIPELINE_WS_MAX_SOCKETS").pipe(
+    Config.validate({ message: "PIPELINE_WS_MAX_SOCKETS: a number of sockets, at least 1", validation: (n) => n >= 1 }),
+    Config.withDefault(defaults.wsMaxSockets)
+  ),
+  wsIdleTimeout: positiveDuration("PIPELINE_WS_IDLE_TIMEOUT", defaults.wsIdleTimeout),
+  wsPingInterval: positiveDuration("PIPELINE_WS_PING_INTERVAL", defaults.wsPingInterval)
 })
 
 /** @category constructors */
