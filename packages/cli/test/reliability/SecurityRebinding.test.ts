@@ -11,7 +11,7 @@ import * as http from "node:http"
 import { chromium } from "playwright-core"
 import { Emulator } from "@letta-pipeline/emulator"
 import { startAndWait } from "../utils/cli.js"
-import { emulatorLayer } from "./stack.js"
+import { emulatorLayer, secrets } from "./stack.js"
 
 const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium"
 
@@ -23,7 +23,8 @@ interface Raw {
 /** One request with exactly these headers (`fetch` would not send a foreign `Host`). */
 const raw = (port: number, method: string, path: string, headers: Record<string, string>, body?: string) =>
   Effect.async<Raw>((resume) => {
-    const request = http.request({ host: "127.0.0.1", port, method, path, headers }, (response) => {
+    // a fresh connection each: one that carried a refused upgrade is not read again by the server
+    const request = http.request({ host: "127.0.0.1", port, method, path, headers, agent: false }, (response) => {
       let text = ""
       response.setEncoding("utf8")
       response.on("data", (chunk: string) => void (text += chunk))
@@ -46,6 +47,7 @@ layer(Live, { excludeTestServices: true })("DNS rebinding", (it) => {
       const emulator = yield* Emulator.Emulator
       const url = yield* startAndWait(["serve", "--port", "0"], {
         LETTA_BASE_URL: emulator.url,
+        LETTA_PASSWORD: secrets.lettaPassword,
         PIPELINE_STORE: "memory",
         PIPELINE_ALLOWED_HOSTS: "letta-pipeline.internal"
       })
