@@ -310,6 +310,13 @@ const transportWords = (detail: string): string => {
   return codes.find(([pattern]) => pattern.test(detail))?.[1] ?? "no connection could be made"
 }
 
+const decodeWords: Record<DecodeErrorReason, string> = {
+  Json: "not valid JSON",
+  Schema: "not of the shape Letta's API describes",
+  TooLarge: "larger than the bridge accepts",
+  ContentType: "not an event stream"
+}
+
 const idsOf = (error: LettaError): ReadonlyArray<string | undefined> => [
   error.agentId === undefined ? undefined : `agent ${error.agentId}`,
   error.conversationId === undefined ? undefined : `conversation ${error.conversationId}`,
@@ -364,7 +371,9 @@ const lettaForUser = (error: LettaError): string => {
       return `Letta ${describe[error.reason]}${error.status === undefined ? "" : ` (HTTP ${error.status})`}${where}`
     case "Conflict":
     case "RateLimited":
-      return `Letta ${describe[error.reason]}${where}: ${hints[error.reason] ?? "try again"}`
+      return `Letta ${describe[error.reason]}${error.status === undefined ? "" : ` (HTTP ${error.status})`}${where}: ${
+        hints[error.reason] ?? "try again"
+      }`
   }
 }
 
@@ -380,7 +389,7 @@ export const forUser = (error: PipelineError | StoreError): string =>
   error._tag === "StoreError"
     ? `The bridge's conversation store is ${error.reason === "Timeout" ? "not answering in time" : "unavailable"}; nothing was sent to the agent`
     : error._tag === "DecodeError"
-    ? `Letta answered something the bridge cannot read (${error.what})`
+    ? `Letta answered something the bridge cannot read: the ${error.what} is ${decodeWords[error.reason]}`
     : error._tag === "HttpError"
     ? httpForUser(error)
     : lettaForUser(error)
