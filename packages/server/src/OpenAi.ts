@@ -7,7 +7,8 @@
  *   `function_call_output` item, each in a Responses-API `response.output_item.added` event inside the chat stream,
  *   which Open WebUI's middleware reads (`open_webui/utils/middleware.py`, `handle_responses_streaming_event` of
  *   `open_webui/utils/response.py`); a call whose output item arrived is never run again by its tool loop; or
- * - as `<details type="tool_calls">` blocks in the content (`"details"`, for every other client and Open WebUI up to 0.9).
+ * - as `<details type="tool_calls">` blocks in the content (`"details"`, for every other client and for Open WebUI up
+ *   to 0.9).
  *
  * Never as `delta.tool_calls`, which would make Open WebUI run them again. Only this server writes such blocks: in the
  * agent's answer and reasoning every `<details`, `</details`, `<summary` and `</summary` is broken by an invisible
