@@ -1,28 +1,18 @@
 /**
  * Which agents are models, how a model names an agent, and that secrets stay out of the logs.
  */
-import { Socket } from "@effect/platform"
-import { NodeSocket } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
 import { Emulator } from "@letta-pipeline/emulator"
-import { Deferred, Duration, Effect, Layer, Logger, Option, Redacted, Ref } from "effect"
-import { call, chat, dataLines, demoAgent, emulatorStats, fields, json, serverLayer, serverUrl } from "./utils/harness.js"
+import { Effect, Layer, Logger, Option, Redacted, Ref } from "effect"
+import { call, chat, dataLines, demoAgent, emulatorStats, fields, json, serverLayer, wsConnect } from "./utils/harness.js"
 
 /** One turn over `/v1/ws`: its first event. */
 const wsFirstEvent = (model: string) =>
   Effect.gen(function*() {
-    const url = (yield* serverUrl).replace("http://", "ws://")
-    const socket = yield* Socket.makeWebSocket(`${url}/v1/ws`)
-    const first = yield* Deferred.make<Readonly<Record<string, unknown>>>()
-    const opened = yield* Deferred.make<void>()
-    yield* socket.runRaw(
-      (data) => Deferred.succeed(first, fields(JSON.parse(typeof data === "string" ? data : new TextDecoder().decode(data)))),
-      { onOpen: Deferred.succeed(opened, undefined) }
-    ).pipe(Effect.forkScoped)
-    yield* Deferred.await(opened)
-    yield* (yield* socket.writer)(JSON.stringify({ type: "turn", model, messages: [{ role: "user", content: "x" }] })).pipe(Effect.orDie)
-    return yield* Deferred.await(first).pipe(Effect.timeoutFail({ duration: Duration.seconds(10), onTimeout: () => new Error("no event") }))
-  }).pipe(Effect.scoped, Effect.provide(NodeSocket.layerWebSocketConstructor))
+    const ws = yield* wsConnect
+    yield* ws.send({ type: "turn", model, messages: [{ role: "user", content: "x" }] })
+    return yield* ws.next
+  }).pipe(Effect.scoped)
 
 const ids = (answer: Readonly<Record<string, unknown>>) =>
   (answer.data as ReadonlyArray<unknown>).map((model) => String(fields(model).id))

@@ -1,11 +1,9 @@
 /**
  * Core's events over SSE (`/v1/pipe`) and over a WebSocket (`/v1/ws`).
  */
-import { Socket } from "@effect/platform"
-import { NodeSocket } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
-import { Deferred, Duration, Effect, Queue } from "effect"
-import { call, demoAgent, emulatorStats, emulatorStatsUntil, fields, serverLayer, serverUrl } from "./utils/harness.js"
+import { Duration, Effect } from "effect"
+import { call, demoAgent, emulatorStats, emulatorStatsUntil, fields, serverLayer, wsConnect } from "./utils/harness.js"
 
 const frames = (text: string) => text.split("\n\n").filter((frame) => frame !== "")
 
@@ -42,35 +40,10 @@ layer(serverLayer({ emulator: { stepDelay: Duration.millis(250) }, server: { hea
     }))
 })
 
-/** A WebSocket client: what it receives goes to a queue. */
-const connect = Effect.gen(function*() {
-  const url = (yield* serverUrl).replace("http://", "ws://")
-  const socket = yield* Socket.makeWebSocket(`${url}/v1/ws`)
-  const received = yield* Queue.unbounded<Readonly<Record<string, unknown>>>()
-  const opened = yield* Deferred.make<void>()
-  yield* socket.runRaw(
-    (data) => Queue.offer(received, fields(JSON.parse(typeof data === "string" ? data : new TextDecoder().decode(data)))),
-    { onOpen: Deferred.succeed(opened, undefined) }
-  ).pipe(Effect.forkScoped)
-  yield* Deferred.await(opened)
-  const write = yield* socket.writer
-  const send = (message: unknown) => write(JSON.stringify(message)).pipe(Effect.orDie)
-  const next = Queue.take(received).pipe(Effect.timeoutFail({ duration: Duration.seconds(10), onTimeout: () => new Error("no message") }))
-  const untilEnd = Effect.gen(function*() {
-    const events: Array<Readonly<Record<string, unknown>>> = []
-    for (;;) {
-      const event = yield* next
-      events.push(event)
-      if (event.type === "done" || event.type === "error") return events
-    }
-  })
-  return { send, next, untilEnd }
-}).pipe(Effect.provide(NodeSocket.layerWebSocketConstructor))
-
 layer(serverLayer({ emulator: { tokenDelay: Duration.millis(15) } }), { excludeTestServices: true })("WebSocket", (it) => {
   it.scoped("one turn per message, the socket stays open across turns", () =>
     Effect.gen(function*() {
-      const ws = yield* connect
+      const ws = yield* wsConnect
       const agent = yield* demoAgent
       yield* ws.send({ type: "turn", model: agent.id, messages: [{ role: "user", content: "first over ws" }] })
       const first = yield* ws.untilEnd
@@ -83,7 +56,7 @@ layer(serverLayer({ emulator: { tokenDelay: Duration.millis(15) } }), { excludeT
 
   it.scoped("cancel aborts the running turn upstream; bad messages get an error event and the socket lives on", () =>
     Effect.gen(function*() {
-      const ws = yield* connect
+      const ws = yield* wsConnect
       const agent = yield* demoAgent
       const before = yield* emulatorStats
       yield* ws.send({ type: "turn", model: agent.id, messages: [{ role: "user", content: "a long answer to cancel midway" }] })

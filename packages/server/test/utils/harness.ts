@@ -1,11 +1,11 @@
 /**
  * The server over core over an in-process emulator, on a random loopback port.
  */
-import { HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
+import { HttpClient, HttpClientRequest, HttpServer, Socket } from "@effect/platform"
+import { NodeHttpServer, NodeSocket } from "@effect/platform-node"
 import { ConversationStore, LettaConfig, Pipeline } from "@letta-pipeline/core"
 import { Emulator, type EmulatorConfig } from "@letta-pipeline/emulator"
-import { Duration, Effect, Layer, Option, Schedule, Schema } from "effect"
+import { Deferred, Duration, Effect, Layer, Option, Queue, Schedule, Schema } from "effect"
 import { Server, ServerConfig } from "../../src/index.js"
 
 export interface Options {
@@ -100,3 +100,28 @@ export const decode = <A, I>(schema: Schema.Schema<A, I>, answer: Answer): A =>
 
 export const chat = (content: string, extra: Record<string, unknown> = {}) =>
   Effect.map(demoAgent, (agent) => ({ model: agent.id, messages: [{ role: "user", content }], ...extra }))
+
+/** A WebSocket client: what it receives goes to a queue. */
+export const wsConnect = Effect.gen(function*() {
+  const url = (yield* serverUrl).replace("http://", "ws://")
+  const socket = yield* Socket.makeWebSocket(`${url}/v1/ws`)
+  const received = yield* Queue.unbounded<Readonly<Record<string, unknown>>>()
+  const opened = yield* Deferred.make<void>()
+  yield* socket.runRaw(
+    (data) => Queue.offer(received, fields(JSON.parse(typeof data === "string" ? data : new TextDecoder().decode(data)))),
+    { onOpen: Deferred.succeed(opened, undefined) }
+  ).pipe(Effect.forkScoped)
+  yield* Deferred.await(opened)
+  const write = yield* socket.writer
+  const send = (message: unknown) => write(JSON.stringify(message)).pipe(Effect.orDie)
+  const next = Queue.take(received).pipe(Effect.timeoutFail({ duration: Duration.seconds(10), onTimeout: () => new Error("no message") }))
+  const untilEnd = Effect.gen(function*() {
+    const events: Array<Readonly<Record<string, unknown>>> = []
+    for (;;) {
+      const event = yield* next
+      events.push(event)
+      if (event.type === "done" || event.type === "error") return events
+    }
+  })
+  return { send, next, untilEnd }
+}).pipe(Effect.provide(NodeSocket.layerWebSocketConstructor))
