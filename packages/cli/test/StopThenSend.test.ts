@@ -2,9 +2,10 @@
  * Stop, then send again at once: what a chat user does most after a wrong start. Against both backends behind the
  * server as its own process (the emulator, whose stopped runs wind down for a moment as Letta's do, and the real Letta
  * App Server over a paced stub LLM): 20 times in a row a turn is left at a random point (before its first token,
- * mid-text, mid-tool-call) and the next one is sent at once, through the OpenAI stream (the client closes the
- * connection) and through the WebSocket (`{"type":"cancel"}`); in the interactive CLI, Ctrl-C in a real terminal. Every next turn answers with its own content, none is
- * empty, none hangs (each is bounded); the suite prints how long they took.
+ * mid-text, mid-tool-call; the first round, on a fresh chat, before its first token, while its conversation is being
+ * created) and the next one is sent at once, through the OpenAI stream (the client closes the connection) and through
+ * the WebSocket (`{"type":"cancel"}`); in the interactive CLI, Ctrl-C in a real terminal. Every next turn answers with
+ * its own content, none is empty, none hangs (each is bounded); the suite prints how long they took.
  */
 import { Socket } from "@effect/platform"
 import { NodeContext, NodeHttpClient, NodeSocket } from "@effect/platform-node"
@@ -107,6 +108,9 @@ const leaveAt = (point: Point, extra: number) => (seen: ReadonlyArray<Record<str
   }
 }
 
+/** Round 1 on a fresh chat stops before the first token: while its conversation is still being created. */
+const firstRound = (round: number, drawn: Point): Point => (round === 1 ? "before the first token" : drawn)
+
 const percentile = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0
 
 const summary = (label: string, durations: ReadonlyArray<number>, counts: Map<Point, number>) => {
@@ -124,7 +128,7 @@ const overHttp = (backend: Backend, seed: number) =>
     const durations: Array<number> = []
     const counts = new Map<Point, number>()
     for (let round = 1; round <= rounds; round++) {
-      const point = points[Math.floor(next() * points.length)] ?? "mid-text"
+      const point = firstRound(round, points[Math.floor(next() * points.length)] ?? "mid-text")
       counts.set(point, (counts.get(point) ?? 0) + 1)
       const stopped = point === "mid-tool-call" ? backend.toolMessage(round) : `a turn I will stop, number ${round}`
       const first = yield* streamTurn(backend, chat, stopped, leaveAt(point, Math.floor(next() * 3)))
@@ -140,7 +144,8 @@ const overHttp = (backend: Backend, seed: number) =>
       const chunks = sseData(answer.text)
       assert.isFalse(chunks.some((chunk) => "error" in chunk), `${where}: ${answer.text.slice(-400)}`)
       assert.isTrue(answer.text.trimEnd().endsWith("data: [DONE]"), where)
-      assert.include(chunks.map(contentOf).join(""), backend.answerTo(message), where)
+      const text = chunks.map(contentOf).join("")
+      assert.include(text, backend.answerTo(message), `${where}: answered ${JSON.stringify(text)}`)
     }
     yield* Console.log(summary(`stop-then-send over the OpenAI stream, ${backend.name}`, durations, counts))
   })
@@ -167,7 +172,7 @@ const overWebSocket = (backend: Backend, seed: number) =>
     const durations: Array<number> = []
     const counts = new Map<Point, number>()
     for (let round = 1; round <= rounds; round++) {
-      const point = points[Math.floor(next() * points.length)] ?? "mid-text"
+      const point = firstRound(round, points[Math.floor(next() * points.length)] ?? "mid-text")
       counts.set(point, (counts.get(point) ?? 0) + 1)
       const where = `${backend.name} WebSocket, round ${round} (${point}, seed ${seed})`
       yield* turn(point === "mid-tool-call" ? backend.toolMessage(round) : `a turn I will cancel, number ${round}`)
@@ -200,7 +205,7 @@ const overWebSocket = (backend: Backend, seed: number) =>
         if (event.type === "done") break
       }
       durations.push(Date.now() - started)
-      assert.include(answer, backend.answerTo(message), where)
+      assert.include(answer, backend.answerTo(message), `${where}: answered ${JSON.stringify(answer)}`)
     }
     yield* Console.log(summary(`stop-then-send over the WebSocket, ${backend.name}`, durations, counts))
   }).pipe(Effect.scoped, Effect.provide(NodeSocket.layerWebSocketConstructor))

@@ -67,6 +67,12 @@ type Frame =
   }
   /** Queued inputs the App Server took off its queue (`update_queue.removed`), by their `client_message_id`. */
   | { readonly _tag: "Dequeued"; readonly clientMessageIds: ReadonlyArray<string> }
+  /**
+   * Which message each recent run of the conversation answers (`update_loop_status.loop_status
+   * .client_message_ids_by_run_id`). The App Server sends it before a run's first delta (letta-code's
+   * `drainTurnStreamWithEmission`: `observeRun`, then `emitLoopStatusUpdate`), to every socket of the conversation.
+   */
+  | { readonly _tag: "Runs"; readonly clientMessageIdsByRunId: ReadonlyMap<string, ReadonlyArray<string>> }
   | {
     readonly _tag: "Response"
     readonly requestId: string
@@ -91,6 +97,13 @@ const InputAccepted = Schema.Struct({
 })
 const UpdateQueue = Schema.Struct({
   removed: Schema.optional(Schema.NullOr(Schema.Array(Schema.Struct({ client_message_id: Schema.optional(Schema.NullOr(Schema.String)) }))))
+})
+const UpdateLoopStatus = Schema.Struct({
+  loop_status: Schema.Struct({
+    client_message_ids_by_run_id: Schema.optional(
+      Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.Array(Schema.String) }))
+    )
+  })
 })
 const CommandResponse = Schema.Struct({
   request_id: Schema.String,
@@ -132,6 +145,16 @@ const decodeFrame = (text: string): Either.Either<Frame, string> =>
         clientMessageIds: (f.removed ?? []).flatMap((entry) => entry.client_message_id ?? [])
       }))
     }
+    if (type === "update_loop_status") {
+      // a status this client only reads to tell runs apart: a malformed one is activity, not a failure
+      return Either.right(Either.match(Schema.decodeUnknownEither(UpdateLoopStatus)(json), {
+        onLeft: (): Frame => ({ _tag: "Other" }),
+        onRight: (f): Frame => ({
+          _tag: "Runs",
+          clientMessageIdsByRunId: new Map(Object.entries(f.loop_status.client_message_ids_by_run_id ?? {}))
+        })
+      }))
+    }
     if (type.endsWith("_response")) {
       return as(CommandResponse, (f) => ({
         _tag: "Response",
@@ -162,6 +185,11 @@ interface TurnState {
   readonly begun: boolean
   /** The runs of this turn (a tool turn has two). */
   readonly runIds: ReadonlySet<string>
+  /**
+   * Runs the App Server last said answer another message: an earlier turn that an abort did not stop (its loop may
+   * go on to a next run after a tool returns) streams to this turn's socket too, at the same time.
+   */
+  readonly foreignRunIds: ReadonlySet<string>
   readonly usage: Option.Option<LettaSchema.UsageStatistics>
   readonly runId: string | null
 }
@@ -172,7 +200,7 @@ interface TurnIds {
   readonly clientMessageId: string
 }
 
-const startState: TurnState = { begun: false, runIds: new Set(), usage: Option.none(), runId: null }
+const startState: TurnState = { begun: false, runIds: new Set(), foreignRunIds: new Set(), usage: Option.none(), runId: null }
 
 interface TurnStep {
   readonly emit: ReadonlyArray<LettaSchema.LettaMessage>
@@ -238,14 +266,21 @@ const isEcho = (delta: unknown, clientMessageId: string): boolean => {
 
 /**
  * One frame of a turn to what core sees. Frames of an earlier turn on the conversation (one aborted and still winding
- * down) never end or feed this one: the turn begins at its own `input_accepted: started`, or at the echo of its own
- * message when it was queued, and ends only at a `turn_finished` of its own runs.
+ * down, or still running) never end or feed this one: the turn begins at its own `input_accepted: started`, or at
+ * the echo of its own message when it was queued; a run the App Server says answers another message is passed over;
+ * and the turn ends only at a `turn_finished` of its own runs.
  */
 const normalise = (runtime: Runtime, request: string, ids: TurnIds) =>
 (state: TurnState, frame: Frame): [TurnState, TurnStep] => {
   const agentId = runtime.agent_id
   const none: TurnStep = { emit: [], end: false, error: undefined }
   const begin: TurnState = { ...state, begun: true }
+  if (frame._tag === "Runs") {
+    const foreign = [...frame.clientMessageIdsByRunId].flatMap(([runId, messages]) =>
+      messages.includes(ids.clientMessageId) ? [] : [runId]
+    )
+    return [{ ...state, foreignRunIds: new Set(foreign) }, none]
+  }
   if (!state.begun) {
     switch (frame._tag) {
       case "Accepted":
@@ -278,6 +313,7 @@ const normalise = (runtime: Runtime, request: string, ids: TurnIds) =>
         }]
       }
       const m = message.right
+      if ("run_id" in m && typeof m.run_id === "string" && state.foreignRunIds.has(m.run_id)) return [state, none]
       const runId = "run_id" in m && typeof m.run_id === "string" ? m.run_id : state.runId
       const next = { ...state, runId, runIds: runId === null || state.runIds.has(runId) ? state.runIds : new Set(state.runIds).add(runId) }
       switch (m.message_type) {
@@ -298,7 +334,9 @@ const normalise = (runtime: Runtime, request: string, ids: TurnIds) =>
     }
     case "Finished": {
       // another turn's end (an earlier run finishing late) is not this turn's
-      if (frame.runId !== null && state.runIds.size > 0 && !state.runIds.has(frame.runId)) return [state, none]
+      if (frame.runId !== null && (state.foreignRunIds.has(frame.runId) || (state.runIds.size > 0 && !state.runIds.has(frame.runId)))) {
+        return [state, none]
+      }
       const runId = frame.runId ?? state.runId
       if (frame.error !== null) {
         return [state, { ...none, end: true, error: finishedWithError(frame.error, runtime, runId, request) }]

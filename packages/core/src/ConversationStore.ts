@@ -97,13 +97,18 @@ export const layerMemory: Layer.Layer<ConversationStore> = Layer.effect(
             })
         ))
 
+    // a creator that fails or is interrupted (a user's Stop) gives its entry back: the waiters and the next message
+    // try again, where an entry left unsettled would keep the chat waiting for good
     const settle = <E>(key: string, entry: Entry, create: Effect.Effect<string, E>) =>
-      create.pipe(
-        Effect.tap((id) => Deferred.succeed(entry, id)),
-        Effect.tapError(() =>
-          Effect.zipRight(SynchronizedRef.update(entries, HashMap.remove(key)), Deferred.fail(entry, undefined))
-        )
-      )
+      create.pipe(Effect.onExit(Exit.match({
+        onSuccess: (id) => Deferred.succeed(entry, id),
+        onFailure: () =>
+          Effect.zipRight(
+            SynchronizedRef.update(entries, (map) =>
+              Option.exists(HashMap.get(map, key), (current) => current === entry) ? HashMap.remove(map, key) : map),
+            Deferred.fail(entry, undefined)
+          )
+      })))
 
     const getOrCreate = <E>(agentId: string, chatId: string, create: Effect.Effect<string, E>): Effect.Effect<string, E> =>
       Effect.gen(function*() {
@@ -165,19 +170,22 @@ const makeSql = (kind: "sqlite" | "postgres") =>
 
     const unavailable = (error: SqlError | { readonly message: string }) => storeError(kind, "Unavailable", error)
 
-    /** The caller holds the chat's claim: create, record, or give the claim back. */
+    /**
+     * The caller holds the chat's claim: create and record, or give the claim back, also when interrupted (a user's
+     * Stop): a claim left behind would hold the chat's next message for the whole lease.
+     */
     const owned = <E>(agentId: string, chatId: string, create: Effect.Effect<string, E>) =>
       create.pipe(
-        Effect.tapError(() =>
-          Effect.ignore(sql`DELETE FROM chat_conversations
-            WHERE agent_id = ${agentId} AND chat_id = ${chatId} AND conversation_id IS NULL`)
-        ),
         Effect.tap((conversationId) =>
           Effect.mapError(
             sql`UPDATE chat_conversations SET conversation_id = ${conversationId}
               WHERE agent_id = ${agentId} AND chat_id = ${chatId}`,
             unavailable
           )
+        ),
+        Effect.onExit((exit) =>
+          Exit.isSuccess(exit) ? Effect.void : Effect.ignore(sql`DELETE FROM chat_conversations
+            WHERE agent_id = ${agentId} AND chat_id = ${chatId} AND conversation_id IS NULL`)
         )
       )
 

@@ -182,6 +182,27 @@ describe("AppServerClient against recorded App Server sessions", () => {
       assert.strictEqual(turn.runId, "local-run-22")
     }))
 
+  it.scoped("stopped after a tool returned, the old turn goes on beside the next: none of its runs feeds the next turn", () =>
+    Effect.gen(function*() {
+      const frames = Replay.recording("ws-frames-abort-turn-goes-on.jsonl")
+      const replay = yield* Replay.replay({ frames })
+      const client = yield* clientOf(replay)
+      // the first turn, left at its tool call as a user pressing Stop leaves it
+      const first = yield* Stream.runHead(sendTurn(client, frames))
+      assert.strictEqual(Option.getOrThrow(first).message_type, "tool_call_message")
+      yield* Replay.nextCommand(replay, "abort_message")
+      // the next turn starts at once; the old turn's next runs (75: the tool again, 77: an answer) stream beside it
+      const events = Chunk.toReadonlyArray(yield* Stream.runCollect(ChatStream.toEvents(sendTurn(client, frames))))
+      const turn = yield* ChatStream.collect(Stream.fromIterable(events))
+      const own = Replay.deltas(frames).filter((d) => d.run_id === "local-run-76" && d.message_type === "assistant_message")
+      const old = Replay.deltas(frames).filter((d) => d.run_id === "local-run-77" && d.message_type === "assistant_message")
+      assert.isAbove(old.length, 0, "the recording has the old turn's answer streaming beside the new one")
+      assert.strictEqual(turn.content, own.map(textOf).join(""))
+      assert.deepStrictEqual(events.filter((event) => event.type === "tool_call" || event.type === "tool_result"), [])
+      assert.strictEqual(turn.stopReason, "end_turn")
+      assert.strictEqual(turn.runId, "local-run-76")
+    }))
+
   it.scoped("stopped before its run began, the next turn is queued for good unless resumed: the client resumes it", () =>
     Effect.gen(function*() {
       const frames = Replay.recording("ws-frames-early-abort-queue-stuck.jsonl")

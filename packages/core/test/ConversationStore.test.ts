@@ -6,7 +6,7 @@ import { NodeContext } from "@effect/platform-node"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Duration, Effect, Exit, Layer, Redacted, Ref, Scope } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Layer, Redacted, Ref, Scope } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -60,6 +60,27 @@ const contract = (store: Effect.Effect<ConversationStore.Service, unknown, Scope
       const current = replaced[0] ?? ""
       assert.strictEqual(yield* Effect.flip(s.replace("agent-g", "chat-gone", current, Effect.fail(failure))), failure)
       assert.strictEqual(yield* s.getOrCreate("agent-g", "chat-gone", Effect.succeed("conv-after")), "conv-after")
+    }).pipe(Effect.scoped))
+
+  it.live("a creation stopped midway (the user's Stop) holds nothing: a waiter and the next message create at once", () =>
+    Effect.gen(function*() {
+      const s = yield* store
+      const started = yield* Deferred.make<void>()
+      const first = yield* Effect.fork(s.getOrCreate("agent-a", "chat-stop", Effect.zipRight(Deferred.succeed(started, undefined), Effect.never)))
+      yield* Deferred.await(started)
+      // a caller of the same chat waits for the creation under way, then takes over when it is stopped
+      const waiter = yield* Effect.fork(s.getOrCreate("agent-a", "chat-stop", Effect.succeed("conv-waiter")))
+      yield* Fiber.interrupt(first)
+      const bound = { duration: Duration.seconds(10), onTimeout: () => "still waiting" }
+      assert.strictEqual(yield* Fiber.join(waiter).pipe(Effect.timeoutTo({ ...bound, onSuccess: (id) => id })), "conv-waiter")
+      assert.strictEqual(yield* s.getOrCreate("agent-a", "chat-stop", Effect.succeed("conv-later")), "conv-waiter")
+      // stopped with nobody waiting: the next message creates
+      const lone = yield* Deferred.make<void>()
+      const alone = yield* Effect.fork(s.getOrCreate("agent-a", "chat-stop-2", Effect.zipRight(Deferred.succeed(lone, undefined), Effect.never)))
+      yield* Deferred.await(lone)
+      yield* Fiber.interrupt(alone)
+      const next = s.getOrCreate("agent-a", "chat-stop-2", Effect.succeed("conv-next"))
+      assert.strictEqual(yield* next.pipe(Effect.timeoutTo({ ...bound, onSuccess: (id) => id })), "conv-next")
     }).pipe(Effect.scoped))
 
   it.live("a failed creation is not remembered: the next message tries again", () =>
@@ -130,6 +151,16 @@ layer(NodeContext.layer, { excludeTestServices: true })("PostgreSQL", (it) => {
         yield* sql`INSERT INTO chat_conversations (agent_id, chat_id, conversation_id, claimed_at, created_at)
           VALUES ('agent-x', 'chat-stale', NULL, ${stale}, ${stale})`
         assert.strictEqual(yield* b.getOrCreate("agent-x", "chat-stale", Effect.succeed("conv-rescued")), "conv-rescued")
+
+        // a creation stopped midway gives its claim back: the other replica creates at once, not after the lease
+        const began = yield* Deferred.make<void>()
+        const stopped = yield* Effect.fork(a.getOrCreate("agent-x", "chat-stop", Effect.zipRight(Deferred.succeed(began, undefined), Effect.never)))
+        yield* Deferred.await(began)
+        yield* Fiber.interrupt(stopped)
+        const after = yield* b.getOrCreate("agent-x", "chat-stop", Effect.succeed("conv-after-stop")).pipe(
+          Effect.timeoutTo({ duration: Duration.seconds(10), onTimeout: () => "still waiting", onSuccess: (id) => id })
+        )
+        assert.strictEqual(after, "conv-after-stop")
 
         // the failure contract over PostgreSQL too
         const failure = new LettaError.LettaError({ reason: "ServerError", detail: "boom" })
