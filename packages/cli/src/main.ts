@@ -1,20 +1,28 @@
 #!/usr/bin/env node
 /**
  * Entry point. Exit codes: 0 success, 1 a Letta, HTTP or check failure (one line on stderr, no stack trace), 2 a usage
- * or configuration error, 130 after Ctrl-C (the upstream call is aborted first, by interruption). Logs go to stderr,
- * structured (logfmt) unless stderr is a terminal.
+ * or configuration error, 130 after Ctrl-C (the upstream call is aborted first, by interruption), 0 when the reader of
+ * stdout goes away (the same abort, no message). Logs go to stderr, structured (logfmt) unless stderr is a terminal.
  */
 import { ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, ConfigError, Console, Data, Effect, Exit, Logger, Option } from "effect"
-import { run } from "./Cli.js"
+import { run, unknownOption, withoutTypeWords } from "./Cli.js"
 import * as Display from "./Display.js"
 
 class ExitCode extends Data.TaggedError("ExitCode")<{ readonly code: number }> {}
 
 let interruptedByUser = false
+let outputClosed = false
 process.once("SIGINT", () => {
-  interruptedByUser = true
+  if (!outputClosed) interruptedByUser = true
+})
+// the reader of stdout went away (`… --json | head -1`): stop as after Ctrl-C (the upstream turn is aborted), quietly
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EPIPE") throw error
+  if (outputClosed) return
+  outputClosed = true
+  process.kill(process.pid, "SIGINT")
 })
 
 const logger = Logger.replace(
@@ -25,25 +33,44 @@ const logger = Logger.replace(
 const ansi = /\x1b\[[0-9;]*m/g
 const plain = (args: ReadonlyArray<unknown>) => args.map((arg) => (typeof arg === "string" ? arg.replace(ansi, "") : arg))
 
-/** @effect/cli colours its help and errors unconditionally: without colours, the console strips them. */
+const helpText = (args: ReadonlyArray<unknown>) => args.map((arg) => (typeof arg === "string" ? withoutTypeWords(arg) : arg))
+
+/**
+ * @effect/cli colours its help and errors unconditionally: without colours, the console strips them. Its help loses
+ * the type words that say nothing either way.
+ */
 const withColourPolicy = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.flatMap(Display.detect, (display) =>
-    display.color ? effect : Effect.flatMap(Effect.console, (console) =>
+    Effect.flatMap(Effect.console, (console) =>
       Effect.withConsole(effect, {
         ...console,
-        log: (...args: ReadonlyArray<unknown>) => console.log(...plain(args)),
-        error: (...args: ReadonlyArray<unknown>) => console.error(...plain(args))
+        log: (...args: ReadonlyArray<unknown>) => console.log(...helpText(display.color ? args : plain(args))),
+        error: (...args: ReadonlyArray<unknown>) => console.error(...helpText(display.color ? args : plain(args)))
       })))
+
+/** An option the command does not have: named, with where to look (exit 2, as @effect/cli's usage errors). */
+const checkOptions = Effect.suspend(() => {
+  const unknown = unknownOption(process.argv)
+  return unknown === undefined ? Effect.void : Effect.zipRight(
+    Console.error(
+      `Unknown option ${unknown.option} for \`letta-pipeline ${unknown.command}\`: ` +
+        `\`letta-pipeline ${unknown.command} --help\` lists its options (put -- before a message that starts with --)`
+    ),
+    Effect.fail(new ExitCode({ code: 2 }))
+  )
+})
 
 const oneLine = (error: unknown): string => {
   if (ConfigError.isConfigError(error)) return `Configuration error: ${String(error)}`
   return error instanceof Error ? error.message : String(error)
 }
 
-run(process.argv).pipe(
+Effect.zipRight(checkOptions, run(process.argv)).pipe(
   withColourPolicy,
   Effect.catchAll((error) =>
-    ValidationError.isValidationError(error)
+    error instanceof ExitCode
+      ? Effect.fail(error)
+      : ValidationError.isValidationError(error)
       // @effect/cli has already printed the usage problem
       ? Effect.fail(new ExitCode({ code: 2 }))
       : Effect.zipRight(

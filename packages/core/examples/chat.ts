@@ -1,26 +1,26 @@
 /**
- * One turn with a Letta agent, printed as it streams.
+ * One turn with a Letta agent, printed as it streams; exits 1 when the turn fails.
  *
- *   LETTA_BASE_URL=http://localhost:8283 LETTA_AGENT_ID=agent-… npx -y pnpm@10.34.9 exec tsx packages/core/examples/chat.ts "Hello!"
+ *   LETTA_BASE_URL=http://127.0.0.1:8283 LETTA_AGENT_ID=agent-00000000-0000-4000-8000-000000000001 \
+ *     npx -y pnpm@10.34.9 exec tsx --conditions=@letta-pipeline/source packages/core/examples/chat.ts "Hello!"
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { ChatStream, Pipeline, StreamEvent } from "@letta-pipeline/core"
-import { Console, Effect, Stream } from "effect"
+import { Console, Effect, Option, Stream } from "effect"
 
 const program = Effect.gen(function*() {
   const pipeline = yield* Pipeline.Pipeline
-  const text = process.argv[2] ?? "Hello! What do you remember about me?"
-  const events = pipeline.pipe({ messages: [{ role: "user", content: text }], body: {} })
-
-  const turn = yield* events.pipe(
-    // a failure becomes a final `error` event instead of a failed stream
-    StreamEvent.catchToEvent,
-    // every event as it arrives …
-    Stream.tap((event) => Console.log(JSON.stringify(event))),
-    // … and the whole turn at the end
-    ChatStream.collect
+  const text = process.argv[2] ?? "Hello!"
+  const turn = yield* pipeline.pipe({ messages: [{ role: "user", content: text }], body: {} }).pipe(
+    StreamEvent.catchToEvent, // a failure becomes a final `error` event
+    Stream.tap((event) => Console.log(JSON.stringify(event))), // every event as it arrives
+    ChatStream.collect // the whole turn at the end
   )
-  yield* Console.log(`\nAnswer: ${turn.content}\nStop reason: ${turn.stopReason}`)
+  if (Option.isSome(turn.error)) {
+    yield* Console.error(`The turn failed: ${turn.error.value.message}`)
+    return yield* Effect.sync(() => void (process.exitCode = 1))
+  }
+  yield* Console.log(`Answer: ${turn.content}`)
 })
 
 program.pipe(Effect.provide(Pipeline.layerConfig), NodeRuntime.runMain)

@@ -32,10 +32,17 @@ export class Emulator extends Context.Tag("@letta-pipeline/emulator/Emulator")<E
 /** Name of the agent every emulator starts with. @category constructors */
 export const demoAgentName = "demo-agent"
 
+/**
+ * Id of the agent every emulator starts with: the same in every run, so that a command or a setting written down once
+ * (`LETTA_AGENT_ID=…`) keeps working. @category constructors
+ */
+export const demoAgentId = "agent-00000000-0000-4000-8000-000000000001"
+
 const make = Effect.gen(function*() {
   const server = yield* HttpServer.HttpServer
   const store = yield* Store.Store
   const demoAgent = yield* store.createAgent({
+    id: demoAgentId,
     name: demoAgentName,
     description: "The emulator's demo agent: reasons, answers, and searches when asked to",
     tags: ["demo"]

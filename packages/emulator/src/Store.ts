@@ -101,6 +101,8 @@ interface State {
 
 /** @category models */
 export interface CreateAgent {
+  /** A fixed id (the demo agent's); otherwise a fresh `agent-<uuid4>`. */
+  readonly id?: string | undefined
   readonly name?: string | undefined
   readonly system?: string | undefined
   readonly description?: string | undefined
@@ -151,7 +153,7 @@ export const make: Effect.Effect<Service> = Effect.gen(function*() {
   })
 
   const createAgent = Effect.fn("Store.createAgent")(function*(input: CreateAgent) {
-    const id = yield* Wire.id("agent")
+    const id = input.id ?? (yield* Wire.id("agent"))
     const date = yield* Wire.now
     const blocks = [
       block("persona", "I am an emulated Letta agent. I answer deterministically."),

@@ -3,7 +3,7 @@
  */
 import { Command, Options } from "@effect/cli"
 import { LettaBackend, LettaClient, LettaSchema } from "@letta-pipeline/core"
-import { Effect, Logger, LogLevel, Schema } from "effect"
+import { Effect, Logger, LogLevel, Option, Schema } from "effect"
 import * as Display from "../Display.js"
 import * as Connection from "./connection.js"
 
@@ -16,11 +16,13 @@ const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
 }
 
 export const agents = Command.make("agents", {
-  ...Connection.flags,
+  baseUrl: Connection.flags.baseUrl,
+  apiKey: Connection.flags.apiKey,
+  password: Connection.flags.password,
   json: Options.boolean("json").pipe(Options.withDescription("Print the agents as JSON"))
 }, (given) =>
   Effect.gen(function*() {
-    const settings = yield* Connection.settings(given)
+    const { settings } = yield* Connection.connect({ ...given, agent: Option.none() }, "ignore")
     const all = yield* Effect.flatMap(LettaClient.LettaClient, (client) => client.listAgents()).pipe(
       Effect.provide(LettaBackend.layerSettings(settings))
     )
@@ -35,4 +37,6 @@ export const agents = Command.make("agents", {
         Display.oneLine(agent.description ?? "", 60)
       ])
     ]))
-  }).pipe(Logger.withMinimumLogLevel(LogLevel.Warning))).pipe(Command.withDescription("List the agents of the configured Letta"))
+  }).pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.Warning))).pipe(
+    Command.withDescription("List the agents of the configured Letta (or of the built-in emulator): id, name, tags")
+  )

@@ -46,12 +46,13 @@ const makePrinter = (display: Display.Display, opts: ChatOptions) =>
     })
     const delta = (kind: "reasoning" | "message", id: string, content: string) =>
       Ref.modify(lastIds, (ids) => [ChatStream.separated(ids[kind], id, content), { ...ids, [kind]: id }])
-    const reasoningOnStderr = yield* Ref.make(false)
     const usage = yield* Ref.make(Option.none<StreamEvent.Of<"usage">["data"]>())
     const reasoningInline = display.stdoutTty
     const print = (event: StreamEvent.StreamEvent): Effect.Effect<void> =>
       Effect.flatMap(Ref.get(last), (previous) => {
         const breakAfter = (kinds: ReadonlyArray<Last>) => (kinds.includes(previous) ? "\n" : "")
+        // reasoning on stderr ends its line before anything else is printed: both often share one terminal
+        const closeReasoning = previous === "reasoning" && !reasoningInline ? Display.stderr("\n") : Effect.void
         switch (event.type) {
           case "reasoning":
             if (opts.noReasoning) return Effect.void
@@ -59,21 +60,21 @@ const makePrinter = (display: Display.Display, opts: ChatOptions) =>
               Effect.zipRight(
                 reasoningInline
                   ? Display.stdout(breakAfter(["message", "tool"]) + Display.dim(display, text))
-                  : Effect.zipRight(Display.stderr(text), Ref.set(reasoningOnStderr, true)),
+                  : Display.stderr(text),
                 Ref.set(last, "reasoning")
               ))
           case "message":
             return Effect.flatMap(delta("message", event.data.id, event.data.content), (text) =>
               Effect.zipRight(
-                Display.stdout(breakAfter(reasoningInline && !opts.noReasoning ? ["reasoning"] : []) + text),
+                Effect.zipRight(closeReasoning, Display.stdout(breakAfter(reasoningInline && !opts.noReasoning ? ["reasoning"] : []) + text)),
                 Ref.set(last, "message")
               ))
           case "tool_call":
             return Effect.zipRight(
-              Display.stdout(
+              Effect.zipRight(closeReasoning, Display.stdout(
                 breakAfter(["message", ...(reasoningInline ? (["reasoning"] as const) : [])]) +
                   Display.dim(display, `→ ${event.data.name} ${Display.oneLine(event.data.arguments)}`) + "\n"
-              ),
+              )),
               Ref.set(last, "tool")
             )
           case "tool_result":
@@ -95,7 +96,7 @@ const makePrinter = (display: Display.Display, opts: ChatOptions) =>
             return Effect.zipRight(
               Effect.zipRight(
                 previous === "tool" ? Effect.void : Display.stdout("\n"),
-                Effect.flatMap(Ref.get(reasoningOnStderr), (used) => (used ? Display.stderr("\n") : Effect.void))
+                closeReasoning
               ),
               opts.usage
                 ? Effect.flatMap(Ref.get(usage), Option.match({
@@ -208,7 +209,7 @@ const session = (pipeline: Pipeline.Service, agent: Option.Option<string>, displ
 
 export const chat = Command.make("chat", options, (given) =>
   Effect.gen(function*() {
-    const settings = yield* Connection.settings(given)
+    const { settings } = yield* Connection.connect(given)
     const display = yield* Display.detect
     const opts: ChatOptions = given
     return yield* Effect.gen(function*() {
@@ -218,7 +219,7 @@ export const chat = Command.make("chat", options, (given) =>
         : process.stdin.isTTY === true
         ? undefined
         : yield* Effect.orDie(readStdin)
-      if (text === undefined) return yield* session(pipeline, given.agent, display, opts)
-      return yield* runTurn(pipeline, turnRequest(text, given.agent, opts), display, opts)
-    }).pipe(Effect.scoped, Effect.provide(Pipeline.layerSettings(settings)))
-  }).pipe(Logger.withMinimumLogLevel(LogLevel.Warning))).pipe(Command.withDescription("Talk to an agent: one message, piped stdin, or an interactive session"))
+      if (text === undefined) return yield* session(pipeline, settings.agentId, display, opts)
+      return yield* runTurn(pipeline, turnRequest(text, settings.agentId, opts), display, opts)
+    }).pipe(Effect.provide(Pipeline.layerSettings(settings)))
+  }).pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.Warning))).pipe(Command.withDescription("Talk to an agent: one message, piped stdin, or an interactive session"))

@@ -1,19 +1,36 @@
 /**
- * Flags that override the Letta connection settings of the environment. They become config entries in front of the
- * environment, so one set of validation rules (`LettaConfig.config`) covers both.
+ * Which Letta a command talks to. Flags override the Letta connection settings of the environment: they become config
+ * entries in front of it, so one set of validation rules (`LettaConfig.config`) covers both. With no Letta named
+ * (neither `--base-url` nor a non-empty `LETTA_BASE_URL`), every command uses an emulated Letta in this process, with
+ * its demo agent, and says so on stderr. `--agent` (or `LETTA_AGENT_ID`) takes an agent id or an agent's name.
  */
 import { Options } from "@effect/cli"
-import { LettaConfig } from "@letta-pipeline/core"
-import { ConfigProvider, Effect, Option, Redacted } from "effect"
+import type { HttpServerError } from "@effect/platform"
+import { LettaBackend, LettaClient, LettaConfig, LettaError, LettaSchema } from "@letta-pipeline/core"
+import { Emulator } from "@letta-pipeline/emulator"
+import { Config, type ConfigError, ConfigProvider, Context, Duration, Effect, Layer, Option, Redacted, Schema, type Scope } from "effect"
+import * as Display from "../Display.js"
 
 export const flags = {
-  baseUrl: Options.text("base-url").pipe(Options.withDescription("Letta server (env LETTA_BASE_URL)"), Options.optional),
-  apiKey: Options.redacted("api-key").pipe(Options.withDescription("Bearer key (env LETTA_API_KEY)"), Options.optional),
-  password: Options.redacted("password").pipe(
-    Options.withDescription("Self-hosted --secure password (env LETTA_PASSWORD)"),
+  baseUrl: Options.text("base-url").pipe(
+    Options.withDescription(
+      "Letta to talk to: http(s)://… for Letta Cloud or a Letta server, ws://… for a Letta App Server (env " +
+        "LETTA_BASE_URL; without either, a built-in emulated Letta with a demo agent)"
+    ),
     Options.optional
   ),
-  agent: Options.text("agent").pipe(Options.withDescription("Agent id (env LETTA_AGENT_ID)"), Options.optional)
+  apiKey: Options.redacted("api-key").pipe(
+    Options.withDescription("Bearer key for Letta Cloud, a secured Letta server or an App Server (env LETTA_API_KEY)"),
+    Options.optional
+  ),
+  password: Options.redacted("password").pipe(
+    Options.withDescription("Password of a self-hosted Letta started with --secure (env LETTA_PASSWORD)"),
+    Options.optional
+  ),
+  agent: Options.text("agent").pipe(
+    Options.withDescription("The agent to talk to, by id (agent-…) or by name; `letta-pipeline agents` lists them (env LETTA_AGENT_ID)"),
+    Options.optional
+  )
 }
 
 export interface Flags {
@@ -35,3 +52,91 @@ export const settings = (given: Flags) => {
     ConfigProvider.fromMap(new Map(entries)).pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv()))
   )
 }
+
+/** `LETTA_BASE_URL` when set to something (a `.env` file's `LETTA_BASE_URL=` leaves it empty: unset). */
+export const configuredBaseUrl = Config.option(Config.string("LETTA_BASE_URL")).pipe(
+  Config.map(Option.filter((url) => url.trim() !== ""))
+)
+
+/** The emulated Letta of a command that names none (a token every 15 ms, as a model would stream). */
+export const embeddedEmulator = Emulator.layer({ tokenDelay: Duration.millis(15) })
+
+/** The line that says a command uses the emulator, and how to use a real Letta instead. */
+export const embeddedNotice = (emulator: Emulator.Service) =>
+  `LETTA_BASE_URL is not set: using the built-in emulated Letta (offline, scripted answers) at ${emulator.url}, ` +
+  `with its demo agent ${emulator.demoAgent.name} (${emulator.demoAgent.id}). Set LETTA_BASE_URL (or --base-url) to ` +
+  "use your Letta."
+
+/**
+ * The Letta of a command: the configured one, or an emulator alive for the command's scope. The agent given by name is
+ * resolved to its id here (one listing of the agents), so that everything after works with ids; a command that needs no
+ * agent passes `"ignore"`.
+ *
+ * Fails with a `ConfigError` for an invalid setting, and a `LettaError` `NotFound` (or `InvalidRequest` when two agents
+ * share the name) when no agent has the given name.
+ */
+export interface Connection {
+  readonly settings: LettaConfig.Settings
+  /** No Letta was named: the built-in emulator answers. */
+  readonly embedded: boolean
+}
+
+export const connect = (given: Flags, agent: "resolve" | "ignore" = "resolve"): Effect.Effect<
+  Connection,
+  LettaError.PipelineError | ConfigError.ConfigError | HttpServerError.ServeError,
+  Scope.Scope
+> =>
+  Effect.gen(function*() {
+    const fromEnv = yield* settings(given)
+    const named = Option.isSome(given.baseUrl) && given.baseUrl.value.trim() !== "" ? given.baseUrl : yield* configuredBaseUrl
+    const chosen = Option.isSome(named)
+      ? fromEnv
+      : yield* Effect.gen(function*() {
+        const emulator = Context.get(yield* Layer.build(embeddedEmulator), Emulator.Emulator)
+        yield* Display.stderr(`${embeddedNotice(emulator)}\n`)
+        return {
+          ...fromEnv,
+          baseUrl: emulator.url,
+          agentId: Option.orElse(fromEnv.agentId, () => Option.some(emulator.demoAgent.id))
+        } satisfies LettaConfig.Settings
+      })
+    const embedded = Option.isNone(named)
+    if (agent === "ignore" || Option.isNone(chosen.agentId) || isAgentId(chosen.agentId.value)) return { settings: chosen, embedded }
+    const name = chosen.agentId.value
+    const id = yield* Effect.flatMap(LettaClient.LettaClient, (client) => client.listAgents()).pipe(
+      Effect.flatMap((agents) => agentByName(agents, name, chosen.baseUrl)),
+      Effect.provide(LettaBackend.layerSettings(chosen))
+    )
+    return { settings: { ...chosen, agentId: Option.some(id) }, embedded }
+  })
+
+/** The id of the one agent of `agents` with this name (as the server resolves a model given by name). */
+export const agentByName = (
+  agents: ReadonlyArray<LettaSchema.AgentState>,
+  name: string,
+  baseUrl: string
+): Effect.Effect<string, LettaError.LettaError> => {
+  const found = agents.filter((agent) => agent.name === name)
+  const [first] = found
+  if (first === undefined) {
+    return Effect.fail(
+      new LettaError.LettaError({
+        reason: "InvalidRequest",
+        detail: `no agent is named ${JSON.stringify(name)} on the Letta at ${baseUrl}; ` +
+          "`letta-pipeline agents` lists their names and ids"
+      })
+    )
+  }
+  if (found.length > 1) {
+    return Effect.fail(
+      new LettaError.LettaError({
+        reason: "InvalidRequest",
+        detail: `${found.length} agents are named ${JSON.stringify(name)} (${found.map((a) => a.id).join(", ")}): pass the id instead`
+      })
+    )
+  }
+  return Effect.succeed(first.id)
+}
+
+/** Whether a value is an agent id rather than a name. */
+export const isAgentId = Schema.is(LettaSchema.AgentId)

@@ -52,20 +52,27 @@ export const doctor = Command.make("doctor", {
     let failures = 0
     const failed = (text: string, fix: string) => Effect.zipRight(Effect.sync(() => void failures++), fail(display, text, fix))
 
-    const configured = yield* Effect.either(Connection.settings(given))
+    const configured = yield* Effect.either(Connection.connect(given, "ignore"))
     if (Either.isLeft(configured)) {
-      yield* failed(`configuration: ${String(configured.left)}`, "correct the LETTA_* variable or flag named above")
+      yield* failed(
+        `configuration: ${configured.left.message}`,
+        "correct the variable or flag named above (the README's Configuration section lists them all)"
+      )
       return yield* new DoctorFailed({ failures })
     }
-    const settings = configured.right
-    yield* ok(display, `configuration: ${describeSettings(settings)}`)
+    const { embedded, settings } = configured.right
+    yield* ok(display, `configuration: ${embedded ? "the built-in emulated Letta (LETTA_BASE_URL is not set): " : ""}${describeSettings(settings)}`)
     if (settings.tls.insecure) yield* warn(display, "TLS verification is off: prefer LETTA_CA_FILE")
 
     yield* Effect.gen(function*() {
       const client = yield* LettaClient.LettaClient
       const health = yield* Effect.either(client.health)
       if (Either.isLeft(health)) {
-        return yield* failed(`reachable: ${health.left.message}`, `is Letta running at ${settings.baseUrl}? set LETTA_BASE_URL`)
+        return yield* failed(
+          `reachable: ${health.left.message}`,
+          `start Letta (e.g. docker run -p 8283:8283 letta/letta) or point LETTA_BASE_URL at it (now ${settings.baseUrl}); ` +
+            "unset LETTA_BASE_URL to try the built-in emulated Letta"
+        )
       }
       yield* ok(display, `reachable: Letta ${health.right.version} (${health.right.status})`)
 
@@ -75,17 +82,31 @@ export const doctor = Command.make("doctor", {
           (agents.left.reason === "Unauthorized" || agents.left.reason === "Forbidden")
         return yield* failed(
           `credentials: ${agents.left.message}`,
-          refused ? "set LETTA_API_KEY (Letta Cloud) or LETTA_PASSWORD (self-hosted --secure)" : "see the error above"
+          refused
+            ? "set LETTA_API_KEY (Letta Cloud, or a key your server accepts) or LETTA_PASSWORD (self-hosted --secure)"
+            : "see the error above"
         )
       }
       yield* ok(display, `credentials: accepted (${agents.right.length} agent${agents.right.length === 1 ? "" : "s"} visible)`)
 
       if (Option.isNone(settings.agentId)) {
-        return yield* warn(display, "agent: LETTA_AGENT_ID is not set; clients must name an agent (streaming check skipped)")
+        return yield* warn(
+          display,
+          "agent: none chosen (streaming check skipped); pass --agent or set LETTA_AGENT_ID to an id or name that " +
+            "`letta-pipeline agents` lists, or clients must name one"
+        )
       }
-      const agent = yield* Effect.either(client.getAgent(settings.agentId.value))
+      const chosen = settings.agentId.value
+      const agent = yield* Effect.either(
+        Connection.isAgentId(chosen)
+          ? client.getAgent(chosen)
+          : Effect.flatMap(Connection.agentByName(agents.right, chosen, settings.baseUrl), (id) => client.getAgent(id))
+      )
       if (Either.isLeft(agent)) {
-        return yield* failed(`agent: ${agent.left.message}`, "pick an id from `letta-pipeline agents` for LETTA_AGENT_ID")
+        return yield* failed(
+          `agent: ${agent.left.message}`,
+          "set LETTA_AGENT_ID (or --agent) to an id or name that `letta-pipeline agents` lists"
+        )
       }
       yield* ok(display, `agent: ${agent.right.name} (${agent.right.id})`)
 
@@ -117,4 +138,4 @@ export const doctor = Command.make("doctor", {
     }).pipe(Effect.provide(LettaBackend.layerSettings(settings)))
 
     if (failures > 0) return yield* new DoctorFailed({ failures })
-  }).pipe(Logger.withMinimumLogLevel(LogLevel.Warning))).pipe(Command.withDescription("Check the configuration, the connection to Letta, the agent and streaming"))
+  }).pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.Warning))).pipe(Command.withDescription("Check the configuration, the connection to Letta, the agent and streaming"))

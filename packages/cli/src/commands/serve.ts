@@ -7,7 +7,8 @@ import type { HttpServerError } from "@effect/platform"
 import { ConversationStore, LettaConfig, type LettaError, Pipeline } from "@letta-pipeline/core"
 import { Emulator } from "@letta-pipeline/emulator"
 import { Server } from "@letta-pipeline/server"
-import { Config, type ConfigError, Duration, Effect, Layer, Option } from "effect"
+import { type ConfigError, Effect, Layer, Option } from "effect"
+import * as Connection from "./connection.js"
 import { host, port } from "./options.js"
 
 /** The pipeline over an in-process emulator; settings other than the URL still come from the environment. */
@@ -19,12 +20,9 @@ const embeddedPipeline = Layer.unwrapEffect(Effect.gen(function*() {
     baseUrl: emulator.url,
     agentId: Option.orElse(fromEnv.agentId, () => Option.some(emulator.demoAgent.id))
   }
-  yield* Effect.logInfo(
-    `LETTA_BASE_URL is not set: using the built-in Letta emulator at ${emulator.url} ` +
-      `with its demo agent ${emulator.demoAgent.id} (${emulator.demoAgent.name}). Set LETTA_BASE_URL to use your Letta.`
-  )
+  yield* Effect.logInfo(Connection.embeddedNotice(emulator))
   return Pipeline.layerSettings(settings)
-})).pipe(Layer.provide(Emulator.layer({ tokenDelay: Duration.millis(15) })))
+})).pipe(Layer.provide(Connection.embeddedEmulator))
 
 /** Says which store keeps the chat → conversation map. */
 const announceStore = Layer.effectDiscard(Effect.flatMap(ConversationStore.ConversationStore, (store) =>
@@ -36,7 +34,7 @@ const announceStore = Layer.effectDiscard(Effect.flatMap(ConversationStore.Conve
  */
 const backend = Layer.unwrapEffect(
   Effect.map(
-    Config.option(Config.string("LETTA_BASE_URL")),
+    Connection.configuredBaseUrl,
     (url): Layer.Layer<Server.Requirements, ConfigError.ConfigError | HttpServerError.ServeError | LettaError.StoreError> =>
       Option.isNone(url)
         ? Layer.merge(embeddedPipeline, ConversationStore.layerMemory)
