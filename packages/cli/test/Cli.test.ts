@@ -43,7 +43,24 @@ layer(Live, { excludeTestServices: true })("letta-pipeline", (it) => {
           assert.include(help.stdout, `$ ${command}`)
           assert.notInclude(help.stdout, "\x1b[")
           assert.include(help.stdout, "USAGE")
+          // every option says what it is for, not only its type
+          assert.notInclude(help.stdout, "A user-defined piece of text")
         }
+      }), { timeout: 90_000 })
+
+    it.effect("an unknown option is named, with where to look; exit 2", () =>
+      Effect.gen(function*() {
+        for (const [command, args] of [["chat", ["--foo", "hi"]], ["agents", ["--agent=x"]], ["doctor", ["--fix"]]] as const) {
+          const ran = yield* runCli([command, ...args], { env: yield* env })
+          assert.strictEqual(ran.code, 2, ran.stderr)
+          const option = (args[0] ?? "").split("=")[0] ?? ""
+          assert.include(ran.stderr, `Unknown option ${option} for \`letta-pipeline ${command}\``)
+          assert.include(ran.stderr, `\`letta-pipeline ${command} --help\` lists its options`)
+        }
+        // a message that starts with -- goes after --
+        const literal = yield* runCli(["chat", "--", "--not-an-option"], { env: yield* env })
+        assert.strictEqual(literal.code, 0, literal.stderr)
+        assert.include(literal.stdout, `You said: "--not-an-option"`)
       }))
 
     it.effect("usage and configuration errors exit 2", () =>
@@ -138,6 +155,46 @@ layer(Live, { excludeTestServices: true })("letta-pipeline", (it) => {
         assert.include(ran.stdout, "You said: \"from the pipe\"")
       }))
 
+    it.effect("--agent takes a name as the server's model does; no such name, or two agents with it, are named", () =>
+      Effect.gen(function*() {
+        const emulator = yield* Emulator.Emulator
+        const { LETTA_BASE_URL } = yield* env
+        const byName = yield* runCli(["chat", "by name", "--agent", "demo-agent"], { env: { LETTA_BASE_URL } })
+        assert.strictEqual(byName.code, 0, byName.stderr)
+        assert.include(byName.stdout, "I am demo-agent")
+        const nobody = yield* runCli(["chat", "x", "--agent", "nobody"], { env: { LETTA_BASE_URL } })
+        assert.strictEqual(nobody.code, 1)
+        assert.include(oneLine(nobody.stderr), `no agent is named "nobody" on the Letta at ${LETTA_BASE_URL}; \`letta-pipeline agents\` lists`)
+        const twins = yield* Effect.all([0, 1].map(() => emulator.store.createAgent({ name: "twin" })))
+        const ambiguous = yield* runCli(["chat", "x", "--agent", "twin"], { env: { LETTA_BASE_URL } })
+        assert.strictEqual(ambiguous.code, 1)
+        assert.include(oneLine(ambiguous.stderr), `2 agents are named "twin" (`)
+        assert.include(oneLine(ambiguous.stderr), "): pass the id instead")
+        for (const twin of twins) assert.include(ambiguous.stderr, twin.id)
+        yield* Effect.forEach(twins, (twin) => emulator.store.deleteAgent(twin.id))
+      }))
+
+    it.effect("with no Letta named (LETTA_BASE_URL unset or empty), every command uses the built-in emulator and says so", () =>
+      Effect.gen(function*() {
+        for (const extra of [{}, { LETTA_BASE_URL: "" }, { LETTA_BASE_URL: "  " }]) {
+          const chat = yield* runCli(["chat", "offline"], { env: extra })
+          assert.strictEqual(chat.code, 0, chat.stderr)
+          assert.include(chat.stderr, "LETTA_BASE_URL is not set: using the built-in emulated Letta")
+          assert.include(chat.stdout, `You said: "offline". I am demo-agent`)
+        }
+        const agents = yield* runCli(["agents", "--json"])
+        assert.strictEqual(agents.code, 0, agents.stderr)
+        // the demo agent's id is the same in every run
+        assert.deepStrictEqual((JSON.parse(agents.stdout) as ReadonlyArray<{ id: string; name: string }>).map((a) => [a.id, a.name]), [[
+          "agent-00000000-0000-4000-8000-000000000001",
+          "demo-agent"
+        ]])
+        const doctor = yield* runCli(["doctor", "--skip-stream"])
+        assert.strictEqual(doctor.code, 0, doctor.stdout)
+        assert.include(doctor.stdout, "✓ configuration: the built-in emulated Letta (LETTA_BASE_URL is not set)")
+        assert.include(doctor.stdout, "✓ agent: demo-agent (agent-00000000-0000-4000-8000-000000000001)")
+      }))
+
     it.effect("--base-url and --agent override the environment", () =>
       Effect.gen(function*() {
         const { LETTA_AGENT_ID, LETTA_BASE_URL } = yield* env
@@ -187,7 +244,7 @@ layer(Live, { excludeTestServices: true })("letta-pipeline", (it) => {
         const ran = yield* runCli(["doctor"], { env: { LETTA_BASE_URL: "http://127.0.0.1:9" } })
         assert.strictEqual(ran.code, 1)
         assert.match(ran.stdout, /^✗ reachable: Cannot reach Letta/m)
-        assert.include(ran.stdout, "fix: is Letta running at http://127.0.0.1:9? set LETTA_BASE_URL")
+        assert.include(ran.stdout, "fix: start Letta (e.g. docker run -p 8283:8283 letta/letta) or point LETTA_BASE_URL at it (now http://127.0.0.1:9)")
         assert.include(oneLine(ran.stderr), "1 check failed")
       }))
 
@@ -298,6 +355,6 @@ layer(Secured, { excludeTestServices: true })("letta-pipeline against a --secure
       assert.strictEqual(withKey.code, 0)
       const doctor = yield* runCli(["doctor", "--skip-stream"], { env: yield* env })
       assert.match(doctor.stdout, /^✗ credentials: /m)
-      assert.include(doctor.stdout, "fix: set LETTA_API_KEY (Letta Cloud) or LETTA_PASSWORD")
-    }))
+      assert.include(doctor.stdout, "fix: set LETTA_API_KEY (Letta Cloud, or a key your server accepts) or LETTA_PASSWORD")
+    }), { timeout: 90_000 })
 })

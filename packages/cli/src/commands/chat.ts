@@ -60,7 +60,8 @@ const makePrinter = (display: Display.Display, opts: ChatOptions) =>
               Effect.zipRight(
                 reasoningInline
                   ? Display.stdout(breakAfter(["message", "tool"]) + Display.dim(display, text))
-                  : Display.stderr(text),
+                  // a block closed by another event already ended its line: one blank line between blocks
+                  : Display.stderr(previous !== "reasoning" && text.startsWith("\n\n") ? text.slice(1) : text),
                 Ref.set(last, "reasoning")
               ))
           case "message":
