@@ -9,7 +9,7 @@ import { NodeContext } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
 import { Deferred, Duration, Effect, Exit, Scope } from "effect"
 import { spawn } from "node:child_process"
-import { readFileSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 import * as net from "node:net"
 import { fileURLToPath } from "node:url"
 import { cleanEnv } from "./utils/cli.js"
@@ -140,7 +140,20 @@ const expectations: Record<string, (ran: Ran) => void> = {
 const alias = commands(shBlocks(section("The command line"))[0] ?? "")
 const cliCommands = commands(shBlocks(section("The command line"))[1] ?? "")
 
+/** GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens. */
+const slug = (heading: string) => heading.trim().toLowerCase().replace(/[^\p{L}\p{N} -]/gu, "").replace(/ /g, "-")
+
 layer(NodeContext.layer, { excludeTestServices: true })("the README, followed literally", (it) => {
+  it("every link points into the README or to a file of the repository", () => {
+    const anchors = new Set([...readme.matchAll(/^#{1,4} (.*)$/gm)].map((m) => slug(m[1] ?? "")))
+    const links = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1] ?? "").filter((link) => !/^https?:/.test(link))
+    assert.isAbove(links.length, 5)
+    for (const link of links) {
+      if (link.startsWith("#")) assert.isTrue(anchors.has(link.slice(1)), `no heading for ${link}`)
+      else assert.isTrue(existsSync(`${root}${link}`), `no file ${link}`)
+    }
+  })
+
   it.effect("Quick start: the first command serves the emulated Letta; the curl turn streams its events; the chat page", () =>
     Effect.gen(function*() {
       const [first] = commands(readme.slice(0, readme.indexOf("\n## ")).match(/```sh\n([\s\S]*?)```/)?.[1] ?? "")
