@@ -7,13 +7,16 @@
  *   `function_call_output` item, each in a Responses-API `response.output_item.added` event inside the chat stream,
  *   which Open WebUI's middleware reads (`open_webui/utils/middleware.py`, `handle_responses_streaming_event` of
  *   `open_webui/utils/response.py`); a call whose output item arrived is never run again by its tool loop; or
- * - as `<details type="tool_calls">` blocks in the content (`"details"`, for every other client and for Open WebUI up
- *   to 0.9).
+ * - as `<details type="tool_calls">` blocks in the content (`"details"`, for Open WebUI up to 0.9, and for other
+ *   clients that draw Open WebUI's markup); or
+ * - as two readable lines in the content (`"text"`, the default for every client that is not Open WebUI; see
+ *   {@link toolLines}); or not at all (`"none"`).
  *
  * Never as `delta.tool_calls`, which would make Open WebUI run them again. Only this server writes such blocks: in the
  * agent's answer and reasoning every `<details`, `</details`, `<summary` and `</summary` is broken by an invisible
  * character (see {@link tagBreaker}), also when a delta ends inside one (its end is held back until the next), since
- * Open WebUI 0.12.4 still draws a block it finds in content, with the `embeds` it names.
+ * Open WebUI 0.12.4 still draws a block it finds in content, with the `embeds` it names. That holds in every style:
+ * an Open WebUI that sends none of its headers is not recognised, and gets the plain clients' style.
  *
  * @since 0.1.0
  */
@@ -299,8 +302,13 @@ export const toolBlock = (
     `result="${attribute(encodeJson(shown(result, max)))}" files="" embeds="">\n<summary>Tool Executed</summary>\n</details>\n`
 }
 
-/** How tool calls are shown: Open WebUI's output items, or `<details>` blocks in the content. @category models */
-export type ToolCallStyle = "items" | "details"
+/**
+ * How tool calls are shown: Open WebUI's output items, `<details>` blocks in the content, readable lines in the content
+ * ({@link toolLines}), or not at all.
+ *
+ * @category models
+ */
+export type ToolCallStyle = "items" | "details" | "text" | "none"
 
 /**
  * A call and its result as Open WebUI output items. Arguments and result are cut as in {@link toolBlock} and, should
@@ -350,6 +358,69 @@ export const toolItems = (
 
 /** Room for an item's text in one stream line: the limit less a generous envelope (ids and names are short). */
 const itemBudget = maxLineBytes - 4096
+
+/** How many characters of a call's arguments, and of its result, a text line shows. @category constants */
+export const toolTextMax = 200
+
+/**
+ * Runs of what must not reach a text line as it is: white space and line terminators (`\s`, U+2028 and U+2029
+ * included), C0 and C1 controls (U+0085, and ESC, which would let a tool's result drive a terminal), and the
+ * invisible format characters that reorder or hide text (bidirectional marks, overrides and isolates, the zero-width
+ * space, U+2060 to U+206F). The zero-width (non-)joiner stays: emoji sequences and some scripts need it.
+ */
+const notInLine = /[\s\u0000-\u001f\u007f-\u009f\u200b\u200e\u200f\u202a-\u202e\u2060-\u206f\ufeff]+/g
+
+/** `text` on one line of at most `max` characters (code points), each run of {@link notInLine} one space; `…` if cut. */
+const oneLine = (text: string, max: number): string => {
+  // a result can be megabytes: only its start is looked at
+  const start = text.length > max * 8 ? text.slice(0, max * 8).replace(/[\ud800-\udbff]$/, "") : text
+  const flat = [...start.replace(notInLine, " ").trim()]
+  const cut = flat.length > max || start.length < text.length
+  return cut ? `${flat.slice(0, max - 1).join("").trimEnd()}…` : flat.join("")
+}
+
+/**
+ * `text` as a Markdown code span: nothing in it is then drawn (no image or link a tool's result names is fetched or
+ * offered, no HTML, no emphasis), and a terminal shows it between backticks. Its fence is longer than any run of
+ * backticks inside (CommonMark's rule); a space pads text that starts or ends with one.
+ */
+const codeSpan = (text: string): string => {
+  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length))
+  const fence = "`".repeat(longest + 1)
+  const pad = text.startsWith("`") || text.endsWith("`") ? " " : ""
+  return `${fence}${pad}${text}${pad}${fence}`
+}
+
+/**
+ * A call and its result as two lines of text, for clients that show the content as it is (a terminal) or as Markdown:
+ *
+ * ```text
+ * → `web_search({"query":"x"})`
+ * ← `web_search: Found 3 results for "x": …`
+ * ```
+ *
+ * Each line holds its call or result whole up to {@link toolTextMax} characters, on one line (see `notInLine`), in a
+ * code span, with the tool's `<details`/`<summary` tags neutralised as in the agent's text; arguments are compact JSON
+ * when they are JSON. `call` is the call's line, `result` the result's: `name: output`, `name failed: output` for an
+ * error (a call that never ran says so in its output). Each line ends with two spaces, Markdown's line break, so
+ * that a renderer keeps the two apart; the renderer puts a blank line between them and the agent's text.
+ *
+ * @category constructors
+ */
+export const toolLines = {
+  call: (call: { readonly name: string; readonly arguments: string }): string => {
+    const args = call.arguments === "" ? "" : Either.getOrElse(Either.map(JsonText.parse(call.arguments), encodeJson), () => call.arguments)
+    return `→ ${codeSpan(neutralise(`${oneLine(call.name, 100)}(${oneLine(args, toolTextMax)})`))}  \n`
+  },
+  result: (
+    call: { readonly name: string },
+    result: { readonly status: "success" | "error" | "not_run"; readonly output: string }
+  ): string => {
+    const output = oneLine(result.output, toolTextMax)
+    const line = `${oneLine(call.name, 100)}${result.status === "error" ? " failed" : ""}: ${output === "" ? "(empty)" : output}`
+    return `← ${codeSpan(neutralise(line))}  \n`
+  }
+}
 
 // ---------------------------------------------------------------------------------------------------------------------
 // the agent's text
@@ -423,8 +494,8 @@ export interface RenderOptions {
   readonly statusEvents: boolean
   /** How much of a tool's result a tool block shows, in bytes (`PIPELINE_TOOL_RESULT_MAX`). */
   readonly toolResultMax?: number | undefined
-  /** How tool calls are shown (default `details`). */
-  readonly toolCalls?: ToolCallStyle | undefined
+  /** How tool calls are shown. */
+  readonly toolCalls: ToolCallStyle
 }
 
 interface RenderState {
@@ -432,6 +503,10 @@ interface RenderState {
   readonly lastReasoningId: string | null
   /** Whether the content written so far ends a line (a tool block must start one). */
   readonly atLineStart: boolean
+  /** The content's last two characters ("" before any): where a tool's text lines need a blank line before them. */
+  readonly tail: string
+  /** Whether the content written last is a tool's text line: the agent's text then starts after a blank line. */
+  readonly afterTool: boolean
   /** The end of the agent's answer and reasoning held back: it could start a tag (see `neutraliseDelta`). */
   readonly heldContent: string
   readonly heldReasoning: string
@@ -499,13 +574,16 @@ const renderer = (options: RenderOptions) => {
   const block = (state: RenderState, text: string): Rendered =>
     serverContent(state, (state.atLineStart && state.heldContent === "" ? "" : "\n") + text)
 
-  const agentContent = (state: RenderState, delta: string): Rendered => {
+  const agentContent = (state: RenderState, next: string): Rendered => {
     // reasoning held back is sent first, so that it stays in its place
     const reasoning = heldBroken(state.heldReasoning)
+    // after a tool's lines: one blank line, whatever separator the text brought
+    const delta = state.afterTool && next !== "" ? `\n${next.replace(/^\n+/, "")}` : next
     const { held, text } = neutraliseDelta(state.heldContent, delta)
     return [
       {
         ...state,
+        afterTool: state.afterTool && delta === "",
         heldReasoning: "",
         heldContent: held,
         atLineStart: held !== "" ? false : text === "" ? state.atLineStart : text.endsWith("\n")
@@ -523,15 +601,34 @@ const renderer = (options: RenderOptions) => {
     ]
   }
 
+  /** A tool's text lines: after a blank line, unless they start the content or follow other tool lines. */
+  const toolText = (state: RenderState, lines: string): Rendered => {
+    const [released, before] = release(state, false)
+    const tail = tailAfter(state.tail, before)
+    const lead = state.afterTool || tail === "" || tail === "\n\n" ? "" : tail.endsWith("\n") ? "\n" : "\n\n"
+    return [{ ...released, atLineStart: true, afterTool: true }, [...before, ...contentChunks(lead + lines)]]
+  }
+
   const shownCall = (
     state: RenderState,
     call: { readonly id: string; readonly name: string; readonly arguments: string },
-    result: { readonly status: "success" | "error" | "not_run"; readonly output: string }
+    result: { readonly status: "success" | "error" | "not_run"; readonly output: string },
+    /** Whether the call's own line goes with its result (text style: when it was not sent as the call came). */
+    callLine: boolean
   ): Rendered => {
-    if (options.toolCalls !== "items") return block(state, toolBlock(call, result.output, toolResultMax))
-    const [released, before] = release(state, false)
-    // Open WebUI starts new reasoning and message items after these: no separator is needed there
-    return [{ ...released, lastMessageId: null, lastReasoningId: null }, [...before, ...toolItems(call, result, toolResultMax)]]
+    switch (options.toolCalls) {
+      case "details":
+        return block(state, toolBlock(call, result.output, toolResultMax))
+      case "text":
+        return toolText(state, (callLine ? toolLines.call(call) : "") + toolLines.result(call, result))
+      case "none":
+        return release(state, false)
+      case "items": {
+        const [released, before] = release(state, false)
+        // Open WebUI starts new reasoning and message items after these: no separator is needed there
+        return [{ ...released, lastMessageId: null, lastReasoningId: null }, [...before, ...toolItems(call, result, toolResultMax)]]
+      }
+    }
   }
 
   const step = (state: RenderState, event: StreamEvent.StreamEvent): [RenderState, ReadonlyArray<Output>] => {
@@ -548,12 +645,16 @@ const renderer = (options: RenderOptions) => {
         )
       case "tool_call": {
         const next = { ...state, calls: new Map(state.calls).set(event.data.id, event.data) }
-        return event.data.requires_approval
-          ? shownCall(next, event.data, { status: "not_run", output: "Waiting for approval: approve or deny it in Letta" })
-          : [next, []]
+        if (event.data.requires_approval) {
+          return shownCall(next, event.data, { status: "not_run", output: "Waiting for approval: approve or deny it in Letta" }, true)
+        }
+        // as text the call shows at once: a reader sees what runs while it runs
+        return options.toolCalls === "text" ? toolText(next, toolLines.call(event.data)) : [next, []]
       }
-      case "tool_result":
-        return shownCall(state, state.calls.get(event.data.id) ?? { ...event.data, arguments: "" }, event.data)
+      case "tool_result": {
+        // as text a call's line was sent when it came; a result without its call has no line for it
+        return shownCall(state, state.calls.get(event.data.id) ?? { ...event.data, arguments: "" }, event.data, false)
+      }
       case "status":
         return [
           state,
@@ -592,6 +693,8 @@ const renderer = (options: RenderOptions) => {
     lastMessageId: null,
     lastReasoningId: null,
     atLineStart: true,
+    tail: "",
+    afterTool: false,
     heldContent: "",
     heldReasoning: "",
     calls: new Map(),
@@ -599,8 +702,21 @@ const renderer = (options: RenderOptions) => {
   }
   /** The end of the events, however they end: what is still held back. */
   const end = (state: RenderState): Rendered => release(state, true)
-  return { first: chunk({ role: "assistant", content: "" }), initial, step, end }
+  const tracked = ([state, outputs]: Rendered): Rendered => [{ ...state, tail: tailAfter(state.tail, outputs) }, outputs]
+  return {
+    first: chunk({ role: "assistant", content: "" }),
+    initial,
+    step: (state: RenderState, event: StreamEvent.StreamEvent) => tracked(step(state, event)),
+    end: (state: RenderState) => tracked(end(state))
+  }
 }
+
+/** The last two characters of the content once `outputs` are added to content ending in `tail`. */
+const tailAfter = (tail: string, outputs: ReadonlyArray<Output>): string =>
+  outputs.reduce(
+    (end, output) => ("choices" in output ? output.choices.reduce((e, c) => (e + (c.delta.content ?? "")).slice(-2), end) : end),
+    tail
+  )
 
 const noUsage: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 }
 
@@ -624,8 +740,8 @@ export const toChunks = (options: RenderOptions) =>
 }
 
 /**
- * A whole turn as one chat completion: the content a stream would have shown (tool blocks included), reasoning in
- * `message.reasoning_content` (neutralised as in the stream), usage.
+ * A whole turn as one chat completion: the content a stream would have shown (tool calls as `options.toolCalls` says,
+ * Open WebUI's items as blocks), reasoning in `message.reasoning_content` (neutralised as in the stream), usage.
  *
  * @category constructors
  */
@@ -634,8 +750,9 @@ export const toCompletion = (
   events: ReadonlyArray<StreamEvent.StreamEvent>,
   turn: ChatStream.Turn
 ): Completion => {
-  // a completion has only content: tool calls go there as blocks
-  const { end, initial, step } = renderer({ ...options, includeUsage: false, statusEvents: false, toolCalls: "details" })
+  // a completion has only content: Open WebUI's items become its blocks there
+  const toolCalls = options.toolCalls === "items" ? "details" : options.toolCalls
+  const { end, initial, step } = renderer({ ...options, includeUsage: false, statusEvents: false, toolCalls })
   let state = initial
   let content = ""
   let reasoning = ""

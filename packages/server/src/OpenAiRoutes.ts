@@ -102,20 +102,22 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
       toolResultMax: settings.toolResultMax
     }
     const events = threads.pipe(turn.right.request, turn.right.chat)
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const current = yield* valves.get
+    const openWebUI = Http.fromOpenWebUI(request.headers, raw)
+    // Open WebUI's markup only for Open WebUI; every other client as the server is set (readable lines by default)
+    const toolCalls: OpenAi.ToolCallStyle = openWebUI ? current.openwebui_tool_calls : settings.toolCalls
 
     if (chat.right.stream !== true) {
       const all = yield* Effect.either(Stream.runCollect(events))
       if (Either.isLeft(all)) return ApiError.openAi(yield* ApiError.report(all.left))
       const list = Chunk.toReadonlyArray(all.right)
       const collected = yield* ChatStream.collect(Stream.fromIterable(list))
-      return HttpServerResponse.text(OpenAi.encodeCompletion(OpenAi.toCompletion(options, list, collected)), {
+      return HttpServerResponse.text(OpenAi.encodeCompletion(OpenAi.toCompletion({ ...options, toolCalls }, list, collected)), {
         contentType: "application/json"
       })
     }
 
-    const request = yield* HttpServerRequest.HttpServerRequest
-    const current = yield* valves.get
-    const openWebUI = Http.fromOpenWebUI(request.headers, raw)
     const statusEvents = current.status_events === "on" || (current.status_events === "auto" && openWebUI)
     const peeked = yield* SseResponse.peek(events, settings.firstEventWait)
     if (Either.isLeft(peeked)) return ApiError.openAi(yield* ApiError.report(peeked.left))
@@ -126,7 +128,7 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
         // Open WebUI asks for usage only for models an admin marked with the usage capability, yet stores it always
         includeUsage: chat.right.stream_options?.include_usage === true || openWebUI,
         statusEvents,
-        toolCalls: openWebUI ? current.openwebui_tool_calls : "details"
+        toolCalls
       }),
       Stream.map(SseResponse.data),
       Stream.concat(Stream.succeed(SseResponse.done)),

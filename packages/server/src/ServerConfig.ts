@@ -15,6 +15,7 @@
  * | `PIPELINE_AGENT_TAGS` | – | comma-separated tags: only agents with one of them are models |
  * | `OTEL_EXPORTER_OTLP_ENDPOINT` | – | export traces over OTLP/HTTP to this endpoint |
  * | `PIPELINE_TOOL_RESULT_MAX` | `16384` | how much of a tool's result (and of its arguments) an Open WebUI tool block shows, in bytes; the rest is cut with a note |
+ * | `PIPELINE_TOOL_CALLS` | `text` | how every client but Open WebUI gets tool calls on `/v1/chat/completions`, streamed or not: `text` (a line `→ name(arguments)` and a line `← name: result`, each cut to 200 characters, in the content), `none` (not at all: only the agent's text), or `details` (Open WebUI's `<details type="tool_calls">` blocks, for clients that draw them) |
  * | `PIPELINE_OPENWEBUI_TOOL_CALLS` | `items` | how requests through Open WebUI get tool calls: `items` (its own tool-call items, Open WebUI 0.10 and later) or `details` (`<details type="tool_calls">` blocks in the content, for Open WebUI up to 0.9) |
  * | `PIPELINE_WS_MAX_SOCKETS` | `256` | WebSockets open at once; one more is refused with 503 |
  * | `PIPELINE_WS_IDLE_TIMEOUT` | `300` | a WebSocket with no turn running and no message for this long is closed (1001) |
@@ -31,6 +32,9 @@ export type StatusEvents = "on" | "off" | "auto"
 
 /** @category models */
 export type OpenWebUIToolCalls = "items" | "details"
+
+/** How clients that are not Open WebUI get tool calls (`PIPELINE_TOOL_CALLS`). @category models */
+export type ToolCalls = "text" | "none" | "details"
 
 /** @category models */
 export type StatelessChats = "default" | "fresh"
@@ -52,6 +56,8 @@ export interface Settings {
   readonly statelessChats: StatelessChats
   readonly toolResultMax: number
   readonly openWebUIToolCalls: OpenWebUIToolCalls
+  /** How clients that are not Open WebUI get tool calls. */
+  readonly toolCalls: ToolCalls
   /** WebSockets open at once, at most. */
   readonly wsMaxSockets: number
   /** How long a WebSocket may stay without a turn running and without a message from its client. */
@@ -92,6 +98,7 @@ export const defaults: Settings = {
   statelessChats: "default",
   toolResultMax: 16 * 1024,
   openWebUIToolCalls: "items",
+  toolCalls: "text",
   wsMaxSockets: 256,
   wsIdleTimeout: Duration.minutes(5),
   wsPingInterval: Duration.seconds(30)
@@ -127,6 +134,9 @@ export const config: Config.Config<Settings> = Config.all({
   ),
   openWebUIToolCalls: Config.literal("items", "details")("PIPELINE_OPENWEBUI_TOOL_CALLS").pipe(
     Config.withDefault<OpenWebUIToolCalls>(defaults.openWebUIToolCalls)
+  ),
+  toolCalls: Config.literal("text", "none", "details")("PIPELINE_TOOL_CALLS").pipe(
+    Config.withDefault<ToolCalls>(defaults.toolCalls)
   ),
   wsMaxSockets: Config.integer("PIPELINE_WS_MAX_SOCKETS").pipe(
     Config.validate({ message: "PIPELINE_WS_MAX_SOCKETS: a number of sockets, at least 1", validation: (n) => n >= 1 }),

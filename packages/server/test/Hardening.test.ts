@@ -118,11 +118,10 @@ layer(serverLayer(), { excludeTestServices: true })("hardening", (it) => {
         ])
         assert.include(JSON.stringify(items[1]?.output), "Not run: the turn ended before Letta returned a result (stop reason max_steps)")
         assert.isTrue(chunksOf(raw.text).some((c) => choice(c).finish_reason === "length"))
-        // any other client: the block in the content
+        // any other client: the call and its result as lines in the content
         const plain = contentOf(chunksOf((yield* call("POST", "/v1/chat/completions", { body })).text))
-        assert.include(plain, "<details type=\"tool_calls\"")
-        assert.include(plain, "name=\"web_search\"")
-        assert.include(plain, "Not run: the turn ended before Letta returned a result (stop reason max_steps)")
+        assert.include(plain, "→ `web_search({\"query\":\"lisbon\"})`  \n")
+        assert.include(plain, "← `web_search: Not run: the turn ended before Letta returned a result (stop reason max_steps)`")
 
         const native = eventsOf(yield* call("POST", "/v1/pipe", { body: yield* chat("search for lisbon [[fault:stop:max_steps]]") }))
         const result = native.find((e) => e.event === "tool_result")
@@ -245,7 +244,7 @@ layer(serverLayer(), { excludeTestServices: true })("hardening", (it) => {
   })
 
   describe("no line past Open WebUI's read limit", () => {
-    it.effect("a 190 KB tool result and a 100 KB answer: every line at most 64 KiB, content whole, the block cut with a note", () =>
+    it.effect("a 190 KB tool result and a 100 KB answer: every line at most 64 KiB, content whole, the result one line of 200 characters", () =>
       Effect.gen(function*() {
         const body = yield* chat("search for everything [[fault:huge-output]]", { stream: true })
         const raw = yield* call("POST", "/v1/chat/completions", { body })
@@ -255,18 +254,14 @@ layer(serverLayer(), { excludeTestServices: true })("hardening", (it) => {
         const answer = content.slice(content.indexOf("Answer line 00001"))
         assert.isAbove(Buffer.byteLength(answer), 100_000)
         assert.include(answer, "Answer line 00001: \"quoted\" <tag> & café ☕ 🚀")
-        assert.include(content, "… [cut: the first 16384 of")
-        assert.isBelow(Buffer.byteLength(content.slice(0, content.indexOf("Answer line 00001"))), 150_000)
+        const result = content.split("\n").find((line) => line.startsWith("←")) ?? ""
+        assert.isAtMost([...result].length, "← `web_search: ".length + OpenAi.toolTextMax + "`  ".length)
+        assert.isTrue(result.endsWith("…`  "), result)
 
-        // the official client assembles the same content (each turn has its own tool call id)
+        // the official client assembles the same content
         const viaClient = yield* streamWithClient(body)
         assert.isUndefined(viaClient.error)
-        const withoutIds = (text: string) => text.replace(/id="call_[0-9a-f]+"/g, "id")
-        assert.isTrue(withoutIds(viaClient.content) === withoutIds(content), "the client's content differs")
-
-        const native = eventsOf(yield* call("POST", "/v1/pipe", { body: yield* chat("search for everything [[fault:huge-output]]") }))
-        const result = native.find((e) => e.event === "tool_result")
-        assert.isAbove(Buffer.byteLength(String(fields(result?.data.data).output)), 190_000)
+        assert.strictEqual(viaClient.content.slice(0, content.indexOf("Answer line 00001")), content.slice(0, content.indexOf("Answer line 00001")))
       }))
 
     it.effect("through Open WebUI: the tool-call items fit a line too, cut with a note; the answer stays whole", () =>
@@ -379,4 +374,31 @@ layer(serverLayer(), { excludeTestServices: true })("hardening", (it) => {
         assert.strictEqual(String(fields(fields(choice(json(whole))).message).reasoning_content), streamed)
       }))
   })
+})
+
+// the blocks of PIPELINE_TOOL_CALLS=details (and of Open WebUI's details valve) fit a line too
+layer(serverLayer({ server: { toolCalls: "details" } }), { excludeTestServices: true })("hardening, details blocks", (it) => {
+  it.effect("PIPELINE_TOOL_CALLS=details: a 190 KB tool result and a 100 KB answer: every line at most 64 KiB, content whole, the block cut with a note", () =>
+    Effect.gen(function*() {
+      const body = yield* chat("search for everything [[fault:huge-output]]", { stream: true })
+      const raw = yield* call("POST", "/v1/chat/completions", { body })
+      const longest = Math.max(...raw.text.split("\n").map((line) => Buffer.byteLength(line) + 1))
+      assert.isAtMost(longest, OpenAi.maxLineBytes)
+      const content = contentOf(chunksOf(raw.text))
+      const answer = content.slice(content.indexOf("Answer line 00001"))
+      assert.isAbove(Buffer.byteLength(answer), 100_000)
+      assert.include(answer, "Answer line 00001: \"quoted\" <tag> & café ☕ 🚀")
+      assert.include(content, "… [cut: the first 16384 of")
+      assert.isBelow(Buffer.byteLength(content.slice(0, content.indexOf("Answer line 00001"))), 150_000)
+
+      // the official client assembles the same content (each turn has its own tool call id)
+      const viaClient = yield* streamWithClient(body)
+      assert.isUndefined(viaClient.error)
+      const withoutIds = (text: string) => text.replace(/id="call_[0-9a-f]+"/g, "id")
+      assert.isTrue(withoutIds(viaClient.content) === withoutIds(content), "the client's content differs")
+
+      const native = eventsOf(yield* call("POST", "/v1/pipe", { body: yield* chat("search for everything [[fault:huge-output]]") }))
+      const result = native.find((e) => e.event === "tool_result")
+      assert.isAbove(Buffer.byteLength(String(fields(result?.data.data).output)), 190_000)
+    }))
 })

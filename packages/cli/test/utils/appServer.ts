@@ -1,6 +1,7 @@
 /**
- * The real Letta App Server (`.cache/app-server`, installed by `scripts/install-app-server.mjs` at `pnpm install`),
- * run offline on 127.0.0.1 against the project's stub LLM, with its own HOME, for one test file.
+ * The real Letta App Server (`.cache/app-server`, installed by `scripts/install-app-server.mjs` from the tests' global
+ * setup, `test/globalSetup.ts`), run offline on 127.0.0.1 against the project's stub LLM, with its own HOME, for one
+ * test file.
  */
 import { Command, HttpClient } from "@effect/platform"
 import { Duration, Effect, Schedule } from "effect"
@@ -40,7 +41,7 @@ export const prepare = (home: string) => {
 export const startAppServer = (home: string, llmUrl: string, token: string) =>
   Effect.gen(function*() {
     if (!existsSync(entry)) {
-      return yield* Effect.fail(new Error("the Letta App Server is not installed: run pnpm install (scripts/install-app-server.mjs)"))
+      return yield* Effect.fail(new Error("the Letta App Server is not installed: see the global setup's warning, or run node scripts/install-app-server.mjs"))
     }
     const env = appServerEnv(home)
     const letta = (...args: ReadonlyArray<string>) =>
