@@ -6,6 +6,7 @@
  */
 import { ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { EnvConfig } from "@letta-pipeline/core"
 import { Cause, ConfigError, Console, Data, Effect, Exit, Logger, Option } from "effect"
 import { run } from "./Cli.js"
 import * as Display from "./Display.js"
@@ -36,7 +37,7 @@ const withColourPolicy = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
       })))
 
 const oneLine = (error: unknown): string => {
-  if (ConfigError.isConfigError(error)) return `Configuration error: ${String(error)}`
+  if (ConfigError.isConfigError(error)) return `Configuration error: ${EnvConfig.describe(error)}`
   return error instanceof Error ? error.message : String(error)
 }
 

@@ -6,6 +6,7 @@
 export * as AppServerClient from "./AppServerClient.js"
 export * as ChatStream from "./ChatStream.js"
 export * as ConversationStore from "./ConversationStore.js"
+export * as EnvConfig from "./EnvConfig.js"
 export * as HoldingHttpServer from "./HoldingHttpServer.js"
 export * as HttpTransport from "./HttpTransport.js"
 export * as JsonText from "./JsonText.js"

@@ -4,7 +4,7 @@
  * a check fails.
  */
 import { Command, Options } from "@effect/cli"
-import { LettaBackend, LettaClient, type LettaConfig } from "@letta-pipeline/core"
+import { EnvConfig, LettaBackend, LettaClient, type LettaConfig } from "@letta-pipeline/core"
 import { Chunk, Clock, Data, Effect, Logger, LogLevel, Either, Option, Stream } from "effect"
 import * as Display from "../Display.js"
 import * as Connection from "./connection.js"
@@ -54,7 +54,7 @@ export const doctor = Command.make("doctor", {
 
     const configured = yield* Effect.either(Connection.settings(given))
     if (Either.isLeft(configured)) {
-      yield* failed(`configuration: ${String(configured.left)}`, "correct the LETTA_* variable or flag named above")
+      yield* failed(`configuration: ${EnvConfig.describe(configured.left)}`, "correct the LETTA_* variable or flag named above")
       return yield* new DoctorFailed({ failures })
     }
     const settings = configured.right

@@ -4,7 +4,7 @@
  */
 import { Command } from "@effect/cli"
 import type { HttpServerError } from "@effect/platform"
-import { ConversationStore, LettaConfig, type LettaError, Pipeline } from "@letta-pipeline/core"
+import { ConversationStore, EnvConfig, LettaConfig, type LettaError, Pipeline } from "@letta-pipeline/core"
 import { Emulator } from "@letta-pipeline/emulator"
 import { Server } from "@letta-pipeline/server"
 import { Config, type ConfigError, Duration, Effect, Layer, Option } from "effect"
@@ -36,7 +36,8 @@ const announceStore = Layer.effectDiscard(Effect.flatMap(ConversationStore.Conve
  */
 const backend = Layer.unwrapEffect(
   Effect.map(
-    Config.option(Config.string("LETTA_BASE_URL")),
+    // an empty LETTA_BASE_URL (as a .env file leaves it) is unset too
+    EnvConfig.load(Config.option(Config.string("LETTA_BASE_URL"))),
     (url): Layer.Layer<Server.Requirements, ConfigError.ConfigError | HttpServerError.ServeError | LettaError.StoreError> =>
       Option.isNone(url)
         ? Layer.merge(embeddedPipeline, ConversationStore.layerMemory)
