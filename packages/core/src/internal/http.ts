@@ -124,6 +124,17 @@ export const fromStatus = (
     })
   }
   const errorBody = decoded.right
+  // FastAPI's answer to a path it has no route for; Letta's own 404s say what is missing ("Agent with ID … not found").
+  // Not a missing agent, then, but a base URL that leads elsewhere (e.g. one ending in an extra path)
+  if (response.status === 404 && "detail" in errorBody && errorBody.detail === "Not Found") {
+    return new HttpError({
+      reason: "StatusCode",
+      request,
+      status: 404,
+      detail: "no such route, so no Letta API at this address: check LETTA_BASE_URL (the server's address, e.g. " +
+        "http://localhost:8283 or https://api.letta.com, without /v1)"
+    })
+  }
   const [detail, errorType] = "error" in errorBody
     ? [
       errorBody.error.detail === undefined || errorBody.error.detail === null
