@@ -348,7 +348,11 @@ export const make: Effect.Effect<Service, never, HttpClient.HttpClient | LettaCo
           if (Either.isLeft(body)) return Effect.fail(Http.invalidJson(what, label, text, body.left))
           return Either.match(decode(body.right), {
             onRight: Effect.succeed,
-            onLeft: (error) => Effect.fail(Http.invalidShape(what, label, text, error))
+            onLeft: (error) =>
+              Effect.zipRight(
+                Effect.logDebug(`The ${what} from ${label} has an unexpected shape: ${Http.parseErrorTree(error)}`),
+                Effect.fail(Http.invalidShape(what, label, text, error))
+              )
           })
         }),
         Effect.scoped,

@@ -7,6 +7,7 @@ import { Duration, Effect, Either, Option, ParseResult, Schema } from "effect"
 import { DecodeError, excerptOf, HttpError, LettaError, type LettaErrorReason, type TimeoutPhase } from "../LettaError.js"
 import * as Json from "../JsonText.js"
 import * as LettaSchema from "../LettaSchema.js"
+import * as SchemaText from "../SchemaText.js"
 
 /** `METHOD url` without query string; base URLs never hold credentials (checked by the config). */
 export const describeRequest = (request: HttpClientRequest.HttpClientRequest): string => {
@@ -157,7 +158,11 @@ export const fromStatus = (
   })
 }
 
-export const formatParseError = (error: ParseResult.ParseError): string => ParseResult.TreeFormatter.formatErrorSync(error)
+/** A schema failure in one line (path, expected, actual), for a `DecodeError`'s detail; the tree is for debug logs. */
+export const formatParseError = (error: ParseResult.ParseError): string => SchemaText.describe(error)
+
+/** The whole tree of a schema failure, for the debug log. */
+export const parseErrorTree = (error: ParseResult.ParseError): string => ParseResult.TreeFormatter.formatErrorSync(error)
 
 export const invalidJson = (what: string, request: string, input: string, detail = "not valid JSON"): DecodeError =>
   new DecodeError({ reason: "Json", what, request, detail, excerpt: excerptOf(input) })
