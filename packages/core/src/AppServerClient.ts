@@ -611,7 +611,7 @@ export const make: Effect.Effect<LettaClient.Service, never, LettaConfig.LettaCo
               (query.matchAllTags === true
                 ? query.tags.every((tag) => (agent.tags ?? []).includes(tag))
                 : query.tags.some((tag) => (agent.tags ?? []).includes(tag))))
-          )
+          ).slice(0, query.limit)
         )
       ),
     getAgent: (agentId) =>

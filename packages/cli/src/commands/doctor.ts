@@ -4,7 +4,7 @@
  * a check fails.
  */
 import { Command, Options } from "@effect/cli"
-import { EnvConfig, LettaBackend, LettaClient, type LettaConfig } from "@letta-pipeline/core"
+import { EnvConfig, LettaBackend, LettaCheck, LettaClient, type LettaConfig } from "@letta-pipeline/core"
 import { Chunk, Clock, Data, Effect, Logger, LogLevel, Either, Option, Stream } from "effect"
 import * as Display from "../Display.js"
 import * as Connection from "./connection.js"
@@ -63,30 +63,20 @@ export const doctor = Command.make("doctor", {
 
     yield* Effect.gen(function*() {
       const client = yield* LettaClient.LettaClient
-      const health = yield* Effect.either(client.health)
-      if (Either.isLeft(health)) {
-        return yield* failed(`reachable: ${health.left.message}`, `is Letta running at ${settings.baseUrl}? set LETTA_BASE_URL`)
-      }
+      // the checks the server also runs at start-up and for /ready
+      const health = yield* Effect.either(LettaCheck.reachable)
+      if (Either.isLeft(health)) return yield* failed(health.left.message, health.left.fix)
       yield* ok(display, `reachable: Letta ${health.right.version} (${health.right.status})`)
 
-      const agents = yield* Effect.either(client.listAgents())
-      if (Either.isLeft(agents)) {
-        const refused = agents.left._tag === "LettaError" &&
-          (agents.left.reason === "Unauthorized" || agents.left.reason === "Forbidden")
-        return yield* failed(
-          `credentials: ${agents.left.message}`,
-          refused ? "set LETTA_API_KEY (Letta Cloud) or LETTA_PASSWORD (self-hosted --secure)" : "see the error above"
-        )
-      }
+      const agents = yield* Effect.either(LettaCheck.credentials())
+      if (Either.isLeft(agents)) return yield* failed(agents.left.message, agents.left.fix)
       yield* ok(display, `credentials: accepted (${agents.right.length} agent${agents.right.length === 1 ? "" : "s"} visible)`)
 
       if (Option.isNone(settings.agentId)) {
         return yield* warn(display, "agent: LETTA_AGENT_ID is not set; clients must name an agent (streaming check skipped)")
       }
-      const agent = yield* Effect.either(client.getAgent(settings.agentId.value))
-      if (Either.isLeft(agent)) {
-        return yield* failed(`agent: ${agent.left.message}`, "pick an id from `letta-pipeline agents` for LETTA_AGENT_ID")
-      }
+      const agent = yield* Effect.either(LettaCheck.agent(settings.agentId.value))
+      if (Either.isLeft(agent)) return yield* failed(agent.left.message, agent.left.fix)
       yield* ok(display, `agent: ${agent.right.name} (${agent.right.id})`)
 
       if (given.skipStream) return yield* warn(display, "streaming: skipped")
