@@ -6,6 +6,7 @@
  */
 import { ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { EnvConfig } from "@letta-pipeline/core"
 import { Cause, ConfigError, Console, Data, Effect, Exit, Logger, Option } from "effect"
 import { run, unknownOption, withoutTypeWords } from "./Cli.js"
 import * as Display from "./Display.js"
@@ -61,7 +62,7 @@ const checkOptions = Effect.suspend(() => {
 })
 
 const oneLine = (error: unknown): string => {
-  if (ConfigError.isConfigError(error)) return `Configuration error: ${String(error)}`
+  if (ConfigError.isConfigError(error)) return `Configuration error: ${EnvConfig.describe(error)}`
   return error instanceof Error ? error.message : String(error)
 }
 

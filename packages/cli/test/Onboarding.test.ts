@@ -7,7 +7,7 @@
  */
 import { NodeContext } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
-import { Deferred, Duration, Effect, Exit, Scope } from "effect"
+import { Deferred, Duration, Effect, Exit } from "effect"
 import { spawn } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
 import * as net from "node:net"

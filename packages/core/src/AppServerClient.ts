@@ -25,7 +25,6 @@ import {
   identity,
   Layer,
   Option,
-  ParseResult,
   Queue,
   Redacted,
   Schema,
@@ -41,6 +40,7 @@ import * as LettaClient from "./LettaClient.js"
 import * as LettaConfig from "./LettaConfig.js"
 import { DecodeError, excerptOf, HttpError, LettaError, type PipelineError } from "./LettaError.js"
 import * as LettaSchema from "./LettaSchema.js"
+import * as SchemaText from "./SchemaText.js"
 
 // ---------------------------------------------------------------------------------------------------------------------
 // frames
@@ -307,7 +307,7 @@ const normalise = (runtime: Runtime, request: string, ids: TurnIds) =>
             reason: "Schema",
             what: "App Server stream_delta",
             request,
-            detail: ParseResult.TreeFormatter.formatErrorSync(message.left),
+            detail: SchemaText.describe(message.left),
             excerpt: excerptOf(encodeJson(frame.delta))
           })
         }]
@@ -611,7 +611,7 @@ export const make: Effect.Effect<LettaClient.Service, never, LettaConfig.LettaCo
               (query.matchAllTags === true
                 ? query.tags.every((tag) => (agent.tags ?? []).includes(tag))
                 : query.tags.some((tag) => (agent.tags ?? []).includes(tag))))
-          )
+          ).slice(0, query.limit)
         )
       ),
     getAgent: (agentId) =>

@@ -32,6 +32,7 @@ import {
 } from "effect"
 import { mkdirSync } from "node:fs"
 import * as path from "node:path"
+import * as EnvConfig from "./EnvConfig.js"
 import { StoreError } from "./LettaError.js"
 
 /** @category models */
@@ -290,15 +291,15 @@ export type Kind = "memory" | "sqlite" | "postgres"
 
 /**
  * `PIPELINE_STORE` (`memory`, `sqlite`, `postgres`; default `postgres` when `DATABASE_URL` is set, else `sqlite`),
- * `DATABASE_URL`, and `PIPELINE_DATA_DIR` (default `./data`) for the SQLite file.
+ * `DATABASE_URL`, and `PIPELINE_DATA_DIR` (default `./data`) for the SQLite file; an empty variable counts as unset.
  *
  * @category constructors
  */
-export const config = Config.all({
+export const config = EnvConfig.load(Config.all({
   kind: Config.option(Config.literal("memory", "sqlite", "postgres")("PIPELINE_STORE")),
   databaseUrl: Config.option(Config.redacted("DATABASE_URL")),
   dataDir: Config.string("PIPELINE_DATA_DIR").pipe(Config.withDefault("data"))
-})
+}))
 
 /** @category layers */
 export const layerConfig: Layer.Layer<ConversationStore, StoreError | ConfigError.ConfigError> = Layer

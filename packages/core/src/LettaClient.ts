@@ -41,6 +41,8 @@ export interface ListAgentsQuery {
   readonly name?: string | undefined
   readonly tags?: ReadonlyArray<string> | undefined
   readonly matchAllTags?: boolean | undefined
+  /** At most this many (one page, no paging): a cheap call, e.g. to see that the credentials are accepted. */
+  readonly limit?: number | undefined
 }
 
 /** Query of `GET /v1/agents/{id}/messages`. @category models */
@@ -348,7 +350,11 @@ export const make: Effect.Effect<Service, never, HttpClient.HttpClient | LettaCo
           if (Either.isLeft(body)) return Effect.fail(Http.invalidJson(what, label, text, body.left))
           return Either.match(decode(body.right), {
             onRight: Effect.succeed,
-            onLeft: (error) => Effect.fail(Http.invalidShape(what, label, text, error))
+            onLeft: (error) =>
+              Effect.zipRight(
+                Effect.logDebug(`The ${what} from ${label} has an unexpected shape: ${Http.parseErrorTree(error)}`),
+                Effect.fail(Http.invalidShape(what, label, text, error))
+              )
           })
         }),
         Effect.scoped,
@@ -496,16 +502,18 @@ export const make: Effect.Effect<Service, never, HttpClient.HttpClient | LettaCo
     const listAgents = Effect.fn("LettaClient.listAgents")(function*(query: ListAgentsQuery = {}) {
       const agents: Array<LettaSchema.AgentState> = []
       let after: string | undefined
+      const pageSize = query.limit === undefined ? agentPageSize : Math.max(1, Math.min(query.limit, agentPageSize))
       for (let page = 0; page < maxAgentPages; page++) {
-        const urlParams: Array<[string, string]> = [["limit", String(agentPageSize)]]
+        const urlParams: Array<[string, string]> = [["limit", String(pageSize)]]
         if (query.name !== undefined) urlParams.push(["name", query.name])
         for (const tag of query.tags ?? []) urlParams.push(["tags", tag])
         if (query.matchAllTags === true) urlParams.push(["match_all_tags", "true"])
         if (after !== undefined) urlParams.push(["after", after])
         const batch = yield* json(HttpClientRequest.get("/v1/agents/", { urlParams }), LettaSchema.AgentList, "agent list")
         agents.push(...batch)
+        if (query.limit !== undefined) return agents.slice(0, query.limit)
         const last = batch.at(-1)
-        if (batch.length < agentPageSize || last === undefined || last.id === after) break
+        if (batch.length < pageSize || last === undefined || last.id === after) break
         after = last.id
       }
       return agents

@@ -22,11 +22,15 @@
  * | `PIPELINE_IMAGE_URL_HOSTS` | – | image URLs forwarded for Letta to fetch: comma-separated host names (`*.example.com` for a domain, `*` for any name), `https` only, never an IP address; none by default (images go inline as `data:` URLs) |
  * | `LETTA_BUSY_WAIT` | `10 seconds` | how long a turn waits, resending, while Letta answers 409 because the conversation is still busy (a stopped run winding down) |
  *
- * Durations accept a number of seconds (`30`) or an Effect duration (`30 seconds`, `500 millis`).
+ * Durations accept a number of seconds (`30`) or an Effect duration (`30 seconds`, `500 millis`). An empty variable
+ * counts as unset (`EnvConfig.load`). `LETTA_BASE_URL` is the server's address: a trailing `/` and a trailing `/v1` (the
+ * usual guess, since Letta's API lives under `/v1`, which every request path already starts with) are dropped, the
+ * latter with a log line.
  *
  * @since 0.1.0
  */
-import { Config, type ConfigError, Context, Duration, Layer, Option, Redacted } from "effect"
+import { Config, ConfigError, Context, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
+import * as EnvConfig from "./EnvConfig.js"
 
 /** How a turn reaches Letta. @category models */
 export type Mode = "stream" | "poll"
@@ -52,7 +56,7 @@ export interface Tls {
 export interface Settings {
   readonly name: string
   readonly backend: Backend
-  /** Without a trailing slash and without credentials in it. */
+  /** Without a trailing slash, without a trailing `/v1` (REST), and without credentials in it. */
   readonly baseUrl: string
   readonly apiKey: Option.Option<Redacted.Redacted>
   readonly password: Option.Option<Redacted.Redacted>
@@ -121,50 +125,76 @@ export const make = (
   imageUrlHosts: options.imageUrlHosts ?? defaults.imageUrlHosts
 })
 
-const normalizeBaseUrl = (url: string): string => url.replace(/\/+$/, "")
+/**
+ * `url` without trailing slashes and, for the REST API, without a trailing `/v1`: every request path starts with `/v1`
+ * (`/v1/agents/`, `/v1/health/`), so a base URL ending in it would ask for `/v1/v1/…`, which Letta answers 404.
+ *
+ * @category constructors
+ */
+export const normalizeBaseUrl = (url: string): string => {
+  const trimmed = url.replace(/\/+$/, "")
+  return backendOf(trimmed) === "rest" ? trimmed.replace(/\/v1$/i, "").replace(/\/+$/, "") : trimmed
+}
 
 /** A `ws://` or `wss://` URL is an App Server. */
 const backendOf = (url: string): Backend => (/^wss?:/i.test(url) ? "app-server" : "rest")
 
-/** A duration as seconds (`30`, `0.5`) or in Effect's syntax (`30 seconds`). @category constructors */
+const quoted = (text: string): string => JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text)
+
+/**
+ * A duration as seconds (`30`, `0.5`) or in Effect's syntax (`30 seconds`), refused in one line that names `name`.
+ *
+ * @category constructors
+ */
 export const duration = (name: string): Config.Config<Duration.Duration> =>
-  Config.number(name).pipe(
-    Config.validate({ message: `${name}: expected a non-negative number of seconds`, validation: (n) => n >= 0 }),
-    Config.map((seconds) => Duration.millis(seconds * 1000)),
-    Config.orElse(() => Config.duration(name))
-  )
+  Config.string(name).pipe(Config.mapOrFail((text) => {
+    const trimmed = text.trim()
+    const seconds = Number(trimmed)
+    if (trimmed !== "" && !Number.isNaN(seconds)) {
+      return seconds >= 0
+        ? Either.right(Duration.millis(seconds * 1000))
+        : Either.left(ConfigError.InvalidData([], `${name}: expected a non-negative number of seconds, got ${quoted(text)}`))
+    }
+    return Option.match(Duration.decodeUnknown(trimmed), {
+      onSome: Either.right,
+      onNone: () =>
+        Either.left(ConfigError.InvalidData(
+          [],
+          `${name}: expected a number of seconds (30) or a duration ("30 seconds", "500 millis"), got ${quoted(text)}`
+        ))
+    })
+  }))
 
 const baseUrl = Config.string("LETTA_BASE_URL").pipe(
   Config.withDefault(defaults.baseUrl),
-  Config.validate({
-    message: "LETTA_BASE_URL: expected an http(s):// URL (or ws(s):// for an App Server) without credentials, " +
-      "e.g. http://localhost:8283",
-    validation: (value) => {
-      try {
-        const url = new URL(value)
-        return ["http:", "https:", "ws:", "wss:"].includes(url.protocol) && url.username === "" && url.password === ""
-      } catch {
-        return false
-      }
+  Config.mapOrFail((value) => {
+    const url = Either.try(() => new URL(value))
+    if (Either.isLeft(url) || !["http:", "https:", "ws:", "wss:"].includes(url.right.protocol)) {
+      // a value with `@` may hold a password: it is not repeated
+      const got = value.includes("@") ? "" : `, got ${quoted(value)}`
+      return Either.left(ConfigError.InvalidData(
+        [],
+        `LETTA_BASE_URL: expected an http(s):// URL (or ws(s):// for an App Server), e.g. http://localhost:8283${got}`
+      ))
     }
-  }),
-  Config.map(normalizeBaseUrl)
+    if (url.right.username !== "" || url.right.password !== "") {
+      return Either.left(ConfigError.InvalidData(
+        [],
+        "LETTA_BASE_URL: expected a URL without credentials (user:password@); put them in LETTA_API_KEY or LETTA_PASSWORD"
+      ))
+    }
+    return Either.right(value)
+  })
 )
-
-const nonEmptySecret = (name: string) =>
-  Config.option(Config.redacted(name)).pipe(
-    Config.map(Option.filter((secret) => Redacted.value(secret).trim() !== ""))
-  )
 
 const fields = Config.all({
   name: Config.string("PIPELINE_NAME").pipe(Config.withDefault(defaults.name)),
   backend: Config.option(Config.literal("rest", "app-server")("LETTA_BACKEND")),
   baseUrl,
-  apiKey: nonEmptySecret("LETTA_API_KEY"),
-  password: nonEmptySecret("LETTA_PASSWORD"),
-  agentId: Config.option(Config.string("LETTA_AGENT_ID")).pipe(
-    Config.map(Option.filter((id) => id.trim() !== ""))
-  ),
+  // blank ones are unset, as every variable (`EnvConfig.load`)
+  apiKey: Config.option(Config.redacted("LETTA_API_KEY")),
+  password: Config.option(Config.redacted("LETTA_PASSWORD")),
+  agentId: Config.option(Config.string("LETTA_AGENT_ID")),
   timeouts: Config.all({
     connect: duration("LETTA_CONNECT_TIMEOUT").pipe(Config.withDefault(defaults.timeouts.connect)),
     firstEvent: duration("LETTA_FIRST_EVENT_TIMEOUT").pipe(Config.withDefault(defaults.timeouts.firstEvent)),
@@ -186,20 +216,19 @@ const fields = Config.all({
   imageUrlHosts: Config.string("PIPELINE_IMAGE_URL_HOSTS").pipe(
     Config.map((text) => text.split(",").map((host) => host.trim().toLowerCase()).filter((host) => host !== "")),
     Config.validate({
-      message: "PIPELINE_IMAGE_URL_HOSTS: host names (example.com, *.example.com, or *), not IP addresses",
+      message: "PIPELINE_IMAGE_URL_HOSTS: expected host names (example.com, *.example.com, or *), not IP addresses",
       validation: (hosts) => hosts.every((host) => host === "*" || /^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*$/.test(host) && !/^[0-9.]+$/.test(host))
     }),
     Config.withDefault(defaults.imageUrlHosts)
   )
 })
 
-/**
- * The settings as an Effect `Config` over the environment variables in the module docs.
- *
- * @category constructors
- */
-export const config: Config.Config<Settings> = fields.pipe(
-  Config.map(({ backend, ...rest }) => ({ ...rest, backend: Option.getOrElse(backend, () => backendOf(rest.baseUrl)) })),
+/** The settings as a `Config`; {@link config} reads them with blank variables as unset. */
+const settings: Config.Config<Settings> = fields.pipe(
+  Config.map(({ backend, ...rest }) => {
+    const baseUrl = normalizeBaseUrl(rest.baseUrl)
+    return { ...rest, baseUrl, backend: Option.getOrElse(backend, () => backendOf(baseUrl)) }
+  }),
   Config.validate({
     message: "LETTA_BACKEND=app-server needs a ws:// or wss:// LETTA_BASE_URL, and rest an http(s):// one",
     validation: (settings) => (settings.backend === "app-server") === /^wss?:/i.test(settings.baseUrl)
@@ -213,6 +242,26 @@ export const config: Config.Config<Settings> = fields.pipe(
     message: "LETTA_MODE=poll needs the REST API: the App Server has no background runs",
     validation: (settings) => settings.backend === "rest" || settings.mode === "stream"
   })
+)
+
+/**
+ * The settings from the environment variables in the module docs, an empty variable counting as unset; a `/v1`
+ * dropped from `LETTA_BASE_URL` is logged (info). Fails with a `ConfigError` (`EnvConfig.describe` tells it in one
+ * line).
+ *
+ * @category constructors
+ */
+export const config: Effect.Effect<Settings, ConfigError.ConfigError> = EnvConfig.load(
+  Config.all({ settings, given: Config.option(Config.string("LETTA_BASE_URL")) })
+).pipe(
+  Effect.tap(({ given, settings }) => {
+    const url = Option.getOrElse(given, () => defaults.baseUrl).replace(/\/+$/, "")
+    return url === settings.baseUrl || !/\/v1$/i.test(url) ? Effect.void : Effect.logInfo(
+      `LETTA_BASE_URL: dropped the trailing /v1 of ${url} (every Letta API path already starts with /v1); using ` +
+        settings.baseUrl
+    )
+  }),
+  Effect.map(({ settings }) => settings)
 )
 
 /** @category layers */

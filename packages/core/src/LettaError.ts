@@ -165,7 +165,8 @@ export const isConversationGone = (error: unknown, conversationId: string): erro
  * - `Transport`: connection refused, reset, DNS, body read failure.
  * - `Tls`: the certificate was not trusted.
  * - `Timeout`: a timeout elapsed (see `phase`).
- * - `StatusCode`: a non-2xx answer that is not Letta's (e.g. a proxy's 502 page).
+ * - `StatusCode`: a non-2xx answer that is not Letta's (e.g. a proxy's 502 page), or FastAPI's bare 404 `Not Found`
+ *   for a path it has no route for (the base URL leads elsewhere; never blamed on an agent id).
  *
  * @category errors
  */
@@ -330,7 +331,9 @@ const httpForUser = (error: HttpError): string => {
     case "Tls":
       return "Letta's TLS certificate is not trusted by the bridge"
     case "StatusCode":
-      return `The way to Letta answered HTTP ${error.status ?? "with an error"} instead of Letta`
+      return error.status === 404
+        ? "The bridge's Letta address leads to no Letta API (HTTP 404): its LETTA_BASE_URL needs attention"
+        : `The way to Letta answered HTTP ${error.status ?? "with an error"} instead of Letta`
     case "Transport":
       return `Cannot reach Letta: ${transportWords(error.detail)}`
   }

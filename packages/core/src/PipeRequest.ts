@@ -9,6 +9,7 @@
 import { Effect, Either, Option, Schema } from "effect"
 import { LettaError } from "./LettaError.js"
 import type * as LettaSchema from "./LettaSchema.js"
+import * as SchemaText from "./SchemaText.js"
 
 /** @category schemas */
 export const TextPart = Schema.Struct({ type: Schema.Literal("text"), text: Schema.String })
@@ -16,7 +17,9 @@ export const TextPart = Schema.Struct({ type: Schema.Literal("text"), text: Sche
 /** @category schemas */
 export const ImagePart = Schema.Struct({
   type: Schema.Literal("image_url"),
-  image_url: Schema.Struct({ url: Schema.String, detail: Schema.optional(Schema.String) })
+  image_url: Schema.Struct({ url: Schema.String, detail: Schema.optional(Schema.String) }).annotations(
+    SchemaText.expected("an object with a url")
+  )
 })
 
 /** Any other part (audio, files, …): accepted, not sent. @category schemas */
@@ -35,16 +38,35 @@ export const ContentPart = Schema.Union(TextPart, ImagePart, OtherPart)
 /** @category models */
 export type ContentPart = typeof ContentPart.Type
 
+/** OpenAI's chat roles (`developer` is the newer name of `system`, `function` the older one of `tool`). */
+const roles: ReadonlyArray<string> = ["system", "developer", "user", "assistant", "tool", "function"]
+
+/**
+ * A message's role: one of OpenAI's. Typed as a string, so that code building messages need not name the union.
+ *
+ * @category schemas
+ */
+export const Role = Schema.String.pipe(
+  Schema.filter((role) => roles.includes(role)),
+  Schema.annotations(SchemaText.expected(`${roles.slice(0, -1).map((role) => `"${role}"`).join(", ")} or "${roles.at(-1)}"`))
+)
+
 /** An OpenAI-style chat message. @category schemas */
 export const ChatMessage = Schema.Struct({
-  role: Schema.String,
-  content: Schema.optionalWith(Schema.NullOr(Schema.Union(Schema.String, Schema.Array(ContentPart))), {
-    default: () => null
-  }),
+  role: Role,
+  content: Schema.optionalWith(
+    Schema.NullOr(
+      Schema.Union(Schema.String, Schema.Array(ContentPart).annotations(SchemaText.expected("an array of content parts")))
+    ),
+    { default: () => null }
+  ),
   name: Schema.optional(Schema.String)
-})
+}).annotations(SchemaText.expected("a message ({\"role\": …, \"content\": …})"))
 /** @category models */
 export type ChatMessage = typeof ChatMessage.Type
+
+/** A transcript: the messages of a chat, oldest first. @category schemas */
+export const ChatMessages = Schema.Array(ChatMessage).annotations(SchemaText.expected("an array of messages"))
 
 /** @category models */
 export interface PipeRequest {

@@ -383,3 +383,26 @@ describe("LettaClient timeouts", () => {
       assert.strictEqual(error._tag === "HttpError" && error.phase, "turn")
     }).pipe(Effect.provide(Mock.clientLayer(() => timedSse(pingEvery20s), { timeouts }))))
 })
+
+describe("a base URL that leads to no Letta API", () => {
+  // what FastAPI answers for a path it has no route for, e.g. `/v1/v1/agents/…` or `/api/v1/…`
+  const noRoute = () => Mock.json({ detail: "Not Found" }, 404)
+
+  it.effect("is named as the mistake (LETTA_BASE_URL), never blamed on the agent id", () =>
+    Effect.gen(function*() {
+      const client = yield* LettaClient.LettaClient
+      const failures = [
+        yield* Effect.flip(client.health),
+        yield* Effect.flip(client.getAgent(Letta.agentId)),
+        yield* Effect.flip(Stream.runDrain(client.streamMessage(Letta.agentId, { messages: [{ role: "user", content: "hi" }] })))
+      ]
+      for (const failure of failures) {
+        assert.strictEqual(failure._tag, "HttpError")
+        assert.include(failure.message, "check LETTA_BASE_URL")
+        assert.include(failure.message, "without /v1")
+        assert.notInclude(failure.message, "agent id")
+        assert.notInclude(LettaError.forUser(failure), "agent")
+        assert.include(LettaError.forUser(failure), "LETTA_BASE_URL")
+      }
+    }).pipe(Effect.provide(Mock.clientLayer(noRoute))))
+})

@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Duration, Effect, Inspectable, Option, Redacted } from "effect"
-import { LettaConfig } from "../src/index.js"
+import { Chunk, ConfigProvider, Duration, Effect, Inspectable, Layer, Logger, Option, Redacted, Stream } from "effect"
+import { LettaClient, LettaConfig } from "../src/index.js"
+import * as Letta from "./utils/letta.js"
+import * as Mock from "./utils/MockHttpClient.js"
 
 const read = (env: Record<string, string>) =>
   Effect.withConfigProvider(LettaConfig.config, ConfigProvider.fromMap(new Map(Object.entries(env))))
@@ -106,4 +108,46 @@ describe("LettaConfig", () => {
       assert.notInclude(printed, "sk-let-very-secret")
       assert.notInclude(printed, "hunter2")
     }))
+
+  it.effect("a base URL ending in /v1 is the server's address: /v1 and trailing slashes are dropped, the /v1 logged", () =>
+    Effect.gen(function*() {
+      const logs: Array<string> = []
+      const capture = Logger.add(Logger.make(({ message }) => void logs.push(String(message))))
+      for (const [given, expected] of [
+        ["http://localhost:8283/v1", "http://localhost:8283"],
+        ["http://localhost:8283/v1/", "http://localhost:8283"],
+        ["https://api.letta.com/V1//", "https://api.letta.com"],
+        ["https://letta.example/proxy/v1", "https://letta.example/proxy"],
+        ["http://localhost:8283/", "http://localhost:8283"],
+        // an App Server's WebSocket URL is taken as given (its path is its own)
+        ["ws://127.0.0.1:4500/v1", "ws://127.0.0.1:4500/v1"]
+      ] as const) {
+        logs.length = 0
+        const settings = yield* read({ LETTA_BASE_URL: given }).pipe(Effect.provide(capture))
+        assert.strictEqual(settings.baseUrl, expected, given)
+        const said = logs.filter((line) => line.startsWith("LETTA_BASE_URL: dropped the trailing /v1"))
+        assert.strictEqual(said.length, /\/v1\/*$/i.test(given) && expected !== given ? 1 : 0, given)
+      }
+      assert.strictEqual(LettaConfig.make({ baseUrl: "http://localhost:8283/v1/" }).baseUrl, "http://localhost:8283")
+    }))
+
+  it.effect("with LETTA_BASE_URL ending in /v1, a turn reaches /v1/agents/…, not /v1/v1/…", () =>
+    Effect.gen(function*() {
+      const client = yield* LettaClient.LettaClient
+      const messages = yield* Stream.runCollect(
+        client.streamMessage(Letta.agentId, { messages: [{ role: "user", content: "Hello" }], stream_tokens: true })
+      )
+      assert.strictEqual(Chunk.size(messages), 3)
+      assert.deepStrictEqual((yield* Mock.recorded).map((request) => request.url), [
+        `/v1/agents/${Letta.agentId}/messages/stream`
+      ])
+    }).pipe(Effect.provide(LettaClient.layer.pipe(
+      // a Letta: its API under /v1 only; FastAPI's bare 404 for any other path
+      Layer.provideMerge(Mock.layer((request) =>
+        request.url.startsWith("/v1/v1/")
+          ? Mock.json({ detail: "Not Found" }, 404)
+          : Mock.sse([Mock.frames(Letta.ping, Letta.assistant("Hi"), Letta.stopReason(), "[DONE]")])
+      )),
+      Layer.provideMerge(Layer.effect(LettaConfig.LettaConfig, read({ LETTA_BASE_URL: `${Mock.baseUrl}/v1` })))
+    ))))
 })

@@ -6,7 +6,7 @@
  */
 import { HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import { JsonText, LettaClient, LettaConfig, LettaError, OpenWebUITask, type PipeRequest } from "@letta-pipeline/core"
+import { JsonText, LettaClient, LettaConfig, LettaError, OpenWebUITask, type PipeRequest, SchemaText } from "@letta-pipeline/core"
 import { Effect, Either, Option, ParseResult, Redacted, Schema, type Scope } from "effect"
 import { createHash, timingSafeEqual } from "node:crypto"
 import { isIP } from "node:net"
@@ -177,12 +177,33 @@ const encodeJson = Schema.encodeSync(Schema.parseJson())
 export const json = (value: unknown, status = 200): HttpServerResponse.HttpServerResponse =>
   HttpServerResponse.text(encodeJson(value), { status, contentType: "application/json" })
 
-/** Decodes a parsed body; the problem names every wrong field. @category constructors */
-export const decodeBody = <A, I>(schema: Schema.Schema<A, I>, body: unknown): Either.Either<A, ApiError.Problem> =>
-  Either.mapLeft(
-    Schema.decodeUnknownEither(schema, { errors: "all" })(body),
-    (error) => ApiError.badRequest(`invalid request body: ${ParseResult.TreeFormatter.formatErrorSync(error)}`)
+/**
+ * What a client is told about a schema failure: `<what>: <path>: expected …, got …` (`SchemaText.describe`), never the
+ * schema; the whole tree (`ParseResult.TreeFormatter`) goes to the debug log.
+ *
+ * @category constructors
+ */
+export const schemaProblem = (what: string, error: ParseResult.ParseError): Effect.Effect<string> =>
+  Effect.as(
+    Effect.logDebug(`${what}: ${ParseResult.TreeFormatter.formatErrorSync(error)}`),
+    `${what}: ${SchemaText.describe(error)}`
   )
+
+/**
+ * Decodes a parsed body; the problem (400) names every wrong field, its path and what was expected (see
+ * {@link schemaProblem}).
+ *
+ * @category constructors
+ */
+export const decodeBody = <A, I>(
+  schema: Schema.Schema<A, I>,
+  body: unknown
+): Effect.Effect<Either.Either<A, ApiError.Problem>> =>
+  Either.match(Schema.decodeUnknownEither(schema, { errors: "all" })(body), {
+    onLeft: (error) =>
+      Effect.map(schemaProblem("invalid request body", error), (message) => Either.left(ApiError.badRequest(message))),
+    onRight: (decoded) => Effect.succeed(Either.right(decoded))
+  })
 
 /** The body as a record, for hooks and task detection. */
 export const asRecord = (value: unknown): Readonly<Record<string, unknown>> =>

@@ -13,7 +13,7 @@
  */
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import { LettaConfig, PipeRequest, StreamEvent } from "@letta-pipeline/core"
+import { JsonText, LettaConfig, PipeRequest, StreamEvent } from "@letta-pipeline/core"
 import { Context, Deferred, Duration, Effect, Either, Exit, FiberHandle, Layer, Option, Queue, Schema, Stream } from "effect"
 import type { IncomingMessage } from "node:http"
 import { type RawData, WebSocket, WebSocketServer } from "ws"
@@ -28,7 +28,7 @@ import * as Valves from "./Valves.js"
 
 const turnFields = {
   model: Schema.optional(Schema.String),
-  messages: Schema.Array(PipeRequest.ChatMessage),
+  messages: PipeRequest.ChatMessages,
   user_message: Schema.optional(Schema.String),
   conversation_id: Schema.optional(Schema.String),
   chat_id: Schema.optional(Schema.String)
@@ -42,7 +42,7 @@ export const ClientMessage = Schema.Union(
   Schema.Struct({ type: Schema.Literal("turn"), ...turnFields }),
   Schema.Struct({ type: Schema.Literal("cancel") })
 )
-const decodeClientMessage = Schema.decodeEither(Schema.parseJson(ClientMessage))
+const decodeClientMessage = Schema.decodeUnknownEither(ClientMessage, { errors: "all" })
 
 const encodeEvent = Schema.encodeSync(StreamEvent.StreamEventJson)
 
@@ -83,7 +83,7 @@ export const layer = Layer.scopedDiscard(Effect.gen(function*() {
   const pipe: Http.Handler = Effect.gen(function*() {
     const parsed = yield* Http.jsonBody
     if (Either.isLeft(parsed)) return ApiError.openAi(parsed.left)
-    const body = Http.decodeBody(PipeBody, parsed.right)
+    const body = yield* Http.decodeBody(PipeBody, parsed.right)
     if (Either.isLeft(body)) return ApiError.openAi(body.left)
     const events = yield* turnEvents(body.right, Http.asRecord(parsed.right))
     const frames = events.pipe(
@@ -187,10 +187,10 @@ export const layer = Layer.scopedDiscard(Effect.gen(function*() {
       const onMessage = (data: RawData) =>
         Effect.gen(function*() {
           yield* touch
-          const message = decodeClientMessage(messageText(data))
-          if (Either.isLeft(message)) {
-            return yield* send(invalid(`invalid message: expected {"type":"turn",…} or {"type":"cancel"}`))
-          }
+          const json = JsonText.parse(messageText(data))
+          if (Either.isLeft(json)) return yield* send(invalid(`invalid message: ${json.left}`))
+          const message = decodeClientMessage(json.right)
+          if (Either.isLeft(message)) return yield* send(invalid(yield* Http.schemaProblem("invalid message", message.left)))
           if (message.right.type === "cancel") {
             if (Option.isNone(FiberHandle.unsafeGet(current))) return yield* send(invalid("no turn is running"))
             yield* FiberHandle.clear(current)

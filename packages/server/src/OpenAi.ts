@@ -20,7 +20,7 @@
  *
  * @since 0.1.0
  */
-import { ChatStream, JsonText, PipeRequest, type StreamEvent } from "@letta-pipeline/core"
+import { ChatStream, JsonText, PipeRequest, SchemaText, type StreamEvent } from "@letta-pipeline/core"
 import { Either, Option, Schema, Stream } from "effect"
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -29,10 +29,8 @@ import { Either, Option, Schema, Stream } from "effect"
 
 /** @category schemas */
 export const ChatCompletionRequest = Schema.Struct({
-  model: Schema.String.pipe(Schema.minLength(1, { message: () => "model must not be empty" })),
-  messages: Schema.Array(PipeRequest.ChatMessage).pipe(
-    Schema.minItems(1, { message: () => "messages must hold at least one message" })
-  ),
+  model: Schema.String.pipe(Schema.minLength(1, SchemaText.expected("an agent id or name"))),
+  messages: PipeRequest.ChatMessages.pipe(Schema.minItems(1, SchemaText.expected("an array of at least one message"))),
   stream: Schema.optional(Schema.NullOr(Schema.Boolean)),
   stream_options: Schema.optional(Schema.NullOr(Schema.Struct({ include_usage: Schema.optional(Schema.NullOr(Schema.Boolean)) }))),
   /** Copied here by this server's Pipelines inlet: Open WebUI drops `metadata` before the chat request. */

@@ -90,7 +90,7 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
   const chatCompletions: Http.Handler = Effect.gen(function*() {
     const parsed = yield* Http.jsonBody
     if (Either.isLeft(parsed)) return ApiError.openAi(parsed.left)
-    const chat = Http.decodeBody(OpenAi.ChatCompletionRequest, parsed.right)
+    const chat = yield* Http.decodeBody(OpenAi.ChatCompletionRequest, parsed.right)
     if (Either.isLeft(chat)) return ApiError.openAi(chat.left)
     const raw = Http.asRecord(parsed.right)
     const turn = yield* Effect.either(Http.turnRequest(chat.right, raw))

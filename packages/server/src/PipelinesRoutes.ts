@@ -7,7 +7,7 @@
  */
 import { HttpLayerRouter } from "@effect/platform"
 import { LettaSchema, OpenWebUITask, Pipeline, PipelineHooks } from "@letta-pipeline/core"
-import { Context, Effect, Either, Layer, ParseResult, Schema } from "effect"
+import { Context, Effect, Either, Layer, Schema } from "effect"
 import * as ApiError from "./ApiError.js"
 import * as Http from "./Http.js"
 import * as ServerConfig from "./ServerConfig.js"
@@ -77,10 +77,8 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
       const body = yield* Http.jsonBody
       if (Either.isLeft(body)) return ApiError.detail(body.left.status, body.left.message)
       const updated = yield* Effect.either(valves.update(body.right))
-      return Either.match(updated, {
-        onLeft: (error) => ApiError.detail(422, `invalid valves: ${ParseResult.TreeFormatter.formatErrorSync(error)}`),
-        onRight: (v) => Http.json(v)
-      })
+      if (Either.isLeft(updated)) return ApiError.detail(422, yield* Http.schemaProblem("invalid valves", updated.left))
+      return Http.json(updated.right)
     }).pipe(Effect.provide(context))
   )
 
@@ -89,7 +87,7 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
       Effect.gen(function*() {
         const body = yield* Http.jsonBody
         if (Either.isLeft(body)) return ApiError.detail(body.left.status, body.left.message)
-        const request = Http.decodeBody(FilterRequest, body.right)
+        const request = yield* Http.decodeBody(FilterRequest, body.right)
         if (Either.isLeft(request)) return ApiError.detail(422, request.left.message)
         const user = request.right.user ?? undefined
         const result = yield* Effect.either(

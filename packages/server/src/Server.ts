@@ -1,6 +1,8 @@
 /**
- * The HTTP server: every route over core's pipeline, CORS when configured, metrics, and a graceful shutdown that stops
- * accepting connections and lets open streams finish for `PIPELINE_SHUTDOWN_GRACE` before cutting them.
+ * The HTTP server: every route over core's pipeline, CORS when configured, metrics, a check of Letta at start-up (that
+ * it answers, accepts the credentials and has `LETTA_AGENT_ID`; a warning per failure, never a refusal to start), and a
+ * graceful shutdown that stops accepting connections and lets open streams finish for `PIPELINE_SHUTDOWN_GRACE` before
+ * cutting them.
  *
  * @since 0.1.0
  */
@@ -8,11 +10,12 @@ import { HttpLayerRouter, HttpServer, type HttpServerError } from "@effect/platf
 import {
   type ConversationStore,
   HoldingHttpServer,
+  LettaCheck,
   type LettaClient,
-  type LettaConfig,
+  LettaConfig,
   type Pipeline
 } from "@letta-pipeline/core"
-import { type ConfigError, Duration, Effect, Layer, Option } from "effect"
+import { type ConfigError, Duration, Effect, Either, Fiber, Layer, Option } from "effect"
 import { createServer, type Server as NodeServer } from "node:http"
 import * as ChatThreads from "./ChatThreads.js"
 import * as Metrics from "./Metrics.js"
@@ -80,12 +83,45 @@ export interface Options {
   readonly host: string
 }
 
-const announce = Layer.effectDiscard(Effect.gen(function*() {
+/** How long the "Listening" line waits for the start-up check of Letta; the routes serve meanwhile. */
+const lettaCheckWait = Duration.seconds(2)
+
+const consequences: Record<LettaCheck.Step, string> = {
+  reachable: "The server runs anyway: turns fail, and /ready answers 503 with the reason, until Letta answers",
+  credentials: "The server runs anyway: turns fail, and /ready answers 503 with the reason, until Letta accepts them",
+  agent: "The server runs anyway: requests that name no agent fail until it exists"
+}
+
+/**
+ * Checks Letta once at start-up (`LettaCheck.all`): one warning for what fails, with what to fix, or one line saying
+ * all is well. Never fails: Letta may come up later, and `/ready` asks again each time.
+ */
+const checkLetta: Effect.Effect<void, never, LettaClient.LettaClient | LettaConfig.LettaConfig> = Effect.gen(function*() {
+  const letta = yield* LettaConfig.LettaConfig
+  const outcome = yield* Effect.either(LettaCheck.all)
+  if (Either.isRight(outcome)) {
+    const { agent, health } = outcome.right
+    return yield* Effect.logInfo(
+      `Letta ${health.version} at ${letta.baseUrl} answers and accepts the credentials` +
+        Option.match(agent, { onNone: () => "", onSome: (a) => `; agent ${a.name} (${a.id}) found` })
+    )
+  }
+  const failure = outcome.left
+  // Letta's own words may already say what to do (a refused key names LETTA_API_KEY)
+  const advice = failure.error.message.includes(failure.fix) ? "" : `; fix: ${failure.fix}`
+  return yield* Effect.logWarning(`Letta check (${failure.step}) failed: ${failure.error.message}${advice}. ${consequences[failure.step]}`)
+})
+
+const announce = Layer.scopedDiscard(Effect.gen(function*() {
   const server = yield* HttpServer.HttpServer
   const settings = yield* ServerConfig.ServerConfig
   const address = server.address
   const url = address._tag === "TcpAddress" ? `http://${address.hostname}:${address.port}` : "unix socket"
   const key = Option.isSome(settings.apiKey) ? "the value of PIPELINE_API_KEY" : "any value (PIPELINE_API_KEY is not set)"
+  // the routes already serve: the check runs beside them, and "Listening" waits for it only briefly, so that its
+  // findings come first in the log and its calls to Letta are over before a client's, unless Letta is slow to answer
+  const check = yield* Effect.forkScoped(checkLetta)
+  yield* Effect.timeoutOption(Fiber.await(check), lettaCheckWait)
   yield* Effect.logInfo(`Listening on ${url}`)
   yield* Effect.logInfo(`Chat page: open ${url}/ in a browser`)
   yield* Effect.logInfo(
@@ -94,7 +130,9 @@ const announce = Layer.effectDiscard(Effect.gen(function*() {
 }))
 
 /**
- * Serves on a port, with graceful shutdown; settings from the environment.
+ * Serves on a port, with graceful shutdown; settings from the environment. Once the routes serve, Letta is checked
+ * (`LettaCheck.all`): a warning per failure, logged before `Listening on …` unless the check takes longer than
+ * 2 seconds (it then goes on beside the server).
  *
  * @category layers
  */

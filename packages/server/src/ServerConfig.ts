@@ -24,8 +24,8 @@
  *
  * @since 0.1.0
  */
-import { LettaConfig } from "@letta-pipeline/core"
-import { Config, type ConfigError, Context, Duration, Layer, Option, type Redacted } from "effect"
+import { EnvConfig, LettaConfig } from "@letta-pipeline/core"
+import { Config, type ConfigError, Context, Duration, type Effect, Layer, Option, type Redacted } from "effect"
 
 /** @category models */
 export type StatusEvents = "on" | "off" | "auto"
@@ -104,17 +104,21 @@ export const defaults: Settings = {
   wsPingInterval: Duration.seconds(30)
 }
 
-/** @category constructors */
-export const config: Config.Config<Settings> = Config.all({
+/**
+ * The settings from the variables in the module docs, an empty variable counting as unset (`EnvConfig.load`).
+ *
+ * @category constructors
+ */
+export const config: Effect.Effect<Settings, ConfigError.ConfigError> = EnvConfig.load(Config.all({
   apiKey: Config.option(Config.redacted("PIPELINE_API_KEY")),
   pipelineId: Config.string("PIPELINE_ID").pipe(
-    Config.validate({ message: "PIPELINE_ID: letters, digits, _ and - only", validation: (id) => /^[\w-]+$/.test(id) }),
+    Config.validate({ message: "PIPELINE_ID: expected letters, digits, _ and - only", validation: (id) => /^[\w-]+$/.test(id) }),
     Config.withDefault(defaults.pipelineId)
   ),
   corsOrigins: list("PIPELINE_CORS_ORIGINS"),
   allowedHosts: Config.map(list("PIPELINE_ALLOWED_HOSTS"), (hosts) => hosts.map((host) => host.toLowerCase())),
   maxBodyBytes: Config.integer("PIPELINE_MAX_BODY").pipe(
-    Config.validate({ message: "PIPELINE_MAX_BODY: a number of bytes, at least 1", validation: (n) => n >= 1 }),
+    Config.validate({ message: "PIPELINE_MAX_BODY: expected a number of bytes, at least 1", validation: (n) => n >= 1 }),
     Config.withDefault(defaults.maxBodyBytes)
   ),
   heartbeat: LettaConfig.duration("PIPELINE_HEARTBEAT").pipe(Config.withDefault(defaults.heartbeat)),
@@ -129,7 +133,7 @@ export const config: Config.Config<Settings> = Config.all({
     Config.withDefault<StatelessChats>(defaults.statelessChats)
   ),
   toolResultMax: Config.integer("PIPELINE_TOOL_RESULT_MAX").pipe(
-    Config.validate({ message: "PIPELINE_TOOL_RESULT_MAX: a number of bytes, at least 256", validation: (n) => n >= 256 }),
+    Config.validate({ message: "PIPELINE_TOOL_RESULT_MAX: expected a number of bytes, at least 256", validation: (n) => n >= 256 }),
     Config.withDefault(defaults.toolResultMax)
   ),
   openWebUIToolCalls: Config.literal("items", "details")("PIPELINE_OPENWEBUI_TOOL_CALLS").pipe(
@@ -139,12 +143,12 @@ export const config: Config.Config<Settings> = Config.all({
     Config.withDefault<ToolCalls>(defaults.toolCalls)
   ),
   wsMaxSockets: Config.integer("PIPELINE_WS_MAX_SOCKETS").pipe(
-    Config.validate({ message: "PIPELINE_WS_MAX_SOCKETS: a number of sockets, at least 1", validation: (n) => n >= 1 }),
+    Config.validate({ message: "PIPELINE_WS_MAX_SOCKETS: expected a number of sockets, at least 1", validation: (n) => n >= 1 }),
     Config.withDefault(defaults.wsMaxSockets)
   ),
   wsIdleTimeout: positiveDuration("PIPELINE_WS_IDLE_TIMEOUT", defaults.wsIdleTimeout),
   wsPingInterval: positiveDuration("PIPELINE_WS_PING_INTERVAL", defaults.wsPingInterval)
-})
+}))
 
 /** @category constructors */
 export const make = (options: Partial<Settings> = {}): Settings => ({ ...defaults, ...options })

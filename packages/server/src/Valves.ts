@@ -43,7 +43,7 @@ export interface Service {
 /** @category services */
 export class ValvesStore extends Context.Tag("@letta-pipeline/server/Valves")<ValvesStore, Service>() {}
 
-const decode = Schema.decodeUnknown(Valves, { onExcessProperty: "error" })
+const decode = Schema.decodeUnknown(Valves, { onExcessProperty: "error", errors: "all" })
 
 /** Starts from the server and Letta settings. @category layers */
 export const layer: Layer.Layer<ValvesStore, never, ServerConfig.ServerConfig | LettaConfig.LettaConfig> = Layer.effect(

@@ -4,8 +4,8 @@
  * a check fails.
  */
 import { Command, Options } from "@effect/cli"
-import { LettaBackend, LettaClient, type LettaConfig } from "@letta-pipeline/core"
-import { Chunk, Clock, Data, Effect, Logger, LogLevel, Either, Option, Stream } from "effect"
+import { EnvConfig, LettaBackend, LettaCheck, LettaClient, type LettaConfig } from "@letta-pipeline/core"
+import { Chunk, Clock, ConfigError, Data, Effect, Either, Logger, LogLevel, Option, Stream } from "effect"
 import * as Display from "../Display.js"
 import * as Connection from "./connection.js"
 
@@ -55,7 +55,7 @@ export const doctor = Command.make("doctor", {
     const configured = yield* Effect.either(Connection.connect(given, "ignore"))
     if (Either.isLeft(configured)) {
       yield* failed(
-        `configuration: ${configured.left.message}`,
+        `configuration: ${ConfigError.isConfigError(configured.left) ? EnvConfig.describe(configured.left) : configured.left.message}`,
         "correct the variable or flag named above (the README's Configuration section lists them all)"
       )
       return yield* new DoctorFailed({ failures })
@@ -66,27 +66,13 @@ export const doctor = Command.make("doctor", {
 
     yield* Effect.gen(function*() {
       const client = yield* LettaClient.LettaClient
-      const health = yield* Effect.either(client.health)
-      if (Either.isLeft(health)) {
-        return yield* failed(
-          `reachable: ${health.left.message}`,
-          `start Letta (e.g. docker run -p 8283:8283 letta/letta) or point LETTA_BASE_URL at it (now ${settings.baseUrl}); ` +
-            "unset LETTA_BASE_URL to try the built-in emulated Letta"
-        )
-      }
+      // the checks the server also runs at start-up and for /ready
+      const health = yield* Effect.either(LettaCheck.reachable)
+      if (Either.isLeft(health)) return yield* failed(health.left.message, health.left.fix)
       yield* ok(display, `reachable: Letta ${health.right.version} (${health.right.status})`)
 
-      const agents = yield* Effect.either(client.listAgents())
-      if (Either.isLeft(agents)) {
-        const refused = agents.left._tag === "LettaError" &&
-          (agents.left.reason === "Unauthorized" || agents.left.reason === "Forbidden")
-        return yield* failed(
-          `credentials: ${agents.left.message}`,
-          refused
-            ? "set LETTA_API_KEY (Letta Cloud, or a key your server accepts) or LETTA_PASSWORD (self-hosted --secure)"
-            : "see the error above"
-        )
-      }
+      const agents = yield* Effect.either(LettaCheck.credentials())
+      if (Either.isLeft(agents)) return yield* failed(agents.left.message, agents.left.fix)
       yield* ok(display, `credentials: accepted (${agents.right.length} agent${agents.right.length === 1 ? "" : "s"} visible)`)
 
       if (Option.isNone(settings.agentId)) {

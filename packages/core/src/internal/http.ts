@@ -7,6 +7,7 @@ import { Duration, Effect, Either, Option, ParseResult, Schema } from "effect"
 import { DecodeError, excerptOf, HttpError, LettaError, type LettaErrorReason, type TimeoutPhase } from "../LettaError.js"
 import * as Json from "../JsonText.js"
 import * as LettaSchema from "../LettaSchema.js"
+import * as SchemaText from "../SchemaText.js"
 
 /** `METHOD url` without query string; base URLs never hold credentials (checked by the config). */
 export const describeRequest = (request: HttpClientRequest.HttpClientRequest): string => {
@@ -124,6 +125,17 @@ export const fromStatus = (
     })
   }
   const errorBody = decoded.right
+  // FastAPI's answer to a path it has no route for; Letta's own 404s say what is missing ("Agent with ID … not found").
+  // Not a missing agent, then, but a base URL that leads elsewhere (e.g. one ending in an extra path)
+  if (response.status === 404 && "detail" in errorBody && errorBody.detail === "Not Found") {
+    return new HttpError({
+      reason: "StatusCode",
+      request,
+      status: 404,
+      detail: "no such route, so no Letta API at this address: check LETTA_BASE_URL (the server's address, e.g. " +
+        "http://localhost:8283 or https://api.letta.com, without /v1)"
+    })
+  }
   const [detail, errorType] = "error" in errorBody
     ? [
       errorBody.error.detail === undefined || errorBody.error.detail === null
@@ -146,7 +158,11 @@ export const fromStatus = (
   })
 }
 
-export const formatParseError = (error: ParseResult.ParseError): string => ParseResult.TreeFormatter.formatErrorSync(error)
+/** A schema failure in one line (path, expected, actual), for a `DecodeError`'s detail; the tree is for debug logs. */
+export const formatParseError = (error: ParseResult.ParseError): string => SchemaText.describe(error)
+
+/** The whole tree of a schema failure, for the debug log. */
+export const parseErrorTree = (error: ParseResult.ParseError): string => ParseResult.TreeFormatter.formatErrorSync(error)
 
 export const invalidJson = (what: string, request: string, input: string, detail = "not valid JSON"): DecodeError =>
   new DecodeError({ reason: "Json", what, request, detail, excerpt: excerptOf(input) })
