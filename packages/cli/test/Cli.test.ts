@@ -186,13 +186,13 @@ layer(Live, { excludeTestServices: true })("letta-pipeline", (it) => {
         assert.strictEqual(agents.code, 0, agents.stderr)
         // the demo agent's id is the same in every run
         assert.deepStrictEqual((JSON.parse(agents.stdout) as ReadonlyArray<{ id: string; name: string }>).map((a) => [a.id, a.name]), [[
-          "agent-00000000-0000-4000-8000-000000000001",
+          "agent-a1b2c3d4-0000-4000-8000-000000000001",
           "demo-agent"
         ]])
         const doctor = yield* runCli(["doctor", "--skip-stream"])
         assert.strictEqual(doctor.code, 0, doctor.stdout)
         assert.include(doctor.stdout, "✓ configuration: the built-in emulated Letta (LETTA_BASE_URL is not set)")
-        assert.include(doctor.stdout, "✓ agent: demo-agent (agent-00000000-0000-4000-8000-000000000001)")
+        assert.include(doctor.stdout, "✓ agent: demo-agent (agent-a1b2c3d4-0000-4000-8000-000000000001)")
       }))
 
     it.effect("--base-url and --agent override the environment", () =>

@@ -96,7 +96,7 @@ const portFree = (port: number) =>
     server.listen(port, "127.0.0.1", () => server.close(() => resume(Effect.succeed(true))))
   }).pipe(Effect.filterOrFail((free) => free, () => new Error(`port ${port}, which the README uses, is taken on this machine`)))
 
-const demoAgentId = "agent-00000000-0000-4000-8000-000000000001"
+const demoAgentId = "agent-a1b2c3d4-0000-4000-8000-000000000001"
 const notice = "LETTA_BASE_URL is not set: using the built-in emulated Letta"
 
 /** What each command of the command line section must show (keyed by the command as the README writes it). */

@@ -1,7 +1,7 @@
 /**
  * One turn with a Letta agent, printed as it streams; exits 1 when the turn fails.
  *
- *   LETTA_BASE_URL=http://127.0.0.1:8283 LETTA_AGENT_ID=agent-00000000-0000-4000-8000-000000000001 \
+ *   LETTA_BASE_URL=http://127.0.0.1:8283 LETTA_AGENT_ID=agent-a1b2c3d4-0000-4000-8000-000000000001 \
  *     npx -y pnpm@10.34.9 exec tsx --conditions=@letta-pipeline/source packages/core/examples/chat.ts "Hello!"
  */
 import { NodeRuntime } from "@effect/platform-node"

@@ -36,7 +36,7 @@ export const demoAgentName = "demo-agent"
  * Id of the agent every emulator starts with: the same in every run, so that a command or a setting written down once
  * (`LETTA_AGENT_ID=…`) keeps working. @category constructors
  */
-export const demoAgentId = "agent-00000000-0000-4000-8000-000000000001"
+export const demoAgentId = "agent-a1b2c3d4-0000-4000-8000-000000000001"
 
 const make = Effect.gen(function*() {
   const server = yield* HttpServer.HttpServer

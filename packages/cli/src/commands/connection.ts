@@ -8,7 +8,7 @@ import { Options } from "@effect/cli"
 import type { HttpServerError } from "@effect/platform"
 import { LettaBackend, LettaClient, LettaConfig, LettaError, LettaSchema } from "@letta-pipeline/core"
 import { Emulator } from "@letta-pipeline/emulator"
-import { Config, type ConfigError, ConfigProvider, Context, Duration, Effect, Layer, Option, Redacted, Schema, type Scope } from "effect"
+import { Config, type ConfigError, ConfigProvider, Context, Duration, Effect, Layer, Option, Redacted, type Scope } from "effect"
 import * as Display from "../Display.js"
 
 export const flags = {
@@ -101,8 +101,10 @@ export const connect = (given: Flags, agent: "resolve" | "ignore" = "resolve"): 
         } satisfies LettaConfig.Settings
       })
     const embedded = Option.isNone(named)
-    if (agent === "ignore" || Option.isNone(chosen.agentId) || isAgentId(chosen.agentId.value)) return { settings: chosen, embedded }
+    if (agent === "ignore" || Option.isNone(chosen.agentId)) return { settings: chosen, embedded }
     const name = chosen.agentId.value
+    // shaped like an id (as the server's model rule): a valid one, or refused before any call to Letta
+    if (looksLikeId(name)) return { settings: { ...chosen, agentId: Option.some(yield* LettaClient.checkAgentId(name)) }, embedded }
     const id = yield* Effect.flatMap(LettaClient.LettaClient, (client) => client.listAgents()).pipe(
       Effect.flatMap((agents) => agentByName(agents, name, chosen.baseUrl)),
       Effect.provide(LettaBackend.layerSettings(chosen))
@@ -138,5 +140,5 @@ export const agentByName = (
   return Effect.succeed(first.id)
 }
 
-/** Whether a value is an agent id rather than a name. */
-export const isAgentId = Schema.is(LettaSchema.AgentId)
+/** Whether a value is meant as an agent id rather than a name: it starts with `agent-` (a valid id or not). */
+export const looksLikeId = (value: string): boolean => value.startsWith("agent-")

@@ -84,8 +84,8 @@ export const doctor = Command.make("doctor", {
       }
       const chosen = settings.agentId.value
       const agent = yield* Effect.either(
-        Connection.isAgentId(chosen)
-          ? client.getAgent(chosen)
+        Connection.looksLikeId(chosen)
+          ? Effect.flatMap(LettaClient.checkAgentId(chosen), (id) => client.getAgent(id))
           : Effect.flatMap(Connection.agentByName(agents.right, chosen, settings.baseUrl), (id) => client.getAgent(id))
       )
       if (Either.isLeft(agent)) {
