@@ -70,6 +70,10 @@ layer(Live, { excludeTestServices: true })("letta-pipeline", (it) => {
         const badUrl = yield* runCli(["agents"], { env: { LETTA_BASE_URL: "ftp://letta" } })
         assert.strictEqual(badUrl.code, 2)
         assert.include(oneLine(badUrl.stderr), "LETTA_BASE_URL")
+        // a wrong variable is one line naming it and what it should be, never Effect's rendering
+        const badEnvPort = yield* runCli(["serve"], { env: { PORT: "abc" } })
+        assert.strictEqual(badEnvPort.code, 2)
+        assert.strictEqual(badEnvPort.stderr.trim(), `Configuration error: PORT: expected a whole number, got "abc"`)
       }))
 
     it.effect("a Letta failure exits 1 with one line naming the cause", () =>

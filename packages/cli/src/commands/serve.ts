@@ -9,7 +9,7 @@ import { Emulator } from "@letta-pipeline/emulator"
 import { Server } from "@letta-pipeline/server"
 import { type ConfigError, Effect, Layer, Option } from "effect"
 import * as Connection from "./connection.js"
-import { host, port } from "./options.js"
+import { host, listenOn, port } from "./options.js"
 
 /** The pipeline over an in-process emulator; settings other than the URL still come from the environment. */
 const embeddedPipeline = Layer.unwrapEffect(Effect.gen(function*() {
@@ -43,4 +43,5 @@ const backend = Layer.unwrapEffect(
 )
 
 export const serve = Command.make("serve", { port: port(3000), host }, (options) =>
-  Layer.launch(Layer.merge(Server.layer(options), announceStore).pipe(Layer.provide(backend)))).pipe(Command.withDescription("Serve the pipeline over HTTP (an emulated Letta when LETTA_BASE_URL is unset)"))
+  Effect.flatMap(listenOn(options, 3000), (where) =>
+    Layer.launch(Layer.merge(Server.layer(where), announceStore).pipe(Layer.provide(backend))))).pipe(Command.withDescription("Serve the pipeline over HTTP (an emulated Letta when LETTA_BASE_URL is unset)"))
