@@ -35,6 +35,22 @@ const eventsOf = (answer: Answer) =>
   })
 
 /** Every status that opened is closed by a later `done: true`. */
+/**
+ * A 190 KB tool result and a 100 KB answer (the emulator's `huge-output` fault), streamed: every line within Open
+ * WebUI's read limit, the answer whole. The request's body and the content of the stream.
+ */
+const hugeTurn = Effect.gen(function*() {
+  const body = yield* chat("search for everything [[fault:huge-output]]", { stream: true })
+  const raw = yield* call("POST", "/v1/chat/completions", { body })
+  const longest = Math.max(...raw.text.split("\n").map((line) => Buffer.byteLength(line) + 1))
+  assert.isAtMost(longest, OpenAi.maxLineBytes)
+  const content = contentOf(chunksOf(raw.text))
+  const answer = content.slice(content.indexOf("Answer line 00001"))
+  assert.isAbove(Buffer.byteLength(answer), 100_000)
+  assert.include(answer, "Answer line 00001: \"quoted\" <tag> & café ☕ 🚀")
+  return { body, content }
+})
+
 const allClosed = (statuses: ReadonlyArray<Readonly<Record<string, unknown>>>) => {
   const lastOpen = statuses.findLastIndex((s) => s.done === false)
   return lastOpen === -1 || statuses.slice(lastOpen + 1).some((s) => s.done === true)
@@ -246,14 +262,7 @@ layer(serverLayer(), { excludeTestServices: true })("hardening", (it) => {
   describe("no line past Open WebUI's read limit", () => {
     it.effect("a 190 KB tool result and a 100 KB answer: every line at most 64 KiB, content whole, the result one line of 200 characters", () =>
       Effect.gen(function*() {
-        const body = yield* chat("search for everything [[fault:huge-output]]", { stream: true })
-        const raw = yield* call("POST", "/v1/chat/completions", { body })
-        const longest = Math.max(...raw.text.split("\n").map((line) => Buffer.byteLength(line) + 1))
-        assert.isAtMost(longest, OpenAi.maxLineBytes)
-        const content = contentOf(chunksOf(raw.text))
-        const answer = content.slice(content.indexOf("Answer line 00001"))
-        assert.isAbove(Buffer.byteLength(answer), 100_000)
-        assert.include(answer, "Answer line 00001: \"quoted\" <tag> & café ☕ 🚀")
+        const { body, content } = yield* hugeTurn
         const result = content.split("\n").find((line) => line.startsWith("←")) ?? ""
         assert.isAtMost([...result].length, "← `web_search: ".length + OpenAi.toolTextMax + "`  ".length)
         assert.isTrue(result.endsWith("…`  "), result)
@@ -380,14 +389,7 @@ layer(serverLayer(), { excludeTestServices: true })("hardening", (it) => {
 layer(serverLayer({ server: { toolCalls: "details" } }), { excludeTestServices: true })("hardening, details blocks", (it) => {
   it.effect("PIPELINE_TOOL_CALLS=details: a 190 KB tool result and a 100 KB answer: every line at most 64 KiB, content whole, the block cut with a note", () =>
     Effect.gen(function*() {
-      const body = yield* chat("search for everything [[fault:huge-output]]", { stream: true })
-      const raw = yield* call("POST", "/v1/chat/completions", { body })
-      const longest = Math.max(...raw.text.split("\n").map((line) => Buffer.byteLength(line) + 1))
-      assert.isAtMost(longest, OpenAi.maxLineBytes)
-      const content = contentOf(chunksOf(raw.text))
-      const answer = content.slice(content.indexOf("Answer line 00001"))
-      assert.isAbove(Buffer.byteLength(answer), 100_000)
-      assert.include(answer, "Answer line 00001: \"quoted\" <tag> & café ☕ 🚀")
+      const { body, content } = yield* hugeTurn
       assert.include(content, "… [cut: the first 16384 of")
       assert.isBelow(Buffer.byteLength(content.slice(0, content.indexOf("Answer line 00001"))), 150_000)
 
