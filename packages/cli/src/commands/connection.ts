@@ -67,20 +67,20 @@ export const embeddedNotice = (emulator: Emulator.Service) =>
   `with its demo agent ${emulator.demoAgent.name} (${emulator.demoAgent.id}). Set LETTA_BASE_URL (or --base-url) to ` +
   "use your Letta."
 
-/**
- * The Letta of a command: the configured one, or an emulator alive for the command's scope. The agent given by name is
- * resolved to its id here (one listing of the agents), so that everything after works with ids; a command that needs no
- * agent passes `"ignore"`.
- *
- * Fails with a `ConfigError` for an invalid setting, and a `LettaError` `NotFound` (or `InvalidRequest` when two agents
- * share the name) when no agent has the given name.
- */
 export interface Connection {
   readonly settings: LettaConfig.Settings
   /** No Letta was named: the built-in emulator answers. */
   readonly embedded: boolean
 }
 
+/**
+ * The Letta of a command: the configured one, or an emulator alive for the command's scope. An agent given by name is
+ * resolved to its id here (one listing of the agents), so that everything after works with ids; a value shaped like an
+ * id (`agent-…`) is checked as one, never looked up; a command that needs no agent passes `"ignore"`.
+ *
+ * Fails with a `ConfigError` for an invalid setting; a `LettaError` `InvalidId` for a malformed id, `InvalidRequest`
+ * when no agent, or more than one, has the given name; the listing's own failures.
+ */
 export const connect = (given: Flags, agent: "resolve" | "ignore" = "resolve"): Effect.Effect<
   Connection,
   LettaError.PipelineError | ConfigError.ConfigError | HttpServerError.ServeError,
