@@ -6,7 +6,7 @@
  */
 import { Options } from "@effect/cli"
 import type { HttpServerError } from "@effect/platform"
-import { LettaBackend, LettaClient, LettaConfig, LettaError, LettaSchema } from "@letta-pipeline/core"
+import { EnvConfig, LettaBackend, LettaClient, LettaConfig, LettaError, LettaSchema } from "@letta-pipeline/core"
 import { Emulator } from "@letta-pipeline/emulator"
 import { Config, type ConfigError, ConfigProvider, Context, Duration, Effect, Layer, Option, Redacted, type Scope } from "effect"
 import * as Display from "../Display.js"
@@ -53,10 +53,8 @@ export const settings = (given: Flags) => {
   )
 }
 
-/** `LETTA_BASE_URL` when set to something (a `.env` file's `LETTA_BASE_URL=` leaves it empty: unset). */
-export const configuredBaseUrl = Config.option(Config.string("LETTA_BASE_URL")).pipe(
-  Config.map(Option.filter((url) => url.trim() !== ""))
-)
+/** `LETTA_BASE_URL` when set (blank counts as unset, as for every setting: `EnvConfig.load`). */
+export const configuredBaseUrl = EnvConfig.load(Config.option(Config.string("LETTA_BASE_URL")))
 
 /** The emulated Letta of a command that names none (a token every 15 ms, as a model would stream). */
 export const embeddedEmulator = Emulator.layer({ tokenDelay: Duration.millis(15) })
@@ -88,7 +86,7 @@ export const connect = (given: Flags, agent: "resolve" | "ignore" = "resolve"): 
 > =>
   Effect.gen(function*() {
     const fromEnv = yield* settings(given)
-    const named = Option.isSome(given.baseUrl) && given.baseUrl.value.trim() !== "" ? given.baseUrl : yield* configuredBaseUrl
+    const named = Option.isSome(given.baseUrl) && !EnvConfig.isBlank(given.baseUrl.value) ? given.baseUrl : yield* configuredBaseUrl
     const chosen = Option.isSome(named)
       ? fromEnv
       : yield* Effect.gen(function*() {
