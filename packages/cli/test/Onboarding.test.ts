@@ -9,7 +9,7 @@ import { NodeContext } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
 import { Deferred, Duration, Effect, Exit } from "effect"
 import { spawn } from "node:child_process"
-import { existsSync, readFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
 import * as net from "node:net"
 import { fileURLToPath } from "node:url"
 import { cleanEnv } from "./utils/cli.js"
@@ -144,6 +144,20 @@ const cliCommands = commands(shBlocks(section("The command line"))[1] ?? "")
 const slug = (heading: string) => heading.trim().toLowerCase().replace(/[^\p{L}\p{N} -]/gu, "").replace(/ /g, "-")
 
 layer(NodeContext.layer, { excludeTestServices: true })("the README, followed literally", (it) => {
+  it("MIT in LICENSE and in every package.json; install runs nothing of the project's own (no postinstall)", () => {
+    assert.match(readFileSync(`${root}LICENSE`, "utf8"), /^MIT License/)
+    const manifests = ["", "bench/", ...readdirSync(`${root}packages`).map((name) => `packages/${name}/`)]
+      .map((dir) => `${root}${dir}package.json`).filter(existsSync)
+    assert.isAtLeast(manifests.length, 6)
+    for (const file of manifests) {
+      const manifest = JSON.parse(readFileSync(file, "utf8")) as { license?: string; scripts?: Record<string, string> }
+      assert.strictEqual(manifest.license, "MIT", file)
+      for (const hook of ["preinstall", "install", "postinstall", "prepare"]) {
+        assert.notProperty(manifest.scripts ?? {}, hook, `${file}: ${hook}`)
+      }
+    }
+  })
+
   it("every link points into the README or to a file of the repository", () => {
     const anchors = new Set([...readme.matchAll(/^#{1,4} (.*)$/gm)].map((m) => slug(m[1] ?? "")))
     const links = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1] ?? "").filter((link) => !/^https?:/.test(link))
