@@ -239,7 +239,7 @@ const settings: Config.Config<Settings> = fields.pipe(
     validation: (settings) => settings.backend === "rest" || Option.isNone(settings.password)
   }),
   Config.validate({
-    message: "LETTA_MODE=poll needs the REST API: the App Server has no background runs",
+    message: "LETTA_MODE=poll needs the REST API (LETTA_BACKEND=rest): the App Server (LETTA_BACKEND=app-server) has no background runs",
     validation: (settings) => settings.backend === "rest" || settings.mode === "stream"
   })
 )

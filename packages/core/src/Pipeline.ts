@@ -7,14 +7,15 @@
  *
  * @since 0.1.0
  */
-import { Chunk, Context, Effect, Layer, Option, type Scope, Stream } from "effect"
-import type { ConfigError } from "effect/ConfigError"
+import type { Socket } from "@effect/platform"
+import { Chunk, ConfigError, Context, Effect, Layer, Option, type Scope, Stream } from "effect"
 import * as ChatStream from "./ChatStream.js"
 import { turnTimeout } from "./internal/timeouts.js"
 import * as LettaBackend from "./LettaBackend.js"
 import * as LettaClient from "./LettaClient.js"
 import * as LettaConfig from "./LettaConfig.js"
 import { LettaError, type PipelineError } from "./LettaError.js"
+import * as LettaRuns from "./LettaRuns.js"
 import type * as LettaSchema from "./LettaSchema.js"
 import * as OpenWebUITask from "./OpenWebUITask.js"
 import * as PipeRequest from "./PipeRequest.js"
@@ -59,18 +60,37 @@ interface PollState {
 }
 
 /**
- * Builds the pipeline over a `LettaClient`, its settings and the hooks.
+ * The runs poll mode needs, or the `ConfigError` that says this backend has none (the App Server's layer provides no
+ * `LettaRuns`); `None` in stream mode, which needs none.
+ */
+const runsFor = (
+  settings: LettaConfig.Settings
+): Effect.Effect<Option.Option<LettaRuns.Service>, ConfigError.ConfigError> =>
+  settings.mode === "stream" ? Effect.succeedNone : Effect.serviceOption(LettaRuns.LettaRuns).pipe(
+    Effect.filterOrFail(Option.isSome, () =>
+      ConfigError.InvalidData(
+        ["LETTA_MODE"],
+        `LETTA_MODE=poll needs background runs, which only the REST API has (LETTA_BACKEND=rest); ` +
+          `LETTA_BACKEND=${settings.backend} offers none: use LETTA_MODE=stream`
+      ))
+  )
+
+/**
+ * Builds the pipeline over a `LettaClient`, its settings and the hooks. Poll mode (`LETTA_MODE=poll`) also needs
+ * `LettaRuns`, which only the REST layers provide: without it, building fails with a `ConfigError` naming `LETTA_MODE`
+ * and `LETTA_BACKEND`.
  *
  * @category constructors
  */
 export const make: Effect.Effect<
   Service,
-  never,
+  ConfigError.ConfigError,
   LettaClient.LettaClient | LettaConfig.LettaConfig | PipelineHooks.PipelineHooks | Scope.Scope
 > = Effect.gen(function*() {
   const client = yield* LettaClient.LettaClient
   const settings = yield* LettaConfig.LettaConfig
   const hooks = yield* PipelineHooks.PipelineHooks
+  const runs = yield* runsFor(settings)
 
   yield* Effect.acquireRelease(
     Effect.logInfo(
@@ -103,16 +123,16 @@ export const make: Effect.Effect<
    * The seed's polling, done right: start a background run, then follow its status and messages. The run's end becomes
    * a `stop_reason` message, so a failed run fails by the same rule as a streamed one (`ChatStream.toEvents`).
    */
-  const pollRun = (agentId: string, messages: ReadonlyArray<LettaSchema.MessageCreate>) =>
+  const pollRun = (runs: LettaRuns.Service, agentId: string, messages: ReadonlyArray<LettaSchema.MessageCreate>) =>
     Stream.unwrap(
-      Effect.map(client.createRun(agentId, { messages }), (run) =>
+      Effect.map(runs.createRun(agentId, { messages }), (run) =>
         Stream.paginateChunkEffect<PollState, LettaSchema.LettaMessage, PipelineError, never>(
           { after: undefined, wait: false },
           (state) =>
             Effect.gen(function*() {
               if (state.wait) yield* Effect.sleep(settings.pollInterval)
-              const current = yield* client.getRun(run.id)
-              const batch = yield* client.listRunMessages(run.id, { after: state.after, limit: pollPageSize })
+              const current = yield* runs.getRun(run.id)
+              const batch = yield* runs.listRunMessages(run.id, { after: state.after, limit: pollPageSize })
               const lastId = batch.findLast((message) => "id" in message && typeof message.id === "string")
               const after = lastId !== undefined && "id" in lastId && typeof lastId.id === "string"
                 ? lastId.id
@@ -141,9 +161,9 @@ export const make: Effect.Effect<
     const conversationId = request.conversationId
     // REST needs it for `default`; the App Server for every conversation
     const agentOfConversation = { agent_id: agentId }
-    if (settings.mode === "poll") {
+    if (Option.isSome(runs)) {
       return conversationId === undefined
-        ? pollRun(agentId, messages)
+        ? pollRun(runs.value, agentId, messages)
         : Stream.fromIterableEffect(
           Effect.map(
             client.sendConversation(conversationId, { messages, ...agentOfConversation }),
@@ -192,18 +212,23 @@ export const make: Effect.Effect<
  */
 export const layer: Layer.Layer<
   Pipeline,
-  never,
+  ConfigError.ConfigError,
   LettaClient.LettaClient | LettaConfig.LettaConfig | PipelineHooks.PipelineHooks
 > = Layer.scoped(Pipeline, make)
 
 /**
- * Everything from these settings, with identity hooks.
+ * Everything from these settings, with identity hooks; the App Server's sockets from the context's WebSocket
+ * constructor.
  *
  * @category layers
  */
 export const layerSettings = (
   settings: LettaConfig.Settings
-): Layer.Layer<Pipeline | LettaClient.LettaClient | LettaConfig.LettaConfig, ConfigError> =>
+): Layer.Layer<
+  Pipeline | LettaClient.LettaClient | LettaConfig.LettaConfig,
+  ConfigError.ConfigError,
+  Socket.WebSocketConstructor
+> =>
   layer.pipe(Layer.provide(PipelineHooks.layerIdentity), Layer.provideMerge(LettaBackend.layerSettings(settings)))
 
 /**
@@ -211,8 +236,11 @@ export const layerSettings = (
  *
  * @category layers
  */
-export const layerConfig: Layer.Layer<Pipeline | LettaClient.LettaClient | LettaConfig.LettaConfig, ConfigError> =
-  layer.pipe(
+export const layerConfig: Layer.Layer<
+  Pipeline | LettaClient.LettaClient | LettaConfig.LettaConfig,
+  ConfigError.ConfigError,
+  Socket.WebSocketConstructor
+> = layer.pipe(
     Layer.provide(PipelineHooks.layerIdentity),
     Layer.provideMerge(LettaBackend.layerConfig)
   )

@@ -1,3 +1,4 @@
+import { NodeSocket } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Either, Fiber, Layer, Option, Redacted, Schema, Stream } from "effect"
 import { ChatStream, LettaBackend, LettaClient, LettaConfig, LettaError, type LettaSchema } from "../src/index.js"
@@ -26,7 +27,7 @@ const clientOf = (replay: Replay.Replay, token?: string) =>
     LettaBackend.layerSettings(LettaConfig.make({
       baseUrl: replay.url,
       ...(token === undefined ? {} : { apiKey: Option.some(Redacted.make(token)) })
-    })).pipe(Layer.orDie)
+    })).pipe(Layer.provide(NodeSocket.layerWebSocketConstructor), Layer.orDie)
   )
 
 const sendTurn = (client: LettaClient.Service, frames: typeof toolTurn) => {

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Duration, Effect, Fiber, Option, Redacted, Schedule, Stream, TestClock } from "effect"
-import { LettaClient, LettaError } from "../src/index.js"
+import { LettaClient, LettaError, LettaRuns } from "../src/index.js"
 import * as Letta from "./utils/letta.js"
 import * as Mock from "./utils/MockHttpClient.js"
 
@@ -122,10 +122,10 @@ describe("LettaClient requests", () => {
 
   it.effect("starts a background run and reads it back", () =>
     Effect.gen(function*() {
-      const client = yield* LettaClient.LettaClient
-      const run = yield* client.createRun(Letta.agentId, { messages: turn.messages })
-      const again = yield* client.getRun(run.id)
-      const messages = yield* client.listRunMessages(run.id, { after: "message-1" })
+      const runs = yield* LettaRuns.LettaRuns
+      const run = yield* runs.createRun(Letta.agentId, { messages: turn.messages })
+      const again = yield* runs.getRun(run.id)
+      const messages = yield* runs.listRunMessages(run.id, { after: "message-1" })
       assert.strictEqual(again.status, "running")
       assert.strictEqual(messages.length, 1)
       const urls = (yield* Mock.recorded).map((r) => `${r.method} ${r.url}`)
@@ -157,7 +157,7 @@ describe("LettaClient ids", () => {
       }
       const conversation = yield* Effect.flip(Stream.runDrain(client.streamConversation("conv-../x", turn)))
       assert.strictEqual(conversation._tag === "LettaError" && conversation.reason, "InvalidId")
-      const run = yield* Effect.flip(client.getRun("run-1/../../agents"))
+      const run = yield* Effect.flip((yield* LettaRuns.LettaRuns).getRun("run-1/../../agents"))
       assert.strictEqual(run._tag === "LettaError" && run.reason, "InvalidId")
       assert.deepStrictEqual(yield* Mock.recorded, [])
     }).pipe(Effect.provide(Mock.clientLayer(okStream))))

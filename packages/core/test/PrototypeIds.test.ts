@@ -5,6 +5,7 @@
  * object would find the prototype's member (a function, or the prototype itself) and kill the turn with a defect.
  * The OpenAI surfaces are tested in packages/server/test/SecurityMarkup.test.ts.
  */
+import { NodeSocket } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Layer, Option, Schema, Stream } from "effect"
 import { ChatStream, LettaBackend, LettaClient, LettaConfig, type LettaSchema, StreamEvent } from "../src/index.js"
@@ -126,7 +127,10 @@ describe("prototype-named ids", () => {
         const replay = yield* Replay.replay({ frames })
         const client = yield* Effect.provide(
           LettaClient.LettaClient,
-          LettaBackend.layerSettings(LettaConfig.make({ baseUrl: replay.url })).pipe(Layer.orDie)
+          LettaBackend.layerSettings(LettaConfig.make({ baseUrl: replay.url })).pipe(
+            Layer.provide(NodeSocket.layerWebSocketConstructor),
+            Layer.orDie
+          )
         )
         const input = Schema.decodeUnknownSync(RecordedInput)(Replay.command(frames, "input"))
         const events = yield* toEvents(client.streamConversation(input.runtime.conversation_id, {

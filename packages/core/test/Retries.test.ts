@@ -3,7 +3,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Fiber, Option, Stream, TestClock } from "effect"
-import { LettaClient } from "../src/index.js"
+import { LettaClient, LettaRuns } from "../src/index.js"
 import * as Letta from "./utils/letta.js"
 import * as Mock from "./utils/MockHttpClient.js"
 
@@ -90,15 +90,16 @@ describe("LettaClient retries", () => {
   it.effect("writes and turns are sent once, whatever the failure: no duplicate user message", () =>
     Effect.gen(function*() {
       const client = yield* LettaClient.LettaClient
+      const runs = yield* LettaRuns.LettaRuns
       const turn = { messages: [{ role: "user" as const, content: "Hello" }] }
       const failures = yield* Effect.all([
         Effect.flip(Stream.runDrain(client.streamMessage(Letta.agentId, { ...turn, stream_tokens: true }))),
         Effect.flip(Stream.runDrain(client.streamConversation(Letta.conversationId, { ...turn, agent_id: Letta.agentId }))),
         Effect.flip(client.sendMessage(Letta.agentId, turn)),
         Effect.flip(client.sendConversation(Letta.conversationId, { ...turn, agent_id: Letta.agentId })),
-        Effect.flip(client.createRun(Letta.agentId, turn)),
+        Effect.flip(runs.createRun(Letta.agentId, turn)),
         Effect.flip(client.createConversation(Letta.agentId)),
-        Effect.flip(client.cancelRuns(Letta.agentId))
+        Effect.flip(runs.cancelRuns(Letta.agentId))
       ])
       assert.isTrue(failures.every((error) => error._tag === "LettaError" && error.status === 503))
       const requests = yield* Mock.recorded

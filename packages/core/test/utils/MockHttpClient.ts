@@ -3,7 +3,7 @@
  */
 import { HttpClient, HttpClientError, type HttpClientRequest, HttpClientResponse } from "@effect/platform"
 import { Context, Effect, Layer, Ref } from "effect"
-import { LettaClient, LettaConfig } from "../../src/index.js"
+import { LettaClient, LettaConfig, type LettaRuns } from "../../src/index.js"
 
 export interface Recorded {
   readonly method: string
@@ -69,11 +69,11 @@ export const layer = (respond: Responder): Layer.Layer<HttpClient.HttpClient | R
       ))
   ).pipe(Layer.provideMerge(Layer.effect(Requests, Ref.make<ReadonlyArray<Recorded>>([]))))
 
-/** A LettaClient over the mock, with the given settings. */
+/** A LettaClient and its LettaRuns over the mock, with the given settings. */
 export const clientLayer = (
   respond: Responder,
   settings: Parameters<typeof LettaConfig.make>[0] = {}
-): Layer.Layer<LettaClient.LettaClient | LettaConfig.LettaConfig | Requests> =>
+): Layer.Layer<LettaClient.LettaClient | LettaRuns.LettaRuns | LettaConfig.LettaConfig | Requests> =>
   LettaClient.layer.pipe(
     Layer.provideMerge(layer(respond)),
     Layer.provideMerge(LettaConfig.layer({ baseUrl, ...settings }))
