@@ -3,7 +3,7 @@
  * outlast the grace period are cut.
  */
 import { HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
-import { NodeHttpClient } from "@effect/platform-node"
+import { NodeHttpClient, NodeSocket } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { ConversationStore, LettaConfig, Pipeline } from "@letta-pipeline/core"
 import { Emulator } from "@letta-pipeline/emulator"
@@ -14,7 +14,9 @@ import { contentOf, dataLines } from "./utils/harness.js"
 const started = (grace: string) =>
   Effect.gen(function*() {
     const emulator = yield* Emulator.Emulator
-    const core = Pipeline.layerSettings(LettaConfig.make({ baseUrl: emulator.url }))
+    const core = Pipeline.layerSettings(LettaConfig.make({ baseUrl: emulator.url })).pipe(
+      Layer.provide(NodeSocket.layerWebSocketConstructor)
+    )
     const server = Server.layer({ port: 0, host: "127.0.0.1" }).pipe(
       Layer.provide(core),
       Layer.provide(ConversationStore.layerMemory),

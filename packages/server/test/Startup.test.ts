@@ -4,7 +4,7 @@
  * recovering once it accepts them, and a `/v1` base URL that works.
  */
 import { HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
-import { NodeHttpClient } from "@effect/platform-node"
+import { NodeHttpClient, NodeSocket } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { ConversationStore, LettaConfig, Pipeline } from "@letta-pipeline/core"
 import { Emulator } from "@letta-pipeline/emulator"
@@ -34,7 +34,9 @@ const started = <E>(core: Layer.Layer<Server.Requirements, E>) =>
 
 /** Core over these settings, with an in-memory conversation store. */
 const core = (settings: LettaConfig.Settings) =>
-  Layer.merge(Pipeline.layerSettings(settings), ConversationStore.layerMemory)
+  Layer.merge(Pipeline.layerSettings(settings), ConversationStore.layerMemory).pipe(
+    Layer.provide(NodeSocket.layerWebSocketConstructor)
+  )
 
 const get = (url: string) =>
   Effect.flatMap(HttpClient.HttpClient, (client) =>

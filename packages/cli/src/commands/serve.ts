@@ -3,7 +3,8 @@
  * emulated Letta in this process with a demo agent.
  */
 import { Command } from "@effect/cli"
-import type { HttpServerError } from "@effect/platform"
+import type { HttpServerError, Socket } from "@effect/platform"
+import { NodeSocket } from "@effect/platform-node"
 import { ConversationStore, LettaConfig, type LettaError, Pipeline } from "@letta-pipeline/core"
 import { Emulator } from "@letta-pipeline/emulator"
 import { Server } from "@letta-pipeline/server"
@@ -31,16 +32,21 @@ const announceStore = Layer.effectDiscard(Effect.flatMap(ConversationStore.Conve
 /**
  * The pipeline and the conversation store: the configured Letta with the configured store, or the embedded emulator
  * with an in-memory store (the emulator forgets its conversations at exit, so a lasting map would point at nothing).
+ * An App Server's sockets are Node's (`ws`).
  */
 const backend = Layer.unwrapEffect(
   Effect.map(
     Connection.configuredBaseUrl,
-    (url): Layer.Layer<Server.Requirements, ConfigError.ConfigError | HttpServerError.ServeError | LettaError.StoreError> =>
+    (url): Layer.Layer<
+      Server.Requirements,
+      ConfigError.ConfigError | HttpServerError.ServeError | LettaError.StoreError,
+      Socket.WebSocketConstructor
+    > =>
       Option.isNone(url)
         ? Layer.merge(embeddedPipeline, ConversationStore.layerMemory)
         : Layer.merge(Pipeline.layerConfig, ConversationStore.layerConfig)
   )
-)
+).pipe(Layer.provide(NodeSocket.layerWebSocketConstructor))
 
 export const serve = Command.make("serve", { port: port(3000), host }, (options) =>
   Effect.flatMap(listenOn(options, 3000), (where) =>

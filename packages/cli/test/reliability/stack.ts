@@ -3,7 +3,7 @@
  * key, on loopback ports, with every log line captured so that the suite can prove no secret reaches them.
  */
 import { HttpServer } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
+import { NodeHttpServer, NodeSocket } from "@effect/platform-node"
 import { ConversationStore, LettaConfig, Pipeline } from "@letta-pipeline/core"
 import { Emulator, type EmulatorConfig } from "@letta-pipeline/emulator"
 import { Server, ServerConfig } from "@letta-pipeline/server"
@@ -88,7 +88,7 @@ export const stackLayer = (options: Options = {}) => {
       password: Option.some(Redacted.make(secrets.lettaPassword)),
       agentId: Option.some(emulator.demoAgent.id),
       ...options.letta
-    }))))
+    })))).pipe(Layer.provide(NodeSocket.layerWebSocketConstructor))
   return Server.layerApp.pipe(
     Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
     Layer.provideMerge(core),

@@ -2,7 +2,7 @@
  * Talking to an in-process emulator: raw HTTP (wire-level checks) and core's client (integration).
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
-import { NodeHttpClient } from "@effect/platform-node"
+import { NodeHttpClient, NodeSocket } from "@effect/platform-node"
 import { LettaConfig, Pipeline } from "@letta-pipeline/core"
 import { Effect, Layer, Schema } from "effect"
 import { Emulator, type EmulatorConfig } from "../../src/index.js"
@@ -58,6 +58,6 @@ export const emulatorLayer = (options: Partial<EmulatorConfig.Settings> = {}) =>
 export const coreLayer = (settings: Parameters<typeof LettaConfig.make>[0] = {}) =>
   Layer.unwrapEffect(Effect.map(Emulator.Emulator, (emulator) => {
     return Pipeline.layerSettings(LettaConfig.make({ ...settings, baseUrl: emulator.url }))
-  }))
+  })).pipe(Layer.provide(NodeSocket.layerWebSocketConstructor))
 
 export const turn = (content: string) => ({ messages: [{ role: "user" as const, content }] })

@@ -25,7 +25,7 @@ const core = (options: Options) =>
       ...(options.pinDemoAgent === true ? { agentId: Option.some(emulator.demoAgent.id) } : {}),
       ...options.letta
     }))
-  }))
+  })).pipe(Layer.provide(NodeSocket.layerWebSocketConstructor))
 
 /** Server + emulator; the test's `HttpClient` talks to the server. */
 export const serverLayer = (options: Options = {}) =>
