@@ -1,7 +1,9 @@
+import { Socket } from "@effect/platform"
 import { NodeSocket } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Either, Fiber, Layer, Option, Redacted, Schema, Stream } from "effect"
-import { ChatStream, LettaBackend, LettaClient, LettaConfig, LettaError, type LettaSchema } from "../src/index.js"
+import { AppServerClient, ChatStream, LettaBackend, LettaClient, LettaConfig, LettaError, type LettaSchema } from "../src/index.js"
+import * as Session from "../src/internal/appServerSession.js"
 import * as Replay from "./utils/appServerReplay.js"
 
 const toolTurn = Replay.recording("ws-frames-tool-turn.jsonl")
@@ -269,3 +271,45 @@ describe("AppServerClient against recorded App Server sessions", () => {
       assert.include(error.message, "App Server")
     }))
 })
+
+describe("AppServerClient sockets", () => {
+  it.scoped("are made by the context's WebSocket constructor, with the bearer token as a { headers } init", () =>
+    Effect.gen(function*() {
+      const replay = yield* Replay.replay({ frames: simpleTurn, token: "app-server-secret" })
+      const made: Array<{ url: string; init: unknown }> = []
+      const recording = Layer.effect(
+        Socket.WebSocketConstructor,
+        Effect.map(Socket.WebSocketConstructor, (construct) => (url: string, init?: string | Array<string>) => {
+          made.push({ url, init })
+          return construct(url, init)
+        })
+      ).pipe(Layer.provide(NodeSocket.layerWebSocketConstructor))
+      const client = yield* Effect.provide(
+        LettaClient.LettaClient,
+        LettaBackend.layerSettings(LettaConfig.make({
+          baseUrl: replay.url,
+          apiKey: Option.some(Redacted.make("app-server-secret"))
+        })).pipe(Layer.provide(recording), Layer.orDie)
+      )
+      assert.strictEqual((yield* client.health).version, "0.32.18")
+      assert.deepStrictEqual(made, [{ url: AppServerClient.socketUrl(replay.url), init: { headers: { authorization: "Bearer app-server-secret" } } }])
+    }))
+
+  it.scoped("a frame larger than the session's bound fails the turn with a TooLarge DecodeError", () =>
+    Effect.gen(function*() {
+      const replay = yield* Replay.replay({ frames: simpleTurn })
+      const session = yield* Session.make({
+        url: replay.url,
+        token: Option.none(),
+        timeouts: LettaConfig.defaults.timeouts,
+        retries: 0,
+        maxFrameSize: 64
+      }).pipe(Effect.provide(NodeSocket.layerWebSocketConstructor))
+      const { agent_id, conversation_id, text } = inputOf(simpleTurn)
+      const error = yield* Effect.flip(Stream.runDrain(session.turn({ agent_id, conversation_id }, text)))
+      assert.strictEqual(error._tag, "DecodeError")
+      assert.strictEqual(error._tag === "DecodeError" ? error.reason : undefined, "TooLarge")
+      assert.include(error.message, "more than 64")
+    }))
+})
+

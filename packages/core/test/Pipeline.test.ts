@@ -1,6 +1,17 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Duration, Effect, Fiber, Layer, Logger, Option, Ref, Stream, TestClock } from "effect"
-import { ChatStream, LettaError, OpenWebUITask, Pipeline, PipelineHooks, StreamEvent } from "../src/index.js"
+import { NodeSocket } from "@effect/platform-node"
+import { Chunk, type ConfigError, Duration, Effect, Either, Fiber, Layer, Logger, Option, Ref, Stream, TestClock } from "effect"
+import {
+  ChatStream,
+  EnvConfig,
+  LettaClient,
+  LettaConfig,
+  LettaError,
+  OpenWebUITask,
+  Pipeline,
+  PipelineHooks,
+  StreamEvent
+} from "../src/index.js"
 import * as Letta from "./utils/letta.js"
 import * as Mock from "./utils/MockHttpClient.js"
 
@@ -392,6 +403,43 @@ describe("poll mode", () => {
     }).pipe(Effect.provide(pipelineLayer(() =>
       Mock.json({ messages: [Letta.assistant("Blocking answer.")], stop_reason: Letta.stopReason(), usage: Letta.usage })
     , { mode: "poll" }))))
+})
+
+describe("poll mode needs LettaRuns, which only the REST layers provide", () => {
+  const building = (layer: Layer.Layer<Pipeline.Pipeline, ConfigError.ConfigError>) =>
+    Effect.scoped(Effect.either(Layer.build(layer)))
+
+  it.effect("over the App Server, building the pipeline fails with a ConfigError naming LETTA_MODE and LETTA_BACKEND", () =>
+    Effect.gen(function*() {
+      const settings = LettaConfig.make({ baseUrl: "ws://127.0.0.1:4500", mode: "poll" })
+      const built = yield* building(
+        Pipeline.layerSettings(settings).pipe(Layer.provide(NodeSocket.layerWebSocketConstructor))
+      )
+      assert.isTrue(Either.isLeft(built))
+      if (Either.isRight(built)) return
+      const line = EnvConfig.describe(built.left)
+      assert.include(line, "LETTA_MODE=poll")
+      assert.include(line, "LETTA_BACKEND=rest")
+      assert.include(line, "LETTA_BACKEND=app-server")
+      // in stream mode the same backend builds (no socket is opened before a call)
+      const streaming = yield* building(
+        Pipeline.layerSettings({ ...settings, mode: "stream" }).pipe(Layer.provide(NodeSocket.layerWebSocketConstructor))
+      )
+      assert.isTrue(Either.isRight(streaming))
+    }))
+
+  it.effect("a client without LettaRuns fails in poll mode when built, and builds in stream mode", () =>
+    Effect.gen(function*() {
+      const over = (mode: "stream" | "poll") =>
+        Pipeline.layer.pipe(
+          Layer.provide(PipelineHooks.layerIdentity),
+          Layer.provide(LettaClient.layerTest({})),
+          Layer.provide(LettaConfig.layer({ mode }))
+        )
+      const poll = yield* building(over("poll"))
+      assert.isTrue(Either.isLeft(poll) && EnvConfig.describe(poll.left).includes("LETTA_MODE=poll"))
+      assert.isTrue(Either.isRight(yield* building(over("stream"))))
+    }))
 })
 
 describe("lifecycle", () => {
