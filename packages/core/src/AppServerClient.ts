@@ -80,7 +80,10 @@ export const make: Effect.Effect<
     Stream.unwrap(Effect.gen(function*() {
       const id = yield* LettaClient.checkConversationId(conversationId)
       if (body.agent_id === undefined) {
-        return yield* new LettaError({ reason: "InvalidRequest", detail: "the App Server needs the agent of a conversation" })
+        return yield* new LettaError({
+          reason: "InvalidRequest",
+          detail: "the App Server needs the agent of a conversation"
+        })
       }
       const agent = yield* LettaClient.checkAgentId(body.agent_id)
       return turn({ agent_id: agent, conversation_id: id }, body.messages.at(-1)?.content ?? "")
@@ -113,7 +116,11 @@ export const make: Effect.Effect<
     getAgent: (agentId) =>
       Effect.gen(function*() {
         const id = yield* LettaClient.checkAgentId(agentId)
-        const { agent } = yield* command("agent_retrieve", { fields: { agent_id: id }, schema: AgentResponse, agentId: id })
+        const { agent } = yield* command("agent_retrieve", {
+          fields: { agent_id: id },
+          schema: AgentResponse,
+          agentId: id
+        })
         return agent === null ? yield* failed(`Agent ${id} not found`, id) : agent
       }),
     health: Effect.map(command("app_server_info", { schema: InfoResponse }), (info) => ({

@@ -22,7 +22,11 @@ import * as LettaConfig from "./LettaConfig.js"
  */
 export const layerSettings = (
   settings: LettaConfig.Settings
-): Layer.Layer<LettaClient.LettaClient | LettaConfig.LettaConfig, ConfigError.ConfigError, Socket.WebSocketConstructor> =>
+): Layer.Layer<
+  LettaClient.LettaClient | LettaConfig.LettaConfig,
+  ConfigError.ConfigError,
+  Socket.WebSocketConstructor
+> =>
   settings.backend === "app-server"
     ? AppServerClient.layer.pipe(Layer.provideMerge(Layer.succeed(LettaConfig.LettaConfig, settings)))
     : LettaClient.layerSettings(settings)

@@ -245,8 +245,11 @@ export const make: Effect.Effect<Service, never, HttpClient.HttpClient | LettaCo
  *
  * @category layers
  */
-export const layer: Layer.Layer<LettaClient | LettaRuns.LettaRuns, never, HttpClient.HttpClient | LettaConfig.LettaConfig> =
-  Layer.merge(Layer.effect(LettaClient, make), LettaRuns.layer)
+export const layer: Layer.Layer<
+  LettaClient | LettaRuns.LettaRuns,
+  never,
+  HttpClient.HttpClient | LettaConfig.LettaConfig
+> = Layer.merge(Layer.effect(LettaClient, make), LettaRuns.layer)
 
 /**
  * The client and its runs, their TLS-aware transport and these settings.

@@ -33,7 +33,7 @@ export interface Service {
     runId: string,
     query?: ListRunMessagesQuery
   ) => Effect.Effect<ReadonlyArray<LettaSchema.LettaMessage>, PipelineError>
-  /** `POST /v1/agents/{id}/messages/cancel`: the given runs, or all of the agent's; Letta's answer is run id → status. */
+  /** `POST /v1/agents/{id}/messages/cancel`: the given runs, or all of the agent's; answered run id → status. */
   readonly cancelRuns: (
     agentId: string,
     runIds?: ReadonlyArray<string>
@@ -65,7 +65,10 @@ export const make: Effect.Effect<Service, never, HttpClient.HttpClient | LettaCo
         const id = yield* checkRunId(runId)
         return yield* transport.json(HttpClientRequest.get(`/v1/runs/${id}`), { schema: LettaSchema.Run, what: "run" })
       }),
-      listRunMessages: Effect.fn("LettaRuns.listRunMessages")(function*(runId: string, query: ListRunMessagesQuery = {}) {
+      listRunMessages: Effect.fn("LettaRuns.listRunMessages")(function*(
+        runId: string,
+        query: ListRunMessagesQuery = {}
+      ) {
         const id = yield* checkRunId(runId)
         const request = HttpClientRequest.get(`/v1/runs/${id}/messages`, {
           urlParams: {
@@ -81,7 +84,11 @@ export const make: Effect.Effect<Service, never, HttpClient.HttpClient | LettaCo
         if (runIds !== undefined) yield* Effect.forEach(runIds, checkRunId)
         return yield* transport.json(
           RestTransport.post(`/v1/agents/${id}/messages/cancel`, runIds === undefined ? {} : { run_ids: runIds }),
-          { schema: Schema.Record({ key: Schema.String, value: Schema.String }), what: "cancel response", ids: { agentId: id } }
+          {
+            schema: Schema.Record({ key: Schema.String, value: Schema.String }),
+            what: "cancel response",
+            ids: { agentId: id }
+          }
         )
       })
     })

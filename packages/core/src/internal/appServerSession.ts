@@ -6,7 +6,21 @@
  * The WebSocket comes from the context (`Socket.WebSocketConstructor`), so this module runs wherever one is provided.
  */
 import { Socket } from "@effect/platform"
-import { Context, Deferred, Duration, Effect, Either, Exit, identity, Option, Queue, Redacted, Schema, Stream, Take } from "effect"
+import {
+  type Context,
+  Deferred,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  identity,
+  Option,
+  Queue,
+  Redacted,
+  Schema,
+  Stream,
+  Take
+} from "effect"
 import type * as LettaConfig from "../LettaConfig.js"
 import { DecodeError, excerptOf, HttpError, LettaError, type PipelineError } from "../LettaError.js"
 import type * as LettaSchema from "../LettaSchema.js"
@@ -61,7 +75,10 @@ const readCommands = new Set(["agent_list", "agent_retrieve", "conversation_retr
 
 type Constructor = Context.Tag.Service<typeof Socket.WebSocketConstructor>
 /** A constructor called with a WHATWG-style init object in place of the protocols. */
-type ConstructorWithInit = (url: string, init: { readonly headers: Readonly<Record<string, string>> }) => globalThis.WebSocket
+type ConstructorWithInit = (
+  url: string,
+  init: { readonly headers: Readonly<Record<string, string>> }
+) => globalThis.WebSocket
 
 /**
  * Opens a socket, with `headers` on the upgrade when there are any. The platform's constructor type has no room for
@@ -86,7 +103,8 @@ export const make = (options: Options): Effect.Effect<Session, never, Socket.Web
       onSome: (token) => ({ authorization: `Bearer ${Redacted.value(token)}` })
     })
 
-    const tooLarge = (detail: string) => new DecodeError({ reason: "TooLarge", what: "App Server frame", request: label, detail })
+    const tooLarge = (detail: string) =>
+      new DecodeError({ reason: "TooLarge", what: "App Server frame", request: label, detail })
 
     const transportError = (error: Socket.SocketError): LettaError | HttpError | DecodeError => {
       // `ws` names a refused upgrade's status in its error ("Unexpected server response: 401") and its own frame bound
@@ -99,14 +117,17 @@ export const make = (options: Options): Effect.Effect<Session, never, Socket.Web
       if (/\b401\b/.test(text)) {
         return new LettaError({ reason: "Unauthorized", detail: "the App Server refused the bearer token", request: label })
       }
-      if (/max payload size exceeded/i.test(text)) return tooLarge(`more than ${maxFrameSize} bytes`)
+      if (/max payload size exceeded/i.test(text)) return tooLarge(excerptOf(text.trim()))
       return new HttpError({ reason: "Transport", request: label, detail: excerptOf(text.trim()), cause: error })
     }
 
     /** An open socket: send a command, and the frames that arrive, until the socket closes. */
     const connect = Effect.gen(function*() {
       const socket = yield* Socket.fromWebSocket(
-        Effect.acquireRelease(Effect.sync(() => open(construct, options.url, headers)), (ws) => Effect.sync(() => ws.close(1000))),
+        Effect.acquireRelease(
+          Effect.sync(() => open(construct, options.url, headers)),
+          (ws) => Effect.sync(() => ws.close(1000))
+        ),
         { closeCodeIsError: () => false }
       )
       // frames in order, then how the socket ended
@@ -117,7 +138,9 @@ export const make = (options: Options): Effect.Effect<Session, never, Socket.Web
         Queue.offer(
           incoming,
           data.length > maxFrameSize
-            ? Take.fail(tooLarge(`a frame of ${data.length} ${typeof data === "string" ? "characters" : "bytes"}, more than ${maxFrameSize}`))
+            ? Take.fail(tooLarge(
+              `a frame of ${data.length} ${typeof data === "string" ? "characters" : "bytes"}, more than ${maxFrameSize}`
+            ))
             : Take.of(typeof data === "string" ? data : decoder.decode(data))
         )
       ).pipe(
@@ -157,7 +180,10 @@ export const make = (options: Options): Effect.Effect<Session, never, Socket.Web
         ...(agentId === undefined ? {} : { agentId })
       })
 
-    const command = <A, I>(type: string, { agentId, fields = {}, schema }: Command<A, I>): Effect.Effect<A, PipelineError> =>
+    const command = <A, I>(
+      type: string,
+      { agentId, fields = {}, schema }: Command<A, I>
+    ): Effect.Effect<A, PipelineError> =>
       Effect.scoped(Effect.gen(function*() {
         const requestId = `lp-${crypto.randomUUID()}`
         const connection = yield* connect

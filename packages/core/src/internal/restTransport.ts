@@ -6,7 +6,19 @@
  */
 import type * as Sse from "@effect/experimental/Sse"
 import { Headers, HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
-import { Duration, Effect, Either, ExecutionStrategy, Exit, identity, Option, Redacted, Schema, Scope, Stream } from "effect"
+import {
+  Duration,
+  Effect,
+  Either,
+  ExecutionStrategy,
+  Exit,
+  identity,
+  Option,
+  Redacted,
+  Schema,
+  Scope,
+  Stream
+} from "effect"
 import * as Json from "../JsonText.js"
 import type * as LettaConfig from "../LettaConfig.js"
 import { DecodeError, excerptOf, LettaError, type PipelineError } from "../LettaError.js"
@@ -66,7 +78,10 @@ export interface JsonCall<A, I> {
 
 export interface Transport {
   /** One request, its JSON answer decoded; GETs are retried after transient failures. */
-  readonly json: <A, I>(request: HttpClientRequest.HttpClientRequest, call: JsonCall<A, I>) => Effect.Effect<A, PipelineError>
+  readonly json: <A, I>(
+    request: HttpClientRequest.HttpClientRequest,
+    call: JsonCall<A, I>
+  ) => Effect.Effect<A, PipelineError>
   /** One streamed turn: sent again while Letta is busy, bounded by the turn's timeouts, released with its consumer. */
   readonly stream: (
     request: HttpClientRequest.HttpClientRequest,
@@ -127,11 +142,15 @@ export const make = (options: Options): Transport => {
       )
     )
 
-  const json = <A, I>(request: HttpClientRequest.HttpClientRequest, call: JsonCall<A, I>): Effect.Effect<A, PipelineError> => {
+  const json = <A, I>(
+    request: HttpClientRequest.HttpClientRequest,
+    call: JsonCall<A, I>
+  ): Effect.Effect<A, PipelineError> => {
     const decode = Schema.decodeUnknownEither(call.schema)
     const label = Http.describeRequest(request)
     const phase = call.phase ?? "connect"
-    return send(client, HttpClientRequest.acceptJson(request), call.ids ?? {}, phase === "turn" ? limits.turn : limits.connect, phase)
+    const headerTimeout = phase === "turn" ? limits.turn : limits.connect
+    return send(client, HttpClientRequest.acceptJson(request), call.ids ?? {}, headerTimeout, phase)
       .pipe(
         Effect.flatMap((response) => Http.readText(response, limits.idle)),
         Effect.flatMap((text) => {
@@ -153,7 +172,10 @@ export const make = (options: Options): Transport => {
       )
   }
 
-  const stream = (request: HttpClientRequest.HttpClientRequest, ids: Ids): Stream.Stream<LettaSchema.LettaMessage, PipelineError> => {
+  const stream = (
+    request: HttpClientRequest.HttpClientRequest,
+    ids: Ids
+  ): Stream.Stream<LettaSchema.LettaMessage, PipelineError> => {
     const label = Http.describeRequest(request)
     return Stream.unwrapScoped(Effect.gen(function*() {
       // the HTTP request lives in its own scope, so that a timeout can abort it
