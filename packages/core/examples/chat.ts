@@ -6,7 +6,8 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { ChatStream, Pipeline, StreamEvent } from "@letta-pipeline/core"
-import { Console, Effect, Option, Stream } from "effect"
+import { HttpTransport } from "@letta-pipeline/core/node"
+import { Console, Effect, Layer, Option, Stream } from "effect"
 
 const program = Effect.gen(function*() {
   const pipeline = yield* Pipeline.Pipeline
@@ -23,4 +24,4 @@ const program = Effect.gen(function*() {
   yield* Console.log(`Answer: ${turn.content}`)
 })
 
-program.pipe(Effect.provide(Pipeline.layerConfig), NodeRuntime.runMain)
+program.pipe(Effect.provide(Pipeline.layerConfig.pipe(Layer.provide(HttpTransport.layerConfig))), NodeRuntime.runMain)

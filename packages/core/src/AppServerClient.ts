@@ -31,10 +31,10 @@ import {
   Stream,
   Take
 } from "effect"
-import { randomUUID } from "node:crypto"
 import WebSocket from "ws"
 import * as Json from "./JsonText.js"
 import { retryTransient } from "./internal/retry.js"
+import { randomUUID } from "./internal/uuid.js"
 import { withTimeouts } from "./internal/timeouts.js"
 import * as LettaClient from "./LettaClient.js"
 import * as LettaConfig from "./LettaConfig.js"

@@ -4,10 +4,19 @@
  *
  * @since 0.1.0
  */
+import type { HttpClient, Socket } from "@effect/platform"
 import { type ConfigError, Effect, Layer } from "effect"
 import * as AppServerClient from "./AppServerClient.js"
 import * as LettaClient from "./LettaClient.js"
 import * as LettaConfig from "./LettaConfig.js"
+
+/**
+ * What the backends take from the context: an `HttpClient` (REST) and a `WebSocketConstructor` (App Server); on Node
+ * both come from `HttpTransport.layer` of `@letta-pipeline/core/node`.
+ *
+ * @category models
+ */
+export type Transport = HttpClient.HttpClient | Socket.WebSocketConstructor
 
 /**
  * The client of these settings' backend, with the settings.
@@ -16,7 +25,7 @@ import * as LettaConfig from "./LettaConfig.js"
  */
 export const layerSettings = (
   settings: LettaConfig.Settings
-): Layer.Layer<LettaClient.LettaClient | LettaConfig.LettaConfig, ConfigError.ConfigError> =>
+): Layer.Layer<LettaClient.LettaClient | LettaConfig.LettaConfig, ConfigError.ConfigError, Transport> =>
   settings.backend === "app-server"
     ? AppServerClient.layer.pipe(Layer.provideMerge(Layer.succeed(LettaConfig.LettaConfig, settings)))
     : LettaClient.layerSettings(settings)
@@ -26,5 +35,9 @@ export const layerSettings = (
  *
  * @category layers
  */
-export const layerConfig: Layer.Layer<LettaClient.LettaClient | LettaConfig.LettaConfig, ConfigError.ConfigError> = Layer
+export const layerConfig: Layer.Layer<
+  LettaClient.LettaClient | LettaConfig.LettaConfig,
+  ConfigError.ConfigError,
+  Transport
+> = Layer
   .unwrapEffect(Effect.map(LettaConfig.config, layerSettings))

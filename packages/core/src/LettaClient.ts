@@ -30,7 +30,6 @@ import * as Json from "./JsonText.js"
 import { retryTransient, waitWhileBusy } from "./internal/retry.js"
 import * as SseDecoder from "./internal/sse.js"
 import { withTimeouts } from "./internal/timeouts.js"
-import * as HttpTransport from "./HttpTransport.js"
 import * as LettaConfig from "./LettaConfig.js"
 import { DecodeError, excerptOf, LettaError, type PipelineError } from "./LettaError.js"
 import * as LettaSchema from "./LettaSchema.js"
@@ -600,27 +599,23 @@ export const layer: Layer.Layer<LettaClient, never, HttpClient.HttpClient | Lett
 )
 
 /**
- * The client, its TLS-aware transport and these settings.
+ * The client and these settings, over the `HttpClient` of the context (on Node, `HttpTransport.layer(settings)` of
+ * `@letta-pipeline/core/node` honours their TLS settings).
  *
  * @category layers
  */
 export const layerSettings = (
   settings: LettaConfig.Settings
-): Layer.Layer<LettaClient | LettaConfig.LettaConfig, ConfigError.ConfigError> =>
-  layer.pipe(
-    Layer.provide(HttpTransport.layer(settings)),
-    Layer.provideMerge(Layer.succeed(LettaConfig.LettaConfig, settings))
-  )
+): Layer.Layer<LettaClient | LettaConfig.LettaConfig, never, HttpClient.HttpClient> =>
+  layer.pipe(Layer.provideMerge(Layer.succeed(LettaConfig.LettaConfig, settings)))
 
 /**
- * The client, its TLS-aware transport and its settings, all from the environment (`LettaConfig.config`).
+ * The client and its settings from the environment (`LettaConfig.config`), over the `HttpClient` of the context.
  *
  * @category layers
  */
-export const layerConfig: Layer.Layer<LettaClient | LettaConfig.LettaConfig, ConfigError.ConfigError> = layer.pipe(
-  Layer.provide(HttpTransport.layerConfig),
-  Layer.provideMerge(LettaConfig.layerConfig)
-)
+export const layerConfig: Layer.Layer<LettaClient | LettaConfig.LettaConfig, ConfigError.ConfigError, HttpClient.HttpClient> =
+  layer.pipe(Layer.provideMerge(LettaConfig.layerConfig))
 
 /**
  * A client whose methods are the given ones; any other method dies with "not implemented" when called.

@@ -203,7 +203,7 @@ export const layer: Layer.Layer<
  */
 export const layerSettings = (
   settings: LettaConfig.Settings
-): Layer.Layer<Pipeline | LettaClient.LettaClient | LettaConfig.LettaConfig, ConfigError> =>
+): Layer.Layer<Pipeline | LettaClient.LettaClient | LettaConfig.LettaConfig, ConfigError, LettaBackend.Transport> =>
   layer.pipe(Layer.provide(PipelineHooks.layerIdentity), Layer.provideMerge(LettaBackend.layerSettings(settings)))
 
 /**
@@ -211,7 +211,11 @@ export const layerSettings = (
  *
  * @category layers
  */
-export const layerConfig: Layer.Layer<Pipeline | LettaClient.LettaClient | LettaConfig.LettaConfig, ConfigError> =
+export const layerConfig: Layer.Layer<
+  Pipeline | LettaClient.LettaClient | LettaConfig.LettaConfig,
+  ConfigError,
+  LettaBackend.Transport
+> =
   layer.pipe(
     Layer.provide(PipelineHooks.layerIdentity),
     Layer.provideMerge(LettaBackend.layerConfig)

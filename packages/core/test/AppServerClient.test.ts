@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Either, Fiber, Layer, Option, Redacted, Schema, Stream } from "effect"
 import { ChatStream, LettaBackend, LettaClient, LettaConfig, LettaError, type LettaSchema } from "../src/index.js"
+import { HttpTransport } from "../src/node.js"
 import * as Replay from "./utils/appServerReplay.js"
 
 const toolTurn = Replay.recording("ws-frames-tool-turn.jsonl")
@@ -20,14 +21,16 @@ const inputOf = (frames: typeof toolTurn) => {
   return { ...input.runtime, text: input.payload.messages[0].content[0].text }
 }
 
-const clientOf = (replay: Replay.Replay, token?: string) =>
-  Effect.provide(
+const clientOf = (replay: Replay.Replay, token?: string) => {
+  const settings = LettaConfig.make({
+    baseUrl: replay.url,
+    ...(token === undefined ? {} : { apiKey: Option.some(Redacted.make(token)) })
+  })
+  return Effect.provide(
     LettaClient.LettaClient,
-    LettaBackend.layerSettings(LettaConfig.make({
-      baseUrl: replay.url,
-      ...(token === undefined ? {} : { apiKey: Option.some(Redacted.make(token)) })
-    })).pipe(Layer.orDie)
+    LettaBackend.layerSettings(settings).pipe(Layer.provide(HttpTransport.layer(settings)), Layer.orDie)
   )
+}
 
 const sendTurn = (client: LettaClient.Service, frames: typeof toolTurn) => {
   const { agent_id, conversation_id, text } = inputOf(frames)

@@ -8,6 +8,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Layer, Option, Schema, Stream } from "effect"
 import { ChatStream, LettaBackend, LettaClient, LettaConfig, type LettaSchema, StreamEvent } from "../src/index.js"
+import { HttpTransport } from "../src/node.js"
 import * as Replay from "./utils/appServerReplay.js"
 import * as Letta from "./utils/letta.js"
 import * as Mock from "./utils/MockHttpClient.js"
@@ -126,7 +127,10 @@ describe("prototype-named ids", () => {
         const replay = yield* Replay.replay({ frames })
         const client = yield* Effect.provide(
           LettaClient.LettaClient,
-          LettaBackend.layerSettings(LettaConfig.make({ baseUrl: replay.url })).pipe(Layer.orDie)
+          LettaBackend.layerSettings(LettaConfig.make({ baseUrl: replay.url })).pipe(
+            Layer.provide(HttpTransport.layer(LettaConfig.make({ baseUrl: replay.url }))),
+            Layer.orDie
+          )
         )
         const input = Schema.decodeUnknownSync(RecordedInput)(Replay.command(frames, "input"))
         const events = yield* toEvents(client.streamConversation(input.runtime.conversation_id, {

@@ -3,7 +3,8 @@
  */
 import { Command, Options } from "@effect/cli"
 import { LettaBackend, LettaClient, LettaSchema } from "@letta-pipeline/core"
-import { Effect, Logger, LogLevel, Option, Schema } from "effect"
+import { HttpTransport } from "@letta-pipeline/core/node"
+import { Effect, Layer, Logger, LogLevel, Option, Schema } from "effect"
 import * as Display from "../Display.js"
 import * as Connection from "./connection.js"
 
@@ -24,7 +25,7 @@ export const agents = Command.make("agents", {
   Effect.gen(function*() {
     const { settings } = yield* Connection.connect({ ...given, agent: Option.none() }, "ignore")
     const all = yield* Effect.flatMap(LettaClient.LettaClient, (client) => client.listAgents()).pipe(
-      Effect.provide(LettaBackend.layerSettings(settings))
+      Effect.provide(LettaBackend.layerSettings(settings).pipe(Layer.provide(HttpTransport.layer(settings))))
     )
     if (given.json) return yield* Display.stdout(`${encodeAgents(all)}\n`)
     if (all.length === 0) return yield* Display.stdout("No agents.\n")

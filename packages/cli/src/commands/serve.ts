@@ -4,9 +4,10 @@
  */
 import { Command } from "@effect/cli"
 import type { HttpServerError } from "@effect/platform"
-import { ConversationStore, LettaConfig, type LettaError, Pipeline } from "@letta-pipeline/core"
+import { LettaConfig, type LettaError, Pipeline } from "@letta-pipeline/core"
+import { HttpTransport } from "@letta-pipeline/core/node"
 import { Emulator } from "@letta-pipeline/emulator"
-import { Server } from "@letta-pipeline/server"
+import { ConversationStore, Server } from "@letta-pipeline/server"
 import { type ConfigError, Effect, Layer, Option } from "effect"
 import * as Connection from "./connection.js"
 import { host, listenOn, port } from "./options.js"
@@ -21,7 +22,7 @@ const embeddedPipeline = Layer.unwrapEffect(Effect.gen(function*() {
     agentId: Option.orElse(fromEnv.agentId, () => Option.some(emulator.demoAgent.id))
   }
   yield* Effect.logInfo(Connection.embeddedNotice(emulator))
-  return Pipeline.layerSettings(settings)
+  return Pipeline.layerSettings(settings).pipe(Layer.provide(HttpTransport.layer(settings)))
 })).pipe(Layer.provide(Connection.embeddedEmulator))
 
 /** Says which store keeps the chat → conversation map. */
@@ -38,7 +39,7 @@ const backend = Layer.unwrapEffect(
     (url): Layer.Layer<Server.Requirements, ConfigError.ConfigError | HttpServerError.ServeError | LettaError.StoreError> =>
       Option.isNone(url)
         ? Layer.merge(embeddedPipeline, ConversationStore.layerMemory)
-        : Layer.merge(Pipeline.layerConfig, ConversationStore.layerConfig)
+        : Layer.merge(Pipeline.layerConfig.pipe(Layer.provide(HttpTransport.layerConfig)), ConversationStore.layerConfig)
   )
 )
 
