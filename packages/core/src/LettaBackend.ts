@@ -2,6 +2,20 @@
  * The `LettaClient` for the configured backend: the REST API (`LETTA_BACKEND=rest`, Letta Cloud and classic servers)
  * or the App Server's WebSocket protocol (`LETTA_BACKEND=app-server`, a `ws://` URL).
  *
+ * @example
+ * ```ts
+ * import { LettaBackend, LettaClient, LettaConfig } from "@letta-pipeline/core"
+ * import { HttpTransport } from "@letta-pipeline/core/node"
+ * import { Effect, Layer } from "effect"
+ *
+ * // the same LettaClient, here over an App Server's WebSocket protocol
+ * const settings = LettaConfig.make({ baseUrl: "ws://127.0.0.1:4500", backend: "app-server" })
+ * export const agentNames = Effect.flatMap(LettaClient.LettaClient, (client) => client.listAgents()).pipe(
+ *   Effect.map((agents) => agents.map((agent) => agent.name)),
+ *   Effect.provide(LettaBackend.layerSettings(settings).pipe(Layer.provide(HttpTransport.layer(settings))))
+ * )
+ * ```
+ *
  * @since 0.1.0
  */
 import type { HttpClient, Socket } from "@effect/platform"

@@ -5,6 +5,33 @@
  * Ids are checked against Letta's patterns before a URL is built. Streams are released (and the upstream request
  * aborted) as soon as their consumer stops.
  *
+ * @example
+ * ```ts
+ * import { FetchHttpClient } from "@effect/platform"
+ * import { LettaClient, LettaConfig } from "@letta-pipeline/core"
+ * import { Effect, Layer, Stream } from "effect"
+ *
+ * const settings = LettaConfig.make({ baseUrl: "http://localhost:8283" })
+ *
+ * // the assistant's messages of one streamed turn, over any HttpClient (here the fetch-based one)
+ * export const reply = Effect.flatMap(LettaClient.LettaClient, (client) =>
+ *   client.streamMessage("agent-a1b2c3d4-0000-4000-8000-000000000001", {
+ *     messages: [{ role: "user", content: "Hello" }]
+ *   }).pipe(
+ *     Stream.filter((message) => message.message_type === "assistant_message"),
+ *     Stream.runCollect
+ *   )).pipe(Effect.provide(LettaClient.layerSettings(settings).pipe(Layer.provide(FetchHttpClient.layer))))
+ * ```
+ *
+ * @example
+ * ```ts
+ * import { LettaClient } from "@letta-pipeline/core"
+ * import { Effect } from "effect"
+ *
+ * // a fake for tests: the methods given; any other dies with "not implemented" when called
+ * export const HealthyLetta = LettaClient.layerTest({ health: Effect.succeed({ version: "0.16.0", status: "ok" }) })
+ * ```
+ *
  * @since 0.1.0
  */
 import type * as Sse from "@effect/experimental/Sse"

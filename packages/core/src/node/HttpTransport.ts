@@ -76,9 +76,13 @@ export const layerHttpClient = (
  * ```ts
  * import { LettaBackend, LettaConfig } from "@letta-pipeline/core"
  * import { HttpTransport } from "@letta-pipeline/core/node"
- * import { Layer } from "effect"
+ * import { Layer, Option } from "effect"
  *
- * const settings = LettaConfig.make({ baseUrl: "https://letta.example.com", tls: { caFile: "/etc/ssl/corp-ca.pem" } })
+ * // a Letta behind a private CA: the CA is trusted in addition to Node's own
+ * const settings = LettaConfig.make({
+ *   baseUrl: "https://letta.example.com",
+ *   tls: { caFile: Option.some("/etc/ssl/corp-ca.pem") }
+ * })
  * export const ClientLive = LettaBackend.layerSettings(settings).pipe(Layer.provide(HttpTransport.layer(settings)))
  * ```
  *
