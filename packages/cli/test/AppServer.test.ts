@@ -5,7 +5,7 @@
  */
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
-import { ConversationStore } from "@letta-pipeline/core"
+import { ConversationStore } from "@letta-pipeline/server"
 import { StubLlm } from "@letta-pipeline/emulator"
 import { Effect, Layer } from "effect"
 import { mkdtempSync } from "node:fs"

@@ -7,7 +7,7 @@ import { assert, layer } from "@effect/vitest"
 import { Emulator } from "@letta-pipeline/emulator"
 import { Effect, Layer } from "effect"
 // the PostgreSQL test server of core's suite, shared rather than copied
-import { startPostgres } from "../../core/test/utils/postgres.js"
+import { startPostgres } from "../../server/test/utils/postgres.js"
 import { runCli, startAndWait } from "./utils/cli.js"
 
 const post = (url: string, chatId: string, content: string) =>

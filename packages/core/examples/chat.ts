@@ -4,9 +4,10 @@
  *   LETTA_BASE_URL=http://127.0.0.1:8283 LETTA_AGENT_ID=agent-a1b2c3d4-0000-4000-8000-000000000001 \
  *     npx -y pnpm@10.34.9 exec tsx --conditions=@letta-pipeline/source packages/core/examples/chat.ts "Hello!"
  */
-import { NodeRuntime, NodeSocket } from "@effect/platform-node"
+import { NodeRuntime } from "@effect/platform-node"
 import { ChatStream, Pipeline, StreamEvent } from "@letta-pipeline/core"
-import { Console, Effect, Option, Stream } from "effect"
+import { HttpTransport } from "@letta-pipeline/core/node"
+import { Console, Effect, Layer, Option, Stream } from "effect"
 
 const program = Effect.gen(function*() {
   const pipeline = yield* Pipeline.Pipeline
@@ -23,8 +24,4 @@ const program = Effect.gen(function*() {
   yield* Console.log(`Answer: ${turn.content}`)
 })
 
-program.pipe(
-  Effect.provide(Pipeline.layerConfig),
-  Effect.provide(NodeSocket.layerWebSocketConstructor), // how an App Server's sockets are made on Node
-  NodeRuntime.runMain
-)
+program.pipe(Effect.provide(Pipeline.layerConfig.pipe(Layer.provide(HttpTransport.layerConfig))), NodeRuntime.runMain)

@@ -5,7 +5,7 @@
  * A `.env` file (or a compose file) often leaves `LETTA_BASE_URL=` behind; Effect's providers hand such a variable over
  * as the empty string, so a setting with a default would fail (`""` is no URL) instead of taking it. {@link load}
  * reads a `Config` through the current provider wrapped by {@link emptyAsUnset}, so every `LETTA_*` and `PIPELINE_*`
- * setting (core's `LettaConfig.config` and `ConversationStore.config`, the server's `ServerConfig.config`) treats a
+ * setting (core's `LettaConfig.config`, the server's `ConversationStore.config` and `ServerConfig.config`) treats a
  * blank value as a missing one, whatever provider a caller installed (the environment, a map in tests, flags in front
  * of the environment).
  *

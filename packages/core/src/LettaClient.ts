@@ -9,11 +9,37 @@
  * The same service is offered over the App Server (`AppServerClient`); what only the REST API can do, background runs,
  * is a service of its own, `LettaRuns`, which this module's layers provide too.
  *
+ * @example
+ * ```ts
+ * import { FetchHttpClient } from "@effect/platform"
+ * import { LettaClient, LettaConfig } from "@letta-pipeline/core"
+ * import { Effect, Layer, Stream } from "effect"
+ *
+ * const settings = LettaConfig.make({ baseUrl: "http://localhost:8283" })
+ *
+ * // the assistant's messages of one streamed turn, over any HttpClient (here the fetch-based one)
+ * export const reply = Effect.flatMap(LettaClient.LettaClient, (client) =>
+ *   client.streamMessage("agent-a1b2c3d4-0000-4000-8000-000000000001", {
+ *     messages: [{ role: "user", content: "Hello" }]
+ *   }).pipe(
+ *     Stream.filter((message) => message.message_type === "assistant_message"),
+ *     Stream.runCollect
+ *   )).pipe(Effect.provide(LettaClient.layerSettings(settings).pipe(Layer.provide(FetchHttpClient.layer))))
+ * ```
+ *
+ * @example
+ * ```ts
+ * import { LettaClient } from "@letta-pipeline/core"
+ * import { Effect } from "effect"
+ *
+ * // a fake for tests: the methods given; any other dies with "not implemented" when called
+ * export const HealthyLetta = LettaClient.layerTest({ health: Effect.succeed({ version: "0.16.0", status: "ok" }) })
+ * ```
+ *
  * @since 0.1.0
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { type ConfigError, Context, Effect, Layer, Schema, Stream } from "effect"
-import * as HttpTransport from "./HttpTransport.js"
 import * as Ids from "./internal/ids.js"
 import * as RestTransport from "./internal/restTransport.js"
 import * as LettaConfig from "./LettaConfig.js"
@@ -252,31 +278,27 @@ export const layer: Layer.Layer<
 > = Layer.merge(Layer.effect(LettaClient, make), LettaRuns.layer)
 
 /**
- * The client and its runs, their TLS-aware transport and these settings.
+ * The client and its runs with these settings, over the `HttpClient` of the context (on Node,
+ * `HttpTransport.layer(settings)` of `@letta-pipeline/core/node` honours their TLS settings).
  *
  * @category layers
  */
 export const layerSettings = (
   settings: LettaConfig.Settings
-): Layer.Layer<LettaClient | LettaRuns.LettaRuns | LettaConfig.LettaConfig, ConfigError.ConfigError> =>
-  layer.pipe(
-    Layer.provide(HttpTransport.layer(settings)),
-    Layer.provideMerge(Layer.succeed(LettaConfig.LettaConfig, settings))
-  )
+): Layer.Layer<LettaClient | LettaRuns.LettaRuns | LettaConfig.LettaConfig, never, HttpClient.HttpClient> =>
+  layer.pipe(Layer.provideMerge(Layer.succeed(LettaConfig.LettaConfig, settings)))
 
 /**
- * The client and its runs, their TLS-aware transport and their settings, all from the environment
- * (`LettaConfig.config`).
+ * The client and its runs with their settings from the environment (`LettaConfig.config`), over the `HttpClient` of
+ * the context.
  *
  * @category layers
  */
 export const layerConfig: Layer.Layer<
   LettaClient | LettaRuns.LettaRuns | LettaConfig.LettaConfig,
-  ConfigError.ConfigError
-> = layer.pipe(
-  Layer.provide(HttpTransport.layerConfig),
-  Layer.provideMerge(LettaConfig.layerConfig)
-)
+  ConfigError.ConfigError,
+  HttpClient.HttpClient
+> = layer.pipe(Layer.provideMerge(LettaConfig.layerConfig))
 
 /**
  * A client whose methods are the given ones; any other method dies with "not implemented" when called.

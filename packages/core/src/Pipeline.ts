@@ -5,9 +5,43 @@
  *
  * Lifecycle: building the layer is the seed's `on_startup`, releasing it its `on_shutdown`.
  *
+ * @example
+ * ```ts
+ * import { ChatStream, Pipeline } from "@letta-pipeline/core"
+ * import { HttpTransport } from "@letta-pipeline/core/node"
+ * import { Effect, Layer } from "effect"
+ *
+ * // one turn, collected: its text, reasoning, tool calls, usage and stop reason
+ * export const answer: Effect.Effect<string, unknown> = Effect.gen(function*() {
+ *   const pipeline = yield* Pipeline.Pipeline
+ *   const turn = yield* ChatStream.collect(pipeline.pipe({ messages: [{ role: "user", content: "Hi" }], body: {} }))
+ *   return turn.content
+ * }).pipe(Effect.provide(Pipeline.layerConfig.pipe(Layer.provide(HttpTransport.layerConfig))))
+ * ```
+ *
+ * @example
+ * ```ts
+ * import { LettaClient, LettaConfig, type LettaSchema, Pipeline, PipelineHooks } from "@letta-pipeline/core"
+ * import { Layer, Option, Stream } from "effect"
+ *
+ * // in tests: the pipeline over a fake client that answers every turn with one assistant message
+ * export const PipelineTest = Pipeline.layer.pipe(
+ *   Layer.provide(PipelineHooks.layerIdentity),
+ *   Layer.provideMerge(LettaClient.layerTest({
+ *     streamMessage: () =>
+ *       Stream.succeed<LettaSchema.LettaMessage>({
+ *         message_type: "assistant_message",
+ *         id: "message-1",
+ *         otid: "otid-1",
+ *         content: "Hello!"
+ *       })
+ *   })),
+ *   Layer.provideMerge(Layer.succeed(LettaConfig.LettaConfig, LettaConfig.make({ agentId: Option.some("agent-1") })))
+ * )
+ * ```
+ *
  * @since 0.1.0
  */
-import type { Socket } from "@effect/platform"
 import { Chunk, ConfigError, Context, Effect, Layer, Option, type Scope, Stream } from "effect"
 import * as ChatStream from "./ChatStream.js"
 import { turnTimeout } from "./internal/timeouts.js"
@@ -217,8 +251,8 @@ export const layer: Layer.Layer<
 > = Layer.scoped(Pipeline, make)
 
 /**
- * Everything from these settings, with identity hooks; the App Server's sockets from the context's WebSocket
- * constructor.
+ * Everything from these settings, with identity hooks; the transports (`LettaBackend.Transport`) from the
+ * context.
  *
  * @category layers
  */
@@ -227,7 +261,7 @@ export const layerSettings = (
 ): Layer.Layer<
   Pipeline | LettaClient.LettaClient | LettaConfig.LettaConfig,
   ConfigError.ConfigError,
-  Socket.WebSocketConstructor
+  LettaBackend.Transport
 > =>
   layer.pipe(Layer.provide(PipelineHooks.layerIdentity), Layer.provideMerge(LettaBackend.layerSettings(settings)))
 
@@ -239,7 +273,7 @@ export const layerSettings = (
 export const layerConfig: Layer.Layer<
   Pipeline | LettaClient.LettaClient | LettaConfig.LettaConfig,
   ConfigError.ConfigError,
-  Socket.WebSocketConstructor
+  LettaBackend.Transport
 > = layer.pipe(
     Layer.provide(PipelineHooks.layerIdentity),
     Layer.provideMerge(LettaBackend.layerConfig)

@@ -21,6 +21,30 @@
  * `id` of `reasoning` and `message` deltas names the message they belong to (Letta's `otid`): deltas with one id make
  * one message, a new id starts a new one.
  *
+ * @example
+ * ```ts
+ * import { type Pipeline, StreamEvent } from "@letta-pipeline/core"
+ * import { Console, Effect, Schema, Stream } from "effect"
+ *
+ * // a turn as JSON lines, a failure included as a final `error` event
+ * export const jsonLines = (pipeline: Pipeline.Service): Effect.Effect<void> =>
+ *   pipeline.pipe({ messages: [{ role: "user", content: "Hello" }], body: {} }).pipe(
+ *     StreamEvent.catchToEvent,
+ *     Stream.mapEffect((event) => Schema.encode(StreamEvent.StreamEventJson)(event)),
+ *     Stream.runForEach((line) => Console.log(line)),
+ *     Effect.orDie // encoding a decoded event does not fail
+ *   )
+ * ```
+ *
+ * @example
+ * ```ts
+ * import { StreamEvent } from "@letta-pipeline/core"
+ *
+ * // narrowing by `type`
+ * export const text = (event: StreamEvent.StreamEvent): string =>
+ *   event.type === "message" || event.type === "reasoning" ? event.data.content : ""
+ * ```
+ *
  * @since 0.1.0
  */
 import { Schema, Stream } from "effect"

@@ -1,14 +1,12 @@
 /**
- * `@letta-pipeline/core`: Letta chat turns as typed Effect streams.
+ * `@letta-pipeline/core`: Letta chat turns as typed Effect streams. Platform-neutral: the clients take an
+ * `HttpClient` and a `Socket.WebSocketConstructor` from the context; the Node wiring is `@letta-pipeline/core/node`.
  *
  * @since 0.1.0
  */
 export * as AppServerClient from "./AppServerClient.js"
 export * as ChatStream from "./ChatStream.js"
-export * as ConversationStore from "./ConversationStore.js"
 export * as EnvConfig from "./EnvConfig.js"
-export * as HoldingHttpServer from "./HoldingHttpServer.js"
-export * as HttpTransport from "./HttpTransport.js"
 export * as JsonText from "./JsonText.js"
 export * as LettaBackend from "./LettaBackend.js"
 export * as LettaCheck from "./LettaCheck.js"

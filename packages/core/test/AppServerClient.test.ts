@@ -1,9 +1,10 @@
-import { Socket } from "@effect/platform"
+import { FetchHttpClient, Socket } from "@effect/platform"
 import { NodeSocket } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Either, Fiber, Layer, Option, Redacted, Schema, Stream } from "effect"
 import { AppServerClient, ChatStream, LettaBackend, LettaClient, LettaConfig, LettaError, type LettaSchema } from "../src/index.js"
 import * as Session from "../src/internal/appServerSession.js"
+import { HttpTransport } from "../src/node.js"
 import * as Replay from "./utils/appServerReplay.js"
 
 const toolTurn = Replay.recording("ws-frames-tool-turn.jsonl")
@@ -23,14 +24,16 @@ const inputOf = (frames: typeof toolTurn) => {
   return { ...input.runtime, text: input.payload.messages[0].content[0].text }
 }
 
-const clientOf = (replay: Replay.Replay, token?: string) =>
-  Effect.provide(
+const clientOf = (replay: Replay.Replay, token?: string) => {
+  const settings = LettaConfig.make({
+    baseUrl: replay.url,
+    ...(token === undefined ? {} : { apiKey: Option.some(Redacted.make(token)) })
+  })
+  return Effect.provide(
     LettaClient.LettaClient,
-    LettaBackend.layerSettings(LettaConfig.make({
-      baseUrl: replay.url,
-      ...(token === undefined ? {} : { apiKey: Option.some(Redacted.make(token)) })
-    })).pipe(Layer.provide(NodeSocket.layerWebSocketConstructor), Layer.orDie)
+    LettaBackend.layerSettings(settings).pipe(Layer.provide(HttpTransport.layer(settings)), Layer.orDie)
   )
+}
 
 const sendTurn = (client: LettaClient.Service, frames: typeof toolTurn) => {
   const { agent_id, conversation_id, text } = inputOf(frames)
@@ -289,7 +292,7 @@ describe("AppServerClient sockets", () => {
         LettaBackend.layerSettings(LettaConfig.make({
           baseUrl: replay.url,
           apiKey: Option.some(Redacted.make("app-server-secret"))
-        })).pipe(Layer.provide(recording), Layer.orDie)
+        })).pipe(Layer.provide(Layer.merge(recording, FetchHttpClient.layer)), Layer.orDie)
       )
       assert.strictEqual((yield* client.health).version, "0.32.18")
       assert.deepStrictEqual(made, [{ url: AppServerClient.socketUrl(replay.url), init: { headers: { authorization: "Bearer app-server-secret" } } }])

@@ -4,7 +4,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Config, ConfigError, ConfigProvider, Effect, Option } from "effect"
-import { ConversationStore, EnvConfig, LettaConfig } from "../src/index.js"
+import { EnvConfig, LettaConfig } from "../src/index.js"
 
 const provider = (env: Record<string, string>) => ConfigProvider.fromMap(new Map(Object.entries(env)))
 
@@ -45,17 +45,6 @@ describe("empty variables are unset", () => {
         }
         assert.deepStrictEqual(yield* read(Object.fromEntries(lettaVariables.map((name) => [name, blank]))), defaults)
       }
-    }))
-
-  it.effect("the store's variables too: PIPELINE_STORE=, DATABASE_URL= and PIPELINE_DATA_DIR= are unset", () =>
-    Effect.gen(function*() {
-      const settings = yield* Effect.withConfigProvider(
-        ConversationStore.config,
-        provider({ PIPELINE_STORE: "", DATABASE_URL: "", PIPELINE_DATA_DIR: " " })
-      )
-      assert.isTrue(Option.isNone(settings.kind))
-      assert.isTrue(Option.isNone(settings.databaseUrl))
-      assert.strictEqual(settings.dataDir, "data")
     }))
 
   it.effect("whatever the provider: flags in front of an environment that has the empty variable", () =>
@@ -118,15 +107,6 @@ describe("configuration errors in one line", () => {
         assert.notInclude(line, "Expected")
         assert.notInclude(line, "hunter2")
       }
-    }))
-
-  it.effect("the store's literal", () =>
-    Effect.gen(function*() {
-      const error = yield* Effect.flip(Effect.withConfigProvider(ConversationStore.config, provider({ PIPELINE_STORE: "redis" })))
-      assert.strictEqual(
-        EnvConfig.describe(error),
-        "PIPELINE_STORE: expected \"memory\", \"sqlite\" or \"postgres\", got \"redis\""
-      )
     }))
 
   it("Effect's other shapes: missing data, alternatives, unreadable sources", () => {

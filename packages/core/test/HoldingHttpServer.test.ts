@@ -7,7 +7,7 @@ import { HttpLayerRouter, HttpServer, HttpServerResponse } from "@effect/platfor
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Exit, Fiber, Layer } from "effect"
 import * as http from "node:http"
-import { HoldingHttpServer } from "../src/index.js"
+import { HoldingHttpServer } from "../src/node.js"
 
 interface Answer {
   readonly status: number

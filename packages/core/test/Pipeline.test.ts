@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { NodeSocket } from "@effect/platform-node"
+import { HttpTransport } from "../src/node.js"
 import { Chunk, type ConfigError, Duration, Effect, Either, Fiber, Layer, Logger, Option, Ref, Stream, TestClock } from "effect"
 import {
   ChatStream,
@@ -413,7 +413,7 @@ describe("poll mode needs LettaRuns, which only the REST layers provide", () => 
     Effect.gen(function*() {
       const settings = LettaConfig.make({ baseUrl: "ws://127.0.0.1:4500", mode: "poll" })
       const built = yield* building(
-        Pipeline.layerSettings(settings).pipe(Layer.provide(NodeSocket.layerWebSocketConstructor))
+        Pipeline.layerSettings(settings).pipe(Layer.provide(HttpTransport.layer(settings)))
       )
       assert.isTrue(Either.isLeft(built))
       if (Either.isRight(built)) return
@@ -423,7 +423,7 @@ describe("poll mode needs LettaRuns, which only the REST layers provide", () => 
       assert.include(line, "LETTA_BACKEND=app-server")
       // in stream mode the same backend builds (no socket is opened before a call)
       const streaming = yield* building(
-        Pipeline.layerSettings({ ...settings, mode: "stream" }).pipe(Layer.provide(NodeSocket.layerWebSocketConstructor))
+        Pipeline.layerSettings({ ...settings, mode: "stream" }).pipe(Layer.provide(HttpTransport.layer(settings)))
       )
       assert.isTrue(Either.isRight(streaming))
     }))

@@ -5,10 +5,10 @@
  * object would find the prototype's member (a function, or the prototype itself) and kill the turn with a defect.
  * The OpenAI surfaces are tested in packages/server/test/SecurityMarkup.test.ts.
  */
-import { NodeSocket } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Layer, Option, Schema, Stream } from "effect"
 import { ChatStream, LettaBackend, LettaClient, LettaConfig, type LettaSchema, StreamEvent } from "../src/index.js"
+import { HttpTransport } from "../src/node.js"
 import * as Replay from "./utils/appServerReplay.js"
 import * as Letta from "./utils/letta.js"
 import * as Mock from "./utils/MockHttpClient.js"
@@ -128,7 +128,7 @@ describe("prototype-named ids", () => {
         const client = yield* Effect.provide(
           LettaClient.LettaClient,
           LettaBackend.layerSettings(LettaConfig.make({ baseUrl: replay.url })).pipe(
-            Layer.provide(NodeSocket.layerWebSocketConstructor),
+            Layer.provide(HttpTransport.layer(LettaConfig.make({ baseUrl: replay.url }))),
             Layer.orDie
           )
         )

@@ -2,10 +2,11 @@
  * The client over real loopback sockets: cancellation reaches the server, TLS is verified, transport errors are typed.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Exit, Fiber, Logger, Option, Ref, Stream } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Layer, Logger, Option, Ref, Stream } from "effect"
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { LettaClient, LettaConfig } from "../src/index.js"
+import { HttpTransport } from "../src/node.js"
 import * as Letta from "./utils/letta.js"
 import * as Mock from "./utils/MockHttpClient.js"
 import { closedPort, serve } from "./utils/servers.js"
@@ -16,7 +17,11 @@ const tls = {
   key: readFileSync(new URL("./fixtures/tls-key.pem", import.meta.url), "utf8")
 }
 
-const clientAt = (settings: Parameters<typeof LettaConfig.make>[0]) => LettaClient.layerSettings(LettaConfig.make(settings))
+/** The client over Node's TLS-aware transport. */
+const clientAt = (options: Parameters<typeof LettaConfig.make>[0]) => {
+  const settings = LettaConfig.make(options)
+  return LettaClient.layerSettings(settings).pipe(Layer.provide(HttpTransport.layer(settings)))
+}
 
 const turn = { messages: [{ role: "user" as const, content: "Hello" }] }
 

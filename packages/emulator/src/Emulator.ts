@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import { HttpLayerRouter, HttpServer, type HttpServerError } from "@effect/platform"
-import { HoldingHttpServer } from "@letta-pipeline/core"
+import { HoldingHttpServer } from "@letta-pipeline/core/node"
 import { type ConfigError, Context, Duration, Effect, Layer } from "effect"
 import { createServer } from "node:http"
 import * as ArmedFaults from "./ArmedFaults.js"

@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 import { HttpLayerRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { HoldingHttpServer } from "@letta-pipeline/core"
+import { HoldingHttpServer } from "@letta-pipeline/core/node"
 import { Context, Duration, Effect, Layer, Ref, Schema, Stream } from "effect"
 import { createServer } from "node:http"
 import * as Wire from "./Wire.js"

@@ -1,14 +1,15 @@
 /**
  * One Letta conversation per Open WebUI chat and agent, so two chats with one agent never share a thread. The map is
- * core's `ConversationStore` (memory, SQLite or PostgreSQL), so it survives restarts and is shared by replicas.
+ * `ConversationStore` (memory, SQLite or PostgreSQL), so it survives restarts and is shared by replicas.
  *
  * A chat whose conversation is gone from Letta (deleted, or Letta's data restored) is told so once, and continues in a
  * new conversation that replaces the old one in the map.
  *
  * @since 0.1.0
  */
-import { ConversationStore, LettaClient, LettaError, Pipeline, type PipeRequest, StreamEvent } from "@letta-pipeline/core"
+import { LettaClient, LettaError, Pipeline, type PipeRequest, StreamEvent } from "@letta-pipeline/core"
 import { Chunk, Context, Effect, Layer, Option, Stream } from "effect"
+import * as ConversationStore from "./ConversationStore.js"
 import * as ServerConfig from "./ServerConfig.js"
 
 /** A turn of a chat whose conversation comes from the map. @category models */

@@ -7,17 +7,12 @@
  * @since 0.1.0
  */
 import { HttpLayerRouter, HttpServer, type HttpServerError } from "@effect/platform"
-import {
-  type ConversationStore,
-  HoldingHttpServer,
-  LettaCheck,
-  type LettaClient,
-  LettaConfig,
-  type Pipeline
-} from "@letta-pipeline/core"
+import { LettaCheck, type LettaClient, LettaConfig, type Pipeline } from "@letta-pipeline/core"
+import { HoldingHttpServer } from "@letta-pipeline/core/node"
 import { type ConfigError, Duration, Effect, Either, Fiber, Layer, Option } from "effect"
 import { createServer, type Server as NodeServer } from "node:http"
 import * as ChatThreads from "./ChatThreads.js"
+import type * as ConversationStore from "./ConversationStore.js"
 import * as Metrics from "./Metrics.js"
 import * as Models from "./Models.js"
 import * as NativeRoutes from "./NativeRoutes.js"

@@ -5,6 +5,7 @@
  */
 export * as ApiError from "./ApiError.js"
 export * as ChatThreads from "./ChatThreads.js"
+export * as ConversationStore from "./ConversationStore.js"
 export * as Http from "./Http.js"
 export * as Metrics from "./Metrics.js"
 export * as Models from "./Models.js"

@@ -5,11 +5,10 @@
  * whose Letta conversation is gone, and reasoning that ran together.
  */
 import { assert, describe, layer } from "@effect/vitest"
-import { ConversationStore } from "@letta-pipeline/core"
 import { Emulator } from "@letta-pipeline/emulator"
 import { Effect } from "effect"
 import OpenAI from "openai"
-import { OpenAi } from "../src/index.js"
+import { ConversationStore, OpenAi } from "../src/index.js"
 import { type Answer, call, chat, contentOf, dataLines, demoAgent, emulatorStats, fields, json, serverLayer, serverUrl } from "./utils/harness.js"
 import { fillTemplate, taskTemplates } from "./utils/openwebui.js"
 

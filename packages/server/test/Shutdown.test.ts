@@ -3,20 +3,20 @@
  * outlast the grace period are cut.
  */
 import { HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
-import { NodeHttpClient, NodeSocket } from "@effect/platform-node"
+import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { ConversationStore, LettaConfig, Pipeline } from "@letta-pipeline/core"
+import { LettaConfig, Pipeline } from "@letta-pipeline/core"
+import { HttpTransport } from "@letta-pipeline/core/node"
 import { Emulator } from "@letta-pipeline/emulator"
 import { ConfigProvider, Duration, Effect, Either, Exit, Fiber, Layer, Schedule, Scope } from "effect"
-import { Server } from "../src/index.js"
+import { ConversationStore, Server } from "../src/index.js"
 import { contentOf, dataLines } from "./utils/harness.js"
 
 const started = (grace: string) =>
   Effect.gen(function*() {
     const emulator = yield* Emulator.Emulator
-    const core = Pipeline.layerSettings(LettaConfig.make({ baseUrl: emulator.url })).pipe(
-      Layer.provide(NodeSocket.layerWebSocketConstructor)
-    )
+    const settings = LettaConfig.make({ baseUrl: emulator.url })
+    const core = Pipeline.layerSettings(settings).pipe(Layer.provide(HttpTransport.layer(settings)))
     const server = Server.layer({ port: 0, host: "127.0.0.1" }).pipe(
       Layer.provide(core),
       Layer.provide(ConversationStore.layerMemory),

@@ -4,14 +4,15 @@
  * recovering once it accepts them, and a `/v1` base URL that works.
  */
 import { HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
-import { NodeHttpClient, NodeSocket } from "@effect/platform-node"
+import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { ConversationStore, LettaConfig, Pipeline } from "@letta-pipeline/core"
+import { LettaConfig, Pipeline } from "@letta-pipeline/core"
+import { HttpTransport } from "@letta-pipeline/core/node"
 import { Emulator } from "@letta-pipeline/emulator"
 import { ConfigProvider, Context, Effect, Layer, Logger, Option, Redacted } from "effect"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
-import { Server } from "../src/index.js"
+import { ConversationStore, Server } from "../src/index.js"
 import { fields } from "./utils/harness.js"
 
 /** Log lines as `LEVEL message`, kept in `lines` (instead of printed). */
@@ -34,9 +35,7 @@ const started = <E>(core: Layer.Layer<Server.Requirements, E>) =>
 
 /** Core over these settings, with an in-memory conversation store. */
 const core = (settings: LettaConfig.Settings) =>
-  Layer.merge(Pipeline.layerSettings(settings), ConversationStore.layerMemory).pipe(
-    Layer.provide(NodeSocket.layerWebSocketConstructor)
-  )
+  Layer.merge(Pipeline.layerSettings(settings).pipe(Layer.provide(HttpTransport.layer(settings))), ConversationStore.layerMemory)
 
 const get = (url: string) =>
   Effect.flatMap(HttpClient.HttpClient, (client) =>

@@ -3,8 +3,9 @@
  * requests use the agent's thread or a fresh conversation, by setting.
  */
 import { assert, layer } from "@effect/vitest"
-import { ConversationStore, LettaError } from "@letta-pipeline/core"
+import { LettaError } from "@letta-pipeline/core"
 import { Effect, Layer } from "effect"
+import { ConversationStore } from "../src/index.js"
 import { call, chat, emulatorStats, fields, json, serverLayer } from "./utils/harness.js"
 
 const down = () =>

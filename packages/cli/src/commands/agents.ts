@@ -2,8 +2,8 @@
  * `letta-pipeline agents`: the agents on the configured Letta, as a table or as JSON.
  */
 import { Command, Options } from "@effect/cli"
-import { NodeSocket } from "@effect/platform-node"
 import { LettaBackend, LettaClient, LettaSchema } from "@letta-pipeline/core"
+import { HttpTransport } from "@letta-pipeline/core/node"
 import { Effect, Layer, Logger, LogLevel, Option, Schema } from "effect"
 import * as Display from "../Display.js"
 import * as Connection from "./connection.js"
@@ -25,7 +25,7 @@ export const agents = Command.make("agents", {
   Effect.gen(function*() {
     const { settings } = yield* Connection.connect({ ...given, agent: Option.none() }, "ignore")
     const all = yield* Effect.flatMap(LettaClient.LettaClient, (client) => client.listAgents()).pipe(
-      Effect.provide(LettaBackend.layerSettings(settings).pipe(Layer.provide(NodeSocket.layerWebSocketConstructor)))
+      Effect.provide(LettaBackend.layerSettings(settings).pipe(Layer.provide(HttpTransport.layer(settings))))
     )
     if (given.json) return yield* Display.stdout(`${encodeAgents(all)}\n`)
     if (all.length === 0) return yield* Display.stdout("No agents.\n")

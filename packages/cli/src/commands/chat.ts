@@ -6,8 +6,9 @@
  * spinner and usage go to stderr. `--json` writes one StreamEvent per line and nothing else to stdout.
  */
 import { Args, Command, Options } from "@effect/cli"
-import { NodeSocket, NodeStream } from "@effect/platform-node"
+import { NodeStream } from "@effect/platform-node"
 import { ChatStream, Pipeline, type PipeRequest, StreamEvent } from "@letta-pipeline/core"
+import { HttpTransport } from "@letta-pipeline/core/node"
 import { Deferred, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option, Ref, Schedule, Schema, Stream } from "effect"
 import * as readline from "node:readline"
 import * as Display from "../Display.js"
@@ -222,5 +223,5 @@ export const chat = Command.make("chat", options, (given) =>
         : yield* Effect.orDie(readStdin)
       if (text === undefined) return yield* session(pipeline, settings.agentId, display, opts)
       return yield* runTurn(pipeline, turnRequest(text, settings.agentId, opts), display, opts)
-    }).pipe(Effect.provide(Pipeline.layerSettings(settings).pipe(Layer.provide(NodeSocket.layerWebSocketConstructor))))
+    }).pipe(Effect.provide(Pipeline.layerSettings(settings).pipe(Layer.provide(HttpTransport.layer(settings)))))
   }).pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.Warning))).pipe(Command.withDescription("Talk to an agent: one message, piped stdin, or an interactive session"))

@@ -6,8 +6,8 @@
  */
 import { Options } from "@effect/cli"
 import type { HttpServerError } from "@effect/platform"
-import { NodeSocket } from "@effect/platform-node"
 import { EnvConfig, LettaBackend, LettaClient, LettaConfig, LettaError, LettaSchema } from "@letta-pipeline/core"
+import { HttpTransport } from "@letta-pipeline/core/node"
 import { Emulator } from "@letta-pipeline/emulator"
 import { Config, type ConfigError, ConfigProvider, Context, Duration, Effect, Layer, Option, Redacted, type Scope } from "effect"
 import * as Display from "../Display.js"
@@ -106,7 +106,7 @@ export const connect = (given: Flags, agent: "resolve" | "ignore" = "resolve"): 
     if (looksLikeId(name)) return { settings: { ...chosen, agentId: Option.some(yield* LettaClient.checkAgentId(name)) }, embedded }
     const id = yield* Effect.flatMap(LettaClient.LettaClient, (client) => client.listAgents()).pipe(
       Effect.flatMap((agents) => agentByName(agents, name, chosen.baseUrl)),
-      Effect.provide(LettaBackend.layerSettings(chosen).pipe(Layer.provide(NodeSocket.layerWebSocketConstructor)))
+      Effect.provide(LettaBackend.layerSettings(chosen).pipe(Layer.provide(HttpTransport.layer(chosen))))
     )
     return { settings: { ...chosen, agentId: Option.some(id) }, embedded }
   })

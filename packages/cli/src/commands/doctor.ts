@@ -4,8 +4,8 @@
  * a check fails.
  */
 import { Command, Options } from "@effect/cli"
-import { NodeSocket } from "@effect/platform-node"
 import { EnvConfig, LettaBackend, LettaCheck, LettaClient, type LettaConfig } from "@letta-pipeline/core"
+import { HttpTransport } from "@letta-pipeline/core/node"
 import { Chunk, Clock, ConfigError, Data, Effect, Either, Layer, Logger, LogLevel, Option, Stream } from "effect"
 import * as Display from "../Display.js"
 import * as Connection from "./connection.js"
@@ -122,7 +122,7 @@ export const doctor = Command.make("doctor", {
         case "unbuffered":
           return yield* ok(display, `streaming: unbuffered (${figures}; conversation ${conversation.right.id})`)
       }
-    }).pipe(Effect.provide(LettaBackend.layerSettings(settings).pipe(Layer.provide(NodeSocket.layerWebSocketConstructor))))
+    }).pipe(Effect.provide(LettaBackend.layerSettings(settings).pipe(Layer.provide(HttpTransport.layer(settings)))))
 
     if (failures > 0) return yield* new DoctorFailed({ failures })
   }).pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.Warning))).pipe(Command.withDescription("Check the configuration, the connection to Letta, the agent and streaming"))

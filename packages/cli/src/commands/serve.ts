@@ -3,11 +3,11 @@
  * emulated Letta in this process with a demo agent.
  */
 import { Command } from "@effect/cli"
-import type { HttpServerError, Socket } from "@effect/platform"
-import { NodeSocket } from "@effect/platform-node"
-import { ConversationStore, LettaConfig, type LettaError, Pipeline } from "@letta-pipeline/core"
+import type { HttpServerError } from "@effect/platform"
+import { LettaConfig, type LettaError, Pipeline } from "@letta-pipeline/core"
+import { HttpTransport } from "@letta-pipeline/core/node"
 import { Emulator } from "@letta-pipeline/emulator"
-import { Server } from "@letta-pipeline/server"
+import { ConversationStore, Server } from "@letta-pipeline/server"
 import { type ConfigError, Effect, Layer, Option } from "effect"
 import * as Connection from "./connection.js"
 import { host, listenOn, port } from "./options.js"
@@ -22,7 +22,7 @@ const embeddedPipeline = Layer.unwrapEffect(Effect.gen(function*() {
     agentId: Option.orElse(fromEnv.agentId, () => Option.some(emulator.demoAgent.id))
   }
   yield* Effect.logInfo(Connection.embeddedNotice(emulator))
-  return Pipeline.layerSettings(settings)
+  return Pipeline.layerSettings(settings).pipe(Layer.provide(HttpTransport.layer(settings)))
 })).pipe(Layer.provide(Connection.embeddedEmulator))
 
 /** Says which store keeps the chat → conversation map. */
@@ -32,21 +32,16 @@ const announceStore = Layer.effectDiscard(Effect.flatMap(ConversationStore.Conve
 /**
  * The pipeline and the conversation store: the configured Letta with the configured store, or the embedded emulator
  * with an in-memory store (the emulator forgets its conversations at exit, so a lasting map would point at nothing).
- * An App Server's sockets are Node's (`ws`).
  */
 const backend = Layer.unwrapEffect(
   Effect.map(
     Connection.configuredBaseUrl,
-    (url): Layer.Layer<
-      Server.Requirements,
-      ConfigError.ConfigError | HttpServerError.ServeError | LettaError.StoreError,
-      Socket.WebSocketConstructor
-    > =>
+    (url): Layer.Layer<Server.Requirements, ConfigError.ConfigError | HttpServerError.ServeError | LettaError.StoreError> =>
       Option.isNone(url)
         ? Layer.merge(embeddedPipeline, ConversationStore.layerMemory)
-        : Layer.merge(Pipeline.layerConfig, ConversationStore.layerConfig)
+        : Layer.merge(Pipeline.layerConfig.pipe(Layer.provide(HttpTransport.layerConfig)), ConversationStore.layerConfig)
   )
-).pipe(Layer.provide(NodeSocket.layerWebSocketConstructor))
+)
 
 export const serve = Command.make("serve", { port: port(3000), host }, (options) =>
   Effect.flatMap(listenOn(options, 3000), (where) =>

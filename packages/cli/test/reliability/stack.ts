@@ -3,10 +3,11 @@
  * key, on loopback ports, with every log line captured so that the suite can prove no secret reaches them.
  */
 import { HttpServer } from "@effect/platform"
-import { NodeHttpServer, NodeSocket } from "@effect/platform-node"
-import { ConversationStore, LettaConfig, Pipeline } from "@letta-pipeline/core"
+import { NodeHttpServer } from "@effect/platform-node"
+import { LettaConfig, Pipeline } from "@letta-pipeline/core"
+import { HttpTransport } from "@letta-pipeline/core/node"
 import { Emulator, type EmulatorConfig } from "@letta-pipeline/emulator"
-import { Server, ServerConfig } from "@letta-pipeline/server"
+import { ConversationStore, Server, ServerConfig } from "@letta-pipeline/server"
 import { Duration, Effect, Layer, Logger, Option, Redacted, Schedule } from "effect"
 import { createServer } from "node:http"
 import { startAndWait } from "../utils/cli.js"
@@ -82,13 +83,15 @@ export const serverProcess = (env: Record<string, string> = {}, onLine: (line: s
 
 /** Emulator + core + server in this process; the server on a free 127.0.0.1 port. */
 export const stackLayer = (options: Options = {}) => {
-  const core = Layer.unwrapEffect(Effect.map(Emulator.Emulator, (emulator) =>
-    Pipeline.layerSettings(LettaConfig.make({
+  const core = Layer.unwrapEffect(Effect.map(Emulator.Emulator, (emulator) => {
+    const settings = LettaConfig.make({
       baseUrl: emulator.url,
       password: Option.some(Redacted.make(secrets.lettaPassword)),
       agentId: Option.some(emulator.demoAgent.id),
       ...options.letta
-    })))).pipe(Layer.provide(NodeSocket.layerWebSocketConstructor))
+    })
+    return Pipeline.layerSettings(settings).pipe(Layer.provide(HttpTransport.layer(settings)))
+  }))
   return Server.layerApp.pipe(
     Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
     Layer.provideMerge(core),

@@ -27,6 +27,7 @@ import type * as LettaSchema from "../LettaSchema.js"
 import * as Frames from "./appServerFrames.js"
 import { retryTransient } from "./retry.js"
 import { withTimeouts } from "./timeouts.js"
+import { randomUUID } from "./uuid.js"
 
 /**
  * Largest frame accepted (100 MiB, in bytes for a binary frame and characters for a text one): the `maxPayload` that
@@ -185,7 +186,7 @@ export const make = (options: Options): Effect.Effect<Session, never, Socket.Web
       { agentId, fields = {}, schema }: Command<A, I>
     ): Effect.Effect<A, PipelineError> =>
       Effect.scoped(Effect.gen(function*() {
-        const requestId = `lp-${crypto.randomUUID()}`
+        const requestId = `lp-${randomUUID()}`
         const connection = yield* connect
         yield* connection.send({ type, request_id: requestId, ...fields })
         const response = yield* connection.frames.pipe(
@@ -218,14 +219,14 @@ export const make = (options: Options): Effect.Effect<Session, never, Socket.Web
         yield* Effect.addFinalizer(() =>
           finished
             ? Effect.void
-            : connection.send({ type: "abort_message", runtime, request_id: `lp-abort-${crypto.randomUUID()}` }).pipe(
+            : connection.send({ type: "abort_message", runtime, request_id: `lp-abort-${randomUUID()}` }).pipe(
               // finalizers are uninterruptible: without this the timeout could not cut a stuck write
               Effect.interruptible,
               Effect.timeout(Duration.seconds(1)),
               Effect.ignore
             )
         )
-        const ids: Frames.TurnIds = { requestId: `lp-${crypto.randomUUID()}`, clientMessageId: `lp-${crypto.randomUUID()}` }
+        const ids: Frames.TurnIds = { requestId: `lp-${randomUUID()}`, clientMessageId: `lp-${randomUUID()}` }
         yield* connection.send({
           type: "input",
           request_id: ids.requestId,
@@ -250,7 +251,7 @@ export const make = (options: Options): Effect.Effect<Session, never, Socket.Web
         // queue (bounded by the turn's timeouts). It changes nothing else (recorded with App Server 0.32.18).
         let queued = false
         const scope = yield* Effect.scope
-        const resume = connection.send({ type: "resume_queue", runtime, request_id: `lp-resume-${crypto.randomUUID()}` })
+        const resume = connection.send({ type: "resume_queue", runtime, request_id: `lp-resume-${randomUUID()}` })
         const keepResuming = Effect.sleep(Duration.millis(500)).pipe(
           Effect.zipRight(Effect.suspend(() => (queued ? resume : Effect.void))),
           Effect.repeat({ while: () => queued })

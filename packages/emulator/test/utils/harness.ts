@@ -2,8 +2,9 @@
  * Talking to an in-process emulator: raw HTTP (wire-level checks) and core's client (integration).
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
-import { NodeHttpClient, NodeSocket } from "@effect/platform-node"
+import { NodeHttpClient } from "@effect/platform-node"
 import { LettaConfig, Pipeline } from "@letta-pipeline/core"
+import { HttpTransport } from "@letta-pipeline/core/node"
 import { Effect, Layer, Schema } from "effect"
 import { Emulator, type EmulatorConfig } from "../../src/index.js"
 
@@ -57,7 +58,8 @@ export const emulatorLayer = (options: Partial<EmulatorConfig.Settings> = {}) =>
 /** Core's client and pipeline pointed at the emulator of the context. */
 export const coreLayer = (settings: Parameters<typeof LettaConfig.make>[0] = {}) =>
   Layer.unwrapEffect(Effect.map(Emulator.Emulator, (emulator) => {
-    return Pipeline.layerSettings(LettaConfig.make({ ...settings, baseUrl: emulator.url }))
-  })).pipe(Layer.provide(NodeSocket.layerWebSocketConstructor))
+    const all = LettaConfig.make({ ...settings, baseUrl: emulator.url })
+    return Pipeline.layerSettings(all).pipe(Layer.provide(HttpTransport.layer(all)))
+  }))
 
 export const turn = (content: string) => ({ messages: [{ role: "user" as const, content }] })

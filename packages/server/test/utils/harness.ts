@@ -3,10 +3,11 @@
  */
 import { HttpClient, HttpClientRequest, HttpServer, Socket } from "@effect/platform"
 import { NodeHttpServer, NodeSocket } from "@effect/platform-node"
-import { ConversationStore, LettaConfig, Pipeline } from "@letta-pipeline/core"
+import { LettaConfig, Pipeline } from "@letta-pipeline/core"
+import { HttpTransport } from "@letta-pipeline/core/node"
 import { Emulator, type EmulatorConfig } from "@letta-pipeline/emulator"
 import { Deferred, Duration, Effect, Layer, Option, Queue, Schedule, Schema } from "effect"
-import { Server, ServerConfig } from "../../src/index.js"
+import { ConversationStore, Server, ServerConfig } from "../../src/index.js"
 
 export interface Options {
   readonly emulator?: Partial<EmulatorConfig.Settings>
@@ -20,12 +21,13 @@ export interface Options {
 
 const core = (options: Options) =>
   Layer.unwrapEffect(Effect.map(Emulator.Emulator, (emulator) => {
-    return Pipeline.layerSettings(LettaConfig.make({
+    const settings = LettaConfig.make({
       baseUrl: emulator.url,
       ...(options.pinDemoAgent === true ? { agentId: Option.some(emulator.demoAgent.id) } : {}),
       ...options.letta
-    }))
-  })).pipe(Layer.provide(NodeSocket.layerWebSocketConstructor))
+    })
+    return Pipeline.layerSettings(settings).pipe(Layer.provide(HttpTransport.layer(settings)))
+  }))
 
 /** Server + emulator; the test's `HttpClient` talks to the server. */
 export const serverLayer = (options: Options = {}) =>

@@ -6,11 +6,12 @@ import { NodeContext } from "@effect/platform-node"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Deferred, Duration, Effect, Exit, Fiber, Layer, Redacted, Ref, Scope } from "effect"
+import { ConfigProvider, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Redacted, Ref, Scope } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { ConversationStore, LettaError } from "../src/index.js"
+import { EnvConfig, LettaError } from "@letta-pipeline/core"
+import { ConversationStore } from "../src/index.js"
 import { type Postgres, startPostgres } from "./utils/postgres.js"
 
 /** A `create` that counts its calls and takes a moment, so that concurrent callers overlap. */
@@ -191,4 +192,29 @@ layer(NodeContext.layer, { excludeTestServices: true })("PostgreSQL", (it) => {
       assert.include(error.message, "nothing was sent to the agent")
       assert.notInclude(error.message, "hunter2")
     }), { timeout: 30_000 })
+})
+
+// moved from core's EnvConfig.test.ts with the store
+describe("ConversationStore.config", () => {
+  const provider = (env: Record<string, string>) => ConfigProvider.fromMap(new Map(Object.entries(env)))
+
+  it.effect("the store's variables too: PIPELINE_STORE=, DATABASE_URL= and PIPELINE_DATA_DIR= are unset", () =>
+    Effect.gen(function*() {
+      const settings = yield* Effect.withConfigProvider(
+        ConversationStore.config,
+        provider({ PIPELINE_STORE: "", DATABASE_URL: "", PIPELINE_DATA_DIR: " " })
+      )
+      assert.isTrue(Option.isNone(settings.kind))
+      assert.isTrue(Option.isNone(settings.databaseUrl))
+      assert.strictEqual(settings.dataDir, "data")
+    }))
+
+  it.effect("the store's literal", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Effect.withConfigProvider(ConversationStore.config, provider({ PIPELINE_STORE: "redis" })))
+      assert.strictEqual(
+        EnvConfig.describe(error),
+        "PIPELINE_STORE: expected \"memory\", \"sqlite\" or \"postgres\", got \"redis\""
+      )
+    }))
 })

@@ -32,8 +32,8 @@ import {
 } from "effect"
 import { mkdirSync } from "node:fs"
 import * as path from "node:path"
-import * as EnvConfig from "./EnvConfig.js"
-import { StoreError } from "./LettaError.js"
+import { EnvConfig } from "@letta-pipeline/core"
+import { StoreError } from "@letta-pipeline/core/LettaError"
 
 /** @category models */
 export interface Service {
@@ -60,7 +60,7 @@ export interface Service {
 }
 
 /** @category services */
-export class ConversationStore extends Context.Tag("@letta-pipeline/core/ConversationStore")<ConversationStore, Service>() {}
+export class ConversationStore extends Context.Tag("@letta-pipeline/server/ConversationStore")<ConversationStore, Service>() {}
 
 /** How long a claim may stay without its conversation before another replica takes it over. */
 export const claimLease = Duration.seconds(30)
