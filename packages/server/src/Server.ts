@@ -15,9 +15,10 @@ import {
   LettaConfig,
   type Pipeline
 } from "@letta-pipeline/core"
-import { type ConfigError, Duration, Effect, Either, Fiber, Layer, Option } from "effect"
+import { type ConfigError, Duration, Effect, Fiber, Layer, Option } from "effect"
 import { createServer, type Server as NodeServer } from "node:http"
 import * as ChatThreads from "./ChatThreads.js"
+import * as ChatTurn from "./ChatTurn.js"
 import * as Metrics from "./Metrics.js"
 import * as Models from "./Models.js"
 import * as NativeRoutes from "./NativeRoutes.js"
@@ -43,7 +44,10 @@ const cors = Layer.unwrapEffect(Effect.map(ServerConfig.ServerConfig, (settings)
     ? Layer.empty
     : HttpLayerRouter.cors({ allowedOrigins: settings.corsOrigins, allowedHeaders: ["authorization", "content-type"] })))
 
-const services = Layer.mergeAll(Models.layer, ChatThreads.layer).pipe(Layer.provideMerge(Valves.layer))
+const services = ChatTurn.ChatTurn.layer.pipe(
+  Layer.provideMerge(Layer.mergeAll(Models.layer, ChatThreads.layer)),
+  Layer.provideMerge(Valves.layer)
+)
 
 /**
  * The routes, served on whatever `HttpServer` is provided (tests use `NodeHttpServer.layerTest`).
@@ -98,18 +102,18 @@ const consequences: Record<LettaCheck.Step, string> = {
  */
 const checkLetta: Effect.Effect<void, never, LettaClient.LettaClient | LettaConfig.LettaConfig> = Effect.gen(function*() {
   const letta = yield* LettaConfig.LettaConfig
-  const outcome = yield* Effect.either(LettaCheck.all)
-  if (Either.isRight(outcome)) {
-    const { agent, health } = outcome.right
-    return yield* Effect.logInfo(
-      `Letta ${health.version} at ${letta.baseUrl} answers and accepts the credentials` +
-        Option.match(agent, { onNone: () => "", onSome: (a) => `; agent ${a.name} (${a.id}) found` })
-    )
-  }
-  const failure = outcome.left
-  // Letta's own words may already say what to do (a refused key names LETTA_API_KEY)
-  const advice = failure.error.message.includes(failure.fix) ? "" : `; fix: ${failure.fix}`
-  return yield* Effect.logWarning(`Letta check (${failure.step}) failed: ${failure.error.message}${advice}. ${consequences[failure.step]}`)
+  yield* Effect.matchEffect(LettaCheck.all, {
+    onSuccess: ({ agent, health }) =>
+      Effect.logInfo(
+        `Letta ${health.version} at ${letta.baseUrl} answers and accepts the credentials` +
+          Option.match(agent, { onNone: () => "", onSome: (a) => `; agent ${a.name} (${a.id}) found` })
+      ),
+    onFailure: (failure) => {
+      // Letta's own words may already say what to do (a refused key names LETTA_API_KEY)
+      const advice = failure.error.message.includes(failure.fix) ? "" : `; fix: ${failure.fix}`
+      return Effect.logWarning(`Letta check (${failure.step}) failed: ${failure.error.message}${advice}. ${consequences[failure.step]}`)
+    }
+  })
 })
 
 const announce = Layer.scopedDiscard(Effect.gen(function*() {

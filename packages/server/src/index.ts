@@ -5,8 +5,10 @@
  */
 export * as ApiError from "./ApiError.js"
 export * as ChatThreads from "./ChatThreads.js"
+export * as ChatTurn from "./ChatTurn.js"
 export * as Http from "./Http.js"
 export * as Metrics from "./Metrics.js"
+export * as Middleware from "./Middleware.js"
 export * as Models from "./Models.js"
 export * as NativeRoutes from "./NativeRoutes.js"
 export * as OpenAi from "./OpenAi.js"
