@@ -88,9 +88,10 @@ export const layer: Layer.Layer<
     "referrer-policy": "no-referrer",
     "x-frame-options": "DENY"
   })
-  const files: Array<HttpLayerRouter.Route> = [
-    HttpLayerRouter.route("GET", page.path, Effect.flatMap(wantsHtml, (html) => html ? pageFile : PipelinesRoutes.status))
+  const files = yield* Effect.forEach(assets, (asset) =>
+    Effect.map(read(asset), (body) => HttpLayerRouter.route("GET", asset.path, serveFile(asset, body))))
+  return [
+    HttpLayerRouter.route("GET", page.path, Effect.flatMap(wantsHtml, (html) => html ? pageFile : PipelinesRoutes.status)),
+    ...files
   ]
-  for (const asset of assets) files.push(HttpLayerRouter.route("GET", asset.path, serveFile(asset, yield* read(asset))))
-  return files
 })).pipe(Layer.provide([NodeFileSystem.layer, Middleware.open.layer]))
