@@ -15,7 +15,7 @@ import {
   LettaConfig,
   type Pipeline
 } from "@letta-pipeline/core"
-import { type ConfigError, Duration, Effect, Fiber, Layer, Option } from "effect"
+import { type ConfigError, Duration, Effect, Either, Fiber, Layer, Option } from "effect"
 import { createServer, type Server as NodeServer } from "node:http"
 import * as ChatThreads from "./ChatThreads.js"
 import * as ChatTurn from "./ChatTurn.js"
@@ -44,10 +44,7 @@ const cors = Layer.unwrapEffect(Effect.map(ServerConfig.ServerConfig, (settings)
     ? Layer.empty
     : HttpLayerRouter.cors({ allowedOrigins: settings.corsOrigins, allowedHeaders: ["authorization", "content-type"] })))
 
-const services = ChatTurn.ChatTurn.layer.pipe(
-  Layer.provideMerge(Layer.mergeAll(Models.layer, ChatThreads.layer)),
-  Layer.provideMerge(Valves.layer)
-)
+const services = Layer.mergeAll(Models.layer, ChatThreads.layer).pipe(Layer.provideMerge(Valves.layer))
 
 /**
  * The routes, served on whatever `HttpServer` is provided (tests use `NodeHttpServer.layerTest`).
@@ -56,6 +53,7 @@ const services = ChatTurn.ChatTurn.layer.pipe(
  */
 export const layerApp: Layer.Layer<never, never, HttpServer.HttpServer | Requirements | ServerConfig.ServerConfig> =
   HttpLayerRouter.serve(Layer.mergeAll(routes, cors), { disableListenLog: true }).pipe(
+    Layer.provide(ChatTurn.ChatTurn.layer),
     Layer.provide(services),
     Layer.provide(Metrics.layer),
     // below the server, so that request fibers and the Letta calls in them are traced
@@ -102,18 +100,18 @@ const consequences: Record<LettaCheck.Step, string> = {
  */
 const checkLetta: Effect.Effect<void, never, LettaClient.LettaClient | LettaConfig.LettaConfig> = Effect.gen(function*() {
   const letta = yield* LettaConfig.LettaConfig
-  yield* Effect.matchEffect(LettaCheck.all, {
-    onSuccess: ({ agent, health }) =>
-      Effect.logInfo(
-        `Letta ${health.version} at ${letta.baseUrl} answers and accepts the credentials` +
-          Option.match(agent, { onNone: () => "", onSome: (a) => `; agent ${a.name} (${a.id}) found` })
-      ),
-    onFailure: (failure) => {
-      // Letta's own words may already say what to do (a refused key names LETTA_API_KEY)
-      const advice = failure.error.message.includes(failure.fix) ? "" : `; fix: ${failure.fix}`
-      return Effect.logWarning(`Letta check (${failure.step}) failed: ${failure.error.message}${advice}. ${consequences[failure.step]}`)
-    }
-  })
+  const outcome = yield* Effect.either(LettaCheck.all)
+  if (Either.isRight(outcome)) {
+    const { agent, health } = outcome.right
+    return yield* Effect.logInfo(
+      `Letta ${health.version} at ${letta.baseUrl} answers and accepts the credentials` +
+        Option.match(agent, { onNone: () => "", onSome: (a) => `; agent ${a.name} (${a.id}) found` })
+    )
+  }
+  const failure = outcome.left
+  // Letta's own words may already say what to do (a refused key names LETTA_API_KEY)
+  const advice = failure.error.message.includes(failure.fix) ? "" : `; fix: ${failure.fix}`
+  return yield* Effect.logWarning(`Letta check (${failure.step}) failed: ${failure.error.message}${advice}. ${consequences[failure.step]}`)
 })
 
 const announce = Layer.scopedDiscard(Effect.gen(function*() {
