@@ -1,12 +1,113 @@
 /**
- * Failures as HTTP answers: OpenAI's error body on the OpenAI routes, FastAPI's `{"detail"}` on the Pipelines routes.
+ * Failures and how each surface answers them. Handlers fail in the error channel, with core's failures
+ * (`LettaError.PipelineError`, `StoreError`) or this module's request errors, and each surface renders them once, at
+ * its edge, the surface's route constructor: OpenAI's error body on the OpenAI and native routes
+ * ({@link openAiRoute}), FastAPI's `{"detail"}` on the Pipelines routes ({@link pipelinesRoute}); the native streams
+ * end in an `error` event instead ({@link toErrorEvent}).
  *
  * @since 0.1.0
  */
-import { HttpServerResponse } from "@effect/platform"
+import { HttpLayerRouter, HttpServerResponse } from "@effect/platform"
 import { LettaError, StreamEvent } from "@letta-pipeline/core"
 import { Effect, Schema, Stream } from "effect"
 import * as OpenAi from "./OpenAi.js"
+
+/**
+ * The body is longer than `PIPELINE_MAX_BODY` (declared, or as it arrives): 413.
+ *
+ * @category errors
+ */
+export class BodyTooLarge extends Schema.TaggedError<BodyTooLarge>("@letta-pipeline/server/BodyTooLarge")("BodyTooLarge", {
+  /** `PIPELINE_MAX_BODY`, in bytes. */
+  maxBytes: Schema.Number
+}) {
+  override get message(): string {
+    return `request body larger than ${this.maxBytes} bytes`
+  }
+}
+
+/**
+ * The body could not be read (the client's connection failed while sending it): 400.
+ *
+ * @category errors
+ */
+export class UnreadableBody extends Schema.TaggedError<UnreadableBody>("@letta-pipeline/server/UnreadableBody")(
+  "UnreadableBody",
+  {}
+) {
+  override get message(): string {
+    return "request body could not be read"
+  }
+}
+
+/**
+ * The body is not JSON, or nests deeper than `JsonText.maxDepth`: 400.
+ *
+ * @category errors
+ */
+export class InvalidJson extends Schema.TaggedError<InvalidJson>("@letta-pipeline/server/InvalidJson")("InvalidJson", {
+  /** What `JsonText.parse` said, e.g. `not valid JSON`. */
+  why: Schema.String
+}) {
+  override get message(): string {
+    return `request body is ${this.why}`
+  }
+}
+
+/**
+ * The body (or a WebSocket message) does not match its schema; `message` names every wrong field, its path and what
+ * was expected (`Http.schemaProblem`): 400, and 422 on the Pipelines routes (FastAPI's validation status).
+ *
+ * @category errors
+ */
+export class InvalidBody extends Schema.TaggedError<InvalidBody>("@letta-pipeline/server/InvalidBody")("InvalidBody", {
+  message: Schema.String
+}) {}
+
+/**
+ * `GET /v1/ws` without a WebSocket upgrade: 400.
+ *
+ * @category errors
+ */
+export class NotWebSocket extends Schema.TaggedError<NotWebSocket>("@letta-pipeline/server/NotWebSocket")("NotWebSocket", {}) {
+  override get message(): string {
+    return "expected a WebSocket upgrade"
+  }
+}
+
+/**
+ * `PIPELINE_WS_MAX_SOCKETS` are open already: 503, before the upgrade.
+ *
+ * @category errors
+ */
+export class TooManySockets extends Schema.TaggedError<TooManySockets>("@letta-pipeline/server/TooManySockets")(
+  "TooManySockets",
+  { max: Schema.Number }
+) {
+  override get message(): string {
+    return `Too many open WebSockets: at most ${this.max} (PIPELINE_WS_MAX_SOCKETS); try again later`
+  }
+}
+
+/**
+ * A Pipelines route names a pipeline this server is not (neither its id nor a model): 404.
+ *
+ * @category errors
+ */
+export class PipelineNotFound extends Schema.TaggedError<PipelineNotFound>("@letta-pipeline/server/PipelineNotFound")(
+  "PipelineNotFound",
+  { id: Schema.String }
+) {
+  override get message(): string {
+    return `Pipeline ${this.id} not found`
+  }
+}
+
+/** What a request may fail with before any call to Letta. @category errors */
+export type RequestError = BodyTooLarge | UnreadableBody | InvalidJson | InvalidBody | NotWebSocket | TooManySockets | PipelineNotFound
+
+/** Everything a handler may fail with. @category errors */
+export type Failure = RequestError | LettaError.PipelineError | LettaError.StoreError
 
 /** An HTTP status and what to say. @category models */
 export interface Problem {
@@ -60,12 +161,47 @@ const logFull = (error: LettaError.PipelineError | LettaError.StoreError) =>
   Effect.logWarning(`Turn failed: ${error.message}`)
 
 /**
- * {@link fromPipelineError}, with the full failure (Letta's URL and own words included) in the log.
+ * How any failure maps to a status: the request errors as their docs say, core's by {@link fromPipelineError}.
  *
  * @category constructors
  */
-export const report = (error: LettaError.PipelineError | LettaError.StoreError): Effect.Effect<Problem> =>
-  Effect.as(logFull(error), fromPipelineError(error))
+export const problemOf = (error: Failure): Problem => {
+  switch (error._tag) {
+    case "BodyTooLarge":
+      return { ...badRequest(error.message, "body_too_large"), status: 413 }
+    case "UnreadableBody":
+      return badRequest(error.message, "unreadable_body")
+    case "InvalidJson":
+      return badRequest(error.message, "invalid_json")
+    case "InvalidBody":
+    case "NotWebSocket":
+      return badRequest(error.message)
+    case "TooManySockets":
+      return { status: 503, message: error.message, type: "server_error", code: "too_many_websockets" }
+    case "PipelineNotFound":
+      return { status: 404, message: error.message, type: "invalid_request_error", code: "pipeline_not_found" }
+    default:
+      return fromPipelineError(error)
+  }
+}
+
+/**
+ * {@link problemOf}, with a core failure in full (Letta's URL and own words included) in the log; a request error is
+ * the client's own and is not logged.
+ *
+ * @category constructors
+ */
+export const report = (error: Failure): Effect.Effect<Problem> => {
+  switch (error._tag) {
+    case "LettaError":
+    case "HttpError":
+    case "DecodeError":
+    case "StoreError":
+      return Effect.as(logFull(error), fromPipelineError(error))
+    default:
+      return Effect.succeed(problemOf(error))
+  }
+}
 
 /**
  * Ends a failed stream with an `error` event in the user's words (`LettaError.forUser`), the full failure in the log.
@@ -110,3 +246,32 @@ export const both = (problem: Problem): HttpServerResponse.HttpServerResponse =>
     }),
     { status: problem.status, contentType: "application/json" }
   )
+
+/** A route whose handler's failures are answered by `answer`: a surface's edge. */
+const answering = (answer: (error: Failure) => Effect.Effect<HttpServerResponse.HttpServerResponse>) =>
+<R>(
+  method: "GET" | "POST",
+  path: HttpLayerRouter.PathInput,
+  handler: Effect.Effect<HttpServerResponse.HttpServerResponse, Failure, R>
+): HttpLayerRouter.Route<never, Exclude<R, HttpLayerRouter.Provided>> =>
+  HttpLayerRouter.route(method, path, Effect.catchAll(handler, answer))
+
+/**
+ * A route of the OpenAI and native surfaces: every {@link Failure} of its handler as OpenAI's error body with its
+ * status ({@link report}: core failures are logged in full). Inside the route's middleware, so that the metrics count
+ * the status it sets.
+ *
+ * @category constructors
+ */
+export const openAiRoute = answering((error) => Effect.map(report(error), openAi))
+
+/**
+ * A route of the Pipelines surface: every {@link Failure} of its handler as FastAPI's `{"detail"}`, a schema failure
+ * with FastAPI's 422. Not logged: a refused hook is Open WebUI's answer to its user.
+ *
+ * @category constructors
+ */
+export const pipelinesRoute = answering((error) => {
+  const problem = problemOf(error)
+  return Effect.succeed(detail(error._tag === "InvalidBody" ? 422 : problem.status, problem.message))
+})

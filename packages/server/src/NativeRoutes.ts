@@ -11,20 +11,19 @@
  *
  * @since 0.1.0
  */
-import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import { JsonText, LettaConfig, PipeRequest, StreamEvent } from "@letta-pipeline/core"
-import { Context, Deferred, Duration, Effect, Either, Exit, FiberHandle, Layer, Option, Queue, Schema, Stream } from "effect"
+import { JsonText, PipeRequest, StreamEvent } from "@letta-pipeline/core"
+import { Deferred, Duration, Effect, Exit, FiberHandle, Layer, Option, Queue, Schema, Stream } from "effect"
 import type { IncomingMessage } from "node:http"
 import { type RawData, WebSocket, WebSocketServer } from "ws"
 import * as ApiError from "./ApiError.js"
-import * as ChatThreads from "./ChatThreads.js"
+import * as ChatTurn from "./ChatTurn.js"
 import * as Http from "./Http.js"
 import * as Metrics from "./Metrics.js"
-import * as Models from "./Models.js"
+import * as Middleware from "./Middleware.js"
 import * as ServerConfig from "./ServerConfig.js"
 import * as SseResponse from "./SseResponse.js"
-import * as Valves from "./Valves.js"
 
 const turnFields = {
   model: Schema.optional(Schema.String),
@@ -42,7 +41,6 @@ export const ClientMessage = Schema.Union(
   Schema.Struct({ type: Schema.Literal("turn"), ...turnFields }),
   Schema.Struct({ type: Schema.Literal("cancel") })
 )
-const decodeClientMessage = Schema.decodeUnknownEither(ClientMessage, { errors: "all" })
 
 const encodeEvent = Schema.encodeSync(StreamEvent.StreamEventJson)
 
@@ -62,37 +60,44 @@ const invalid = (message: string): StreamEvent.StreamEvent => ({
   data: { error: "LettaError", reason: "InvalidRequest", message }
 })
 
-/** @category layers */
-export const layer = Layer.scopedDiscard(Effect.gen(function*() {
-  const threads = yield* ChatThreads.ChatThreads
+/**
+ * The routes, behind the key (`Middleware.api`); what fails before a turn starts (a body, an upgrade) answers in
+ * OpenAI's error body (`ApiError.openAiRoute`), a turn's failures are `error` events.
+ *
+ * @category layers
+ */
+export const layer: Layer.Layer<
+  never,
+  never,
+  HttpLayerRouter.HttpRouter | ChatTurn.ChatTurn | ServerConfig.ServerConfig | Metrics.Metrics
+> = HttpLayerRouter.addAll(Effect.gen(function*() {
+  const turns = yield* ChatTurn.ChatTurn
   const settings = yield* ServerConfig.ServerConfig
   const metrics = yield* Metrics.Metrics
-  // only these services: the layer's whole context also holds its Scope, which would replace the request's and let
-  // per-request resources (a turn's upstream stream) outlive the request
-  const context = Context.pick(Models.Models, ChatThreads.ChatThreads, Valves.ValvesStore, ServerConfig.ServerConfig, LettaConfig.LettaConfig)(
-    yield* Effect.context<Models.Models | ChatThreads.ChatThreads | Valves.ValvesStore | ServerConfig.ServerConfig | LettaConfig.LettaConfig>()
-  )
 
-  /** A turn's events, failures included as events. */
-  const turnEvents = (body: typeof PipeBody.Type, raw: Readonly<Record<string, unknown>>) =>
-    Effect.match(Http.turnRequest(body, raw), {
-      onFailure: (error): Stream.Stream<StreamEvent.StreamEvent> => ApiError.toErrorEvent(Stream.fail(error)),
-      onSuccess: (turn) => ApiError.toErrorEvent(threads.pipe(turn.request, turn.chat))
-    }).pipe(Effect.provide(context))
+  /** A turn's events, failures included as events; prepared before the response starts. */
+  const turnEvents = (
+    body: ChatTurn.Input,
+    raw: Readonly<Record<string, unknown>>,
+    headers: Readonly<Record<string, string | undefined>>
+  ): Effect.Effect<Stream.Stream<StreamEvent.StreamEvent>> =>
+    Effect.match(turns.prepare(body, raw, headers), {
+      onFailure: (error) => ApiError.toErrorEvent(Stream.fail(error)),
+      onSuccess: (turn) => ApiError.toErrorEvent(turns.events(turn))
+    })
 
-  const pipe: Http.Handler = Effect.gen(function*() {
-    const parsed = yield* Http.jsonBody
-    if (Either.isLeft(parsed)) return ApiError.openAi(parsed.left)
-    const body = yield* Http.decodeBody(PipeBody, parsed.right)
-    if (Either.isLeft(body)) return ApiError.openAi(body.left)
-    const events = yield* turnEvents(body.right, Http.asRecord(parsed.right))
+  const pipe: Http.Handler<ApiError.Failure> = Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const parsed = yield* Http.jsonBody(settings.maxBodyBytes)
+    const body = yield* Http.decodeBody(PipeBody, parsed)
+    const events = yield* turnEvents(body, Http.asRecord(parsed), request.headers)
     const frames = events.pipe(
       Stream.zipWithIndex,
       Stream.map(([event, index]) => SseResponse.event(event.type, encodeEvent(event), index + 1)),
       metrics.track("pipe")
     )
     return yield* SseResponse.make(frames, settings.heartbeat)
-  }).pipe(Effect.provide(context))
+  })
 
   const tooLarge = `message larger than ${settings.maxBodyBytes} bytes (PIPELINE_MAX_BODY)`
   /** ws closes on a message over `maxPayload` with 1009 and no reason (`receiverOnError`): this gives the reason. */
@@ -112,12 +117,6 @@ export const layer = Layer.scopedDiscard(Effect.gen(function*() {
   const sockets = yield* Effect.makeSemaphore(settings.wsMaxSockets)
   const idleMillis = Duration.toMillis(settings.wsIdleTimeout)
   const idleReason = `no turn and no message for ${Duration.format(settings.wsIdleTimeout)} (PIPELINE_WS_IDLE_TIMEOUT)`
-  const tooMany = {
-    status: 503,
-    message: `Too many open WebSockets: at most ${settings.wsMaxSockets} (PIPELINE_WS_MAX_SOCKETS); try again later`,
-    type: "server_error",
-    code: "too_many_websockets"
-  }
 
   /**
    * The upgrade, with `wire` called on the socket before it can emit anything; `None` when the handshake was refused
@@ -138,8 +137,18 @@ export const layer = Layer.scopedDiscard(Effect.gen(function*() {
       return Effect.sync(() => tcp.off("close", left))
     })
 
-  /** One socket, from the upgrade until it is closed (by the client, or here: idle, dead, oversized message). */
-  const session = (incoming: IncomingMessage) =>
+  /** A client's message; `InvalidBody` when it is not JSON or not a {@link ClientMessage}. */
+  const readMessage = (data: RawData) =>
+    Effect.flatMap(
+      Effect.mapError(JsonText.parse(messageText(data)), (why) => new ApiError.InvalidBody({ message: `invalid message: ${why}` })),
+      (json) => Http.decode("invalid message", ClientMessage, json)
+    )
+
+  /**
+   * One socket, from the upgrade until it is closed (by the client, or here: idle, dead, oversized message). Its
+   * turns take Open WebUI's headers from the upgrade request.
+   */
+  const session = (incoming: IncomingMessage, headers: Readonly<Record<string, string | undefined>>) =>
     Effect.gen(function*() {
       const clock = yield* Effect.clock
       const inbox = yield* Queue.unbounded<RawData>()
@@ -187,26 +196,23 @@ export const layer = Layer.scopedDiscard(Effect.gen(function*() {
       const onMessage = (data: RawData) =>
         Effect.gen(function*() {
           yield* touch
-          const json = JsonText.parse(messageText(data))
-          if (Either.isLeft(json)) return yield* send(invalid(`invalid message: ${json.left}`))
-          const message = decodeClientMessage(json.right)
-          if (Either.isLeft(message)) return yield* send(invalid(yield* Http.schemaProblem("invalid message", message.left)))
-          if (message.right.type === "cancel") {
+          const message = yield* readMessage(data)
+          if (message.type === "cancel") {
             if (Option.isNone(FiberHandle.unsafeGet(current))) return yield* send(invalid("no turn is running"))
             yield* FiberHandle.clear(current)
             return yield* send(StreamEvent.done("cancelled", null))
           }
-          const { type: _, ...body } = message.right
+          const { type: _, ...body } = message
           if (Option.isSome(FiberHandle.unsafeGet(current))) {
             return yield* send(invalid("a turn is already running; send {\"type\":\"cancel\"} first"))
           }
           yield* FiberHandle.run(
             current,
-            Effect.flatMap(turnEvents(body, body), (events) => events.pipe(metrics.track("ws"), Stream.runForEach(send))).pipe(
+            Effect.flatMap(turnEvents(body, body, headers), (events) => events.pipe(metrics.track("ws"), Stream.runForEach(send))).pipe(
               Effect.ensuring(touch)
             )
           )
-        })
+        }).pipe(Effect.catchTag("InvalidBody", (error) => send(invalid(error.message))))
 
       const reader = Queue.take(inbox).pipe(
         Effect.flatMap(onMessage),
@@ -241,15 +247,16 @@ export const layer = Layer.scopedDiscard(Effect.gen(function*() {
       yield* Deferred.await(closed)
     }).pipe(Effect.scoped)
 
-  const ws: Http.Handler = Effect.gen(function*() {
-    const incoming = NodeHttpServerRequest.toIncomingMessage(yield* HttpServerRequest.HttpServerRequest)
+  const ws: Http.Handler<ApiError.Failure> = Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const incoming = NodeHttpServerRequest.toIncomingMessage(request)
     // Node marks the requests it hands to "upgrade" listeners (Connection: upgrade, Upgrade: …)
-    if (!("upgrade" in incoming && incoming.upgrade === true)) return ApiError.openAi(ApiError.badRequest("expected a WebSocket upgrade"))
-    const served = yield* sockets.withPermitsIfAvailable(1)(session(incoming))
+    if (!("upgrade" in incoming && incoming.upgrade === true)) return yield* new ApiError.NotWebSocket()
+    const served = yield* sockets.withPermitsIfAvailable(1)(session(incoming, request.headers))
+    if (Option.isNone(served)) return yield* new ApiError.TooManySockets({ max: settings.wsMaxSockets })
     // after a session the socket is closed: the platform's answer to the request goes nowhere
-    return Option.isSome(served) ? HttpServerResponse.empty() : ApiError.openAi(tooMany)
+    return HttpServerResponse.empty()
   })
 
-  yield* Http.route("POST", "/v1/pipe", pipe)
-  yield* Http.route("GET", "/v1/ws", ws)
-}))
+  return [ApiError.openAiRoute("POST", "/v1/pipe", pipe), ApiError.openAiRoute("GET", "/v1/ws", ws)]
+})).pipe(Layer.provide(Middleware.api.layer))

@@ -7,19 +7,19 @@
  *
  * @since 0.1.0
  */
-import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { ChatStream, LettaConfig } from "@letta-pipeline/core"
-import { Chunk, Clock, Context, Effect, Either, Layer, Schema, Stream } from "effect"
+import { HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { ChatStream } from "@letta-pipeline/core"
+import { Chunk, Clock, Effect, Layer, Schema, Stream } from "effect"
 import { randomUUID } from "node:crypto"
 import * as ApiError from "./ApiError.js"
-import * as ChatThreads from "./ChatThreads.js"
+import * as ChatTurn from "./ChatTurn.js"
 import * as Http from "./Http.js"
 import * as Metrics from "./Metrics.js"
+import * as Middleware from "./Middleware.js"
 import * as Models from "./Models.js"
 import * as OpenAi from "./OpenAi.js"
 import * as ServerConfig from "./ServerConfig.js"
 import * as SseResponse from "./SseResponse.js"
-import * as Valves from "./Valves.js"
 
 const Model = Schema.Struct({
   id: Schema.String,
@@ -50,24 +50,24 @@ const unixSeconds = (iso: string | null | undefined): number => {
   return Number.isNaN(millis) ? 0 : Math.floor(millis / 1000)
 }
 
-/** @category layers */
-export const layer = Layer.effectDiscard(Effect.gen(function*() {
-  const threads = yield* ChatThreads.ChatThreads
+/**
+ * The routes; failures answer in OpenAI's error body (`ApiError.openAiRoute`), behind the key (`Middleware.api`).
+ *
+ * @category layers
+ */
+export const layer: Layer.Layer<
+  never,
+  never,
+  HttpLayerRouter.HttpRouter | ChatTurn.ChatTurn | Models.Models | ServerConfig.ServerConfig | Metrics.Metrics
+> = HttpLayerRouter.addAll(Effect.gen(function*() {
+  const turns = yield* ChatTurn.ChatTurn
   const models = yield* Models.Models
   const settings = yield* ServerConfig.ServerConfig
-  const valves = yield* Valves.ValvesStore
   const metrics = yield* Metrics.Metrics
-  // only these services: the layer's whole context also holds its Scope, which would replace the request's and let
-  // per-request resources (a turn's upstream stream) outlive the request
-  const context = Context.pick(Models.Models, ChatThreads.ChatThreads, Valves.ValvesStore, ServerConfig.ServerConfig, LettaConfig.LettaConfig)(
-    yield* Effect.context<Models.Models | ChatThreads.ChatThreads | Valves.ValvesStore | ServerConfig.ServerConfig | LettaConfig.LettaConfig>()
-  )
 
-  const listModels = (flavour: "openai" | "pipelines"): Http.Handler =>
-    Effect.gen(function*() {
-      const listed = yield* Effect.either(models.list)
-      if (Either.isLeft(listed)) return ApiError.openAi(yield* ApiError.report(listed.left))
-      const data = listed.right.map((agent) => ({
+  const listModels = (flavour: "openai" | "pipelines"): Http.Handler<ApiError.Failure> =>
+    Effect.map(models.list, (agents) => {
+      const data = agents.map((agent) => ({
         id: agent.id,
         name: agent.name,
         object: "model" as const,
@@ -87,46 +87,40 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
       )
     })
 
-  const chatCompletions: Http.Handler = Effect.gen(function*() {
-    const parsed = yield* Http.jsonBody
-    if (Either.isLeft(parsed)) return ApiError.openAi(parsed.left)
-    const chat = yield* Http.decodeBody(OpenAi.ChatCompletionRequest, parsed.right)
-    if (Either.isLeft(chat)) return ApiError.openAi(chat.left)
-    const raw = Http.asRecord(parsed.right)
-    const turn = yield* Effect.either(Http.turnRequest(chat.right, raw))
-    if (Either.isLeft(turn)) return ApiError.openAi(yield* ApiError.report(turn.left))
+  const chatCompletions: Http.Handler<ApiError.Failure> = Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const parsed = yield* Http.jsonBody(settings.maxBodyBytes)
+    const chat = yield* Http.decodeBody(OpenAi.ChatCompletionRequest, parsed)
+    const raw = Http.asRecord(parsed)
+    const turn = yield* turns.prepare(chat, raw, request.headers)
     const options = {
       id: `chatcmpl-${randomUUID()}`,
       created: Math.floor((yield* Clock.currentTimeMillis) / 1000),
-      model: chat.right.model,
+      model: chat.model,
       toolResultMax: settings.toolResultMax
     }
-    const events = threads.pipe(turn.right.request, turn.right.chat)
-    const request = yield* HttpServerRequest.HttpServerRequest
-    const current = yield* valves.get
+    const events = turns.events(turn)
     const openWebUI = Http.fromOpenWebUI(request.headers, raw)
     // Open WebUI's markup only for Open WebUI; every other client as the server is set (readable lines by default)
-    const toolCalls: OpenAi.ToolCallStyle = openWebUI ? current.openwebui_tool_calls : settings.toolCalls
+    const toolCalls: OpenAi.ToolCallStyle = openWebUI ? turn.valves.openwebui_tool_calls : settings.toolCalls
 
-    if (chat.right.stream !== true) {
-      const all = yield* Effect.either(Stream.runCollect(events))
-      if (Either.isLeft(all)) return ApiError.openAi(yield* ApiError.report(all.left))
-      const list = Chunk.toReadonlyArray(all.right)
+    if (chat.stream !== true) {
+      const list = Chunk.toReadonlyArray(yield* Stream.runCollect(events))
       const collected = yield* ChatStream.collect(Stream.fromIterable(list))
       return HttpServerResponse.text(OpenAi.encodeCompletion(OpenAi.toCompletion({ ...options, toolCalls }, list, collected)), {
         contentType: "application/json"
       })
     }
 
-    const statusEvents = current.status_events === "on" || (current.status_events === "auto" && openWebUI)
+    const statusEvents = turn.valves.status_events === "on" || (turn.valves.status_events === "auto" && openWebUI)
+    // a failure before the first event (or within PIPELINE_FIRST_EVENT_WAIT) still gets its HTTP status
     const peeked = yield* SseResponse.peek(events, settings.firstEventWait)
-    if (Either.isLeft(peeked)) return ApiError.openAi(yield* ApiError.report(peeked.left))
-    const frames = peeked.right.pipe(
+    const frames = peeked.pipe(
       ApiError.toErrorEvent,
       OpenAi.toChunks({
         ...options,
         // Open WebUI asks for usage only for models an admin marked with the usage capability, yet stores it always
-        includeUsage: chat.right.stream_options?.include_usage === true || openWebUI,
+        includeUsage: chat.stream_options?.include_usage === true || openWebUI,
         statusEvents,
         toolCalls
       }),
@@ -135,9 +129,11 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
       metrics.track("openai")
     )
     return yield* SseResponse.make(frames, settings.heartbeat)
-  }).pipe(Effect.provide(context))
+  })
 
-  yield* Http.route("GET", "/models", listModels("pipelines"))
-  yield* Http.route("GET", "/v1/models", listModels("openai"))
-  yield* Http.route("POST", "/chat/completions", chatCompletions, { alsoV1: true })
-}))
+  return [
+    ApiError.openAiRoute("GET", "/models", listModels("pipelines")),
+    ApiError.openAiRoute("GET", "/v1/models", listModels("openai")),
+    ...Http.withV1Twins([ApiError.openAiRoute("POST", "/chat/completions", chatCompletions)])
+  ]
+})).pipe(Layer.provide(Middleware.api.layer))

@@ -4,27 +4,31 @@
  *
  * @since 0.1.0
  */
-import { HttpServerResponse } from "@effect/platform"
+import { HttpLayerRouter, HttpServerResponse } from "@effect/platform"
 import { LettaCheck, LettaClient, LettaConfig } from "@letta-pipeline/core"
-import { Effect, Either, Layer } from "effect"
+import { Effect, Layer } from "effect"
 import * as Http from "./Http.js"
 import * as Metrics from "./Metrics.js"
+import * as Middleware from "./Middleware.js"
+import type * as ServerConfig from "./ServerConfig.js"
 
-/** @category layers */
-export const layer = Layer.effectDiscard(Effect.gen(function*() {
+/** `GET /health`: any name, no key (`Middleware.health`). */
+const health = HttpLayerRouter.add("GET", "/health", Effect.succeed(Http.json({ status: "ok" }))).pipe(
+  Layer.provide(Middleware.health.layer)
+)
+
+/** `GET /ready` and `GET /metrics`, behind the key (`Middleware.api`). */
+const guarded = HttpLayerRouter.addAll(Effect.gen(function*() {
   const client = yield* LettaClient.LettaClient
   const settings = yield* LettaConfig.LettaConfig
   const metrics = yield* Metrics.Metrics
 
-  const health: Http.Handler = Effect.succeed(Http.json({ status: "ok" }))
-
   // asked anew each time: credentials Letta refused at start may be accepted later (a key re-issued, Letta restarted)
   const ready: Http.Handler = LettaCheck.ready.pipe(
-    Effect.either,
-    Effect.map(Either.match({
-      onLeft: (failure) => Http.json({ status: "unavailable", letta: failure.message, fix: failure.fix }, 503),
-      onRight: (letta) => Http.json({ status: "ready", letta })
-    })),
+    Effect.match({
+      onFailure: (failure) => Http.json({ status: "unavailable", letta: failure.message, fix: failure.fix }, 503),
+      onSuccess: (letta) => Http.json({ status: "ready", letta })
+    }),
     Effect.provideService(LettaClient.LettaClient, client),
     Effect.provideService(LettaConfig.LettaConfig, settings)
   )
@@ -32,7 +36,12 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
   const metricsText: Http.Handler = Effect.map(metrics.text, (text) =>
     HttpServerResponse.text(text, { contentType: metrics.contentType }))
 
-  yield* Http.route("GET", "/health", health, { open: true })
-  yield* Http.route("GET", "/ready", ready)
-  yield* Http.route("GET", "/metrics", metricsText)
-}))
+  return [HttpLayerRouter.route("GET", "/ready", ready), HttpLayerRouter.route("GET", "/metrics", metricsText)]
+})).pipe(Layer.provide(Middleware.api.layer))
+
+/** @category layers */
+export const layer: Layer.Layer<
+  never,
+  never,
+  HttpLayerRouter.HttpRouter | LettaClient.LettaClient | LettaConfig.LettaConfig | Metrics.Metrics | ServerConfig.ServerConfig
+> = Layer.merge(health, guarded)

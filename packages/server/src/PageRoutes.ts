@@ -6,15 +6,18 @@
  *
  * @since 0.1.0
  */
-import { FileSystem, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { FileSystem, HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { createHash } from "node:crypto"
 import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import * as Http from "./Http.js"
+import type * as Http from "./Http.js"
+import type * as Metrics from "./Metrics.js"
+import * as Middleware from "./Middleware.js"
 import * as PipelinesRoutes from "./PipelinesRoutes.js"
+import type * as ServerConfig from "./ServerConfig.js"
 
 /** The page's directory: `packages/server/page`, from `src/` and from `dist/` alike. */
 const pageDirectory = fileURLToPath(new URL("../page/", import.meta.url))
@@ -65,8 +68,16 @@ const serveFile = (asset: Asset, body: Uint8Array, extraHeaders: Readonly<Record
 const wantsHtml = Effect.map(HttpServerRequest.HttpServerRequest, (request) =>
   (request.headers.accept ?? "").includes("text/html"))
 
-/** @category layers */
-export const layer = Layer.effectDiscard(Effect.gen(function*() {
+/**
+ * The page and its files, open to any client without the key (`Middleware.open`).
+ *
+ * @category layers
+ */
+export const layer: Layer.Layer<
+  never,
+  never,
+  HttpLayerRouter.HttpRouter | Metrics.Metrics | ServerConfig.ServerConfig
+> = HttpLayerRouter.addAll(Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
   const read = (asset: Asset) =>
     fs.readFile(asset.file).pipe(
@@ -77,6 +88,10 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
     "referrer-policy": "no-referrer",
     "x-frame-options": "DENY"
   })
-  yield* Http.route("GET", page.path, Effect.flatMap(wantsHtml, (html) => html ? pageFile : PipelinesRoutes.status), { open: true })
-  for (const asset of assets) yield* Http.route("GET", asset.path, serveFile(asset, yield* read(asset)), { open: true })
-})).pipe(Layer.provide(NodeFileSystem.layer))
+  const files = yield* Effect.forEach(assets, (asset) =>
+    Effect.map(read(asset), (body) => HttpLayerRouter.route("GET", asset.path, serveFile(asset, body))))
+  return [
+    HttpLayerRouter.route("GET", page.path, Effect.flatMap(wantsHtml, (html) => html ? pageFile : PipelinesRoutes.status)),
+    ...files
+  ]
+})).pipe(Layer.provide([NodeFileSystem.layer, Middleware.open.layer]))

@@ -7,9 +7,11 @@
  */
 import { HttpLayerRouter } from "@effect/platform"
 import { LettaSchema, OpenWebUITask, Pipeline, PipelineHooks } from "@letta-pipeline/core"
-import { Context, Effect, Either, Layer, Schema } from "effect"
+import { Effect, Layer, Schema } from "effect"
 import * as ApiError from "./ApiError.js"
 import * as Http from "./Http.js"
+import type * as Metrics from "./Metrics.js"
+import * as Middleware from "./Middleware.js"
 import * as ServerConfig from "./ServerConfig.js"
 import * as Valves from "./Valves.js"
 
@@ -43,73 +45,67 @@ export const keepMetadata = (body: PipelineHooks.FilterBody): PipelineHooks.Filt
   }
 }
 
-/** @category layers */
-export const layer = Layer.effectDiscard(Effect.gen(function*() {
+/**
+ * The routes, each also under `/v1`; failures answer in FastAPI's `{"detail"}` (`ApiError.pipelinesRoute`), behind
+ * the key (`Middleware.api`).
+ *
+ * @category layers
+ */
+export const layer: Layer.Layer<
+  never,
+  never,
+  HttpLayerRouter.HttpRouter | Pipeline.Pipeline | Valves.ValvesStore | ServerConfig.ServerConfig | Metrics.Metrics
+> = HttpLayerRouter.addAll(Effect.gen(function*() {
   const pipeline = yield* Pipeline.Pipeline
   const settings = yield* ServerConfig.ServerConfig
   const valves = yield* Valves.ValvesStore
-  // only these services: the layer's whole context also holds its Scope, which would replace the request's and let
-  // per-request resources (a turn's upstream stream) outlive the request
-  const context = Context.pick(ServerConfig.ServerConfig)(
-    yield* Effect.context<ServerConfig.ServerConfig>()
-  )
 
   /** The pipeline's own id, a model id (an agent, or `<pipeline id>.<agent>`). */
   const known = (id: string): boolean =>
     id === settings.pipelineId || Schema.is(LettaSchema.AgentId)(id) || id.startsWith(`${settings.pipelineId}.`)
 
-  const withPipeline = (then: (id: string) => Http.Handler): Http.Handler =>
-    Effect.flatMap(HttpLayerRouter.params, (params) => {
-      const id = params.pipeline_id ?? ""
-      return known(id) ? then(id) : Effect.succeed(ApiError.detail(404, `Pipeline ${id} not found`))
-    })
+  /** The route's `:pipeline_id` names this pipeline (or one of its models). */
+  const ourPipeline = Effect.flatMap(HttpLayerRouter.params, (params) => {
+    const id = params.pipeline_id ?? ""
+    return known(id) ? Effect.void : new ApiError.PipelineNotFound({ id })
+  })
 
   const pipelines: Http.Handler = Effect.succeed(Http.json({
     data: [{ id: settings.pipelineId, name: pipeline.name, type: "pipe", valves: true }]
   }))
 
-  const getValves = withPipeline(() => Effect.map(valves.get, (v) => Http.json(v)))
+  const getValves: Http.Handler<ApiError.Failure> = Effect.zipRight(ourPipeline, Effect.map(valves.get, (v) => Http.json(v)))
 
-  const valvesSpec = withPipeline(() => Effect.succeed(Http.json(Valves.spec)))
+  const valvesSpec: Http.Handler<ApiError.Failure> = Effect.as(ourPipeline, Http.json(Valves.spec))
 
-  const updateValves = withPipeline(() =>
+  const updateValves: Http.Handler<ApiError.Failure> = Effect.gen(function*() {
+    yield* ourPipeline
+    const body = yield* Http.jsonBody(settings.maxBodyBytes)
+    const updated = yield* Effect.catchTag(valves.update(body), "ParseError", Http.invalidBody("invalid valves"))
+    return Http.json(updated)
+  })
+
+  const filter = (hook: "inlet" | "outlet"): Http.Handler<ApiError.Failure> =>
     Effect.gen(function*() {
-      const body = yield* Http.jsonBody
-      if (Either.isLeft(body)) return ApiError.detail(body.left.status, body.left.message)
-      const updated = yield* Effect.either(valves.update(body.right))
-      if (Either.isLeft(updated)) return ApiError.detail(422, yield* Http.schemaProblem("invalid valves", updated.left))
-      return Http.json(updated.right)
-    }).pipe(Effect.provide(context))
-  )
+      yield* ourPipeline
+      const body = yield* Http.jsonBody(settings.maxBodyBytes)
+      const request = yield* Http.decodeBody(FilterRequest, body)
+      const user = request.user ?? undefined
+      const filtered = hook === "inlet"
+        ? yield* Effect.map(pipeline.inlet(request.body, user), keepMetadata)
+        : yield* pipeline.outlet(request.body, user)
+      return Http.json(filtered)
+    })
 
-  const filter = (hook: "inlet" | "outlet") =>
-    withPipeline(() =>
-      Effect.gen(function*() {
-        const body = yield* Http.jsonBody
-        if (Either.isLeft(body)) return ApiError.detail(body.left.status, body.left.message)
-        const request = yield* Http.decodeBody(FilterRequest, body.right)
-        if (Either.isLeft(request)) return ApiError.detail(422, request.left.message)
-        const user = request.right.user ?? undefined
-        const result = yield* Effect.either(
-          hook === "inlet"
-            ? Effect.map(pipeline.inlet(request.right.body, user), keepMetadata)
-            : pipeline.outlet(request.right.body, user)
-        )
-        return Either.match(result, {
-          onLeft: (error) => {
-            const problem = ApiError.fromPipelineError(error)
-            return ApiError.detail(problem.status, problem.message)
-          },
-          onRight: (filtered) => Http.json(filtered)
-        })
-      }).pipe(Effect.provide(context))
-    )
-
-  yield* Http.route("GET", "/v1", status)
-  yield* Http.route("GET", "/pipelines", pipelines, { alsoV1: true })
-  yield* Http.route("GET", "/:pipeline_id/valves", getValves, { alsoV1: true })
-  yield* Http.route("GET", "/:pipeline_id/valves/spec", valvesSpec, { alsoV1: true })
-  yield* Http.route("POST", "/:pipeline_id/valves/update", updateValves, { alsoV1: true })
-  yield* Http.route("POST", "/:pipeline_id/filter/inlet", filter("inlet"), { alsoV1: true })
-  yield* Http.route("POST", "/:pipeline_id/filter/outlet", filter("outlet"), { alsoV1: true })
-}))
+  return [
+    ApiError.pipelinesRoute("GET", "/v1", status),
+    ...Http.withV1Twins([
+      ApiError.pipelinesRoute("GET", "/pipelines", pipelines),
+      ApiError.pipelinesRoute("GET", "/:pipeline_id/valves", getValves),
+      ApiError.pipelinesRoute("GET", "/:pipeline_id/valves/spec", valvesSpec),
+      ApiError.pipelinesRoute("POST", "/:pipeline_id/valves/update", updateValves),
+      ApiError.pipelinesRoute("POST", "/:pipeline_id/filter/inlet", filter("inlet")),
+      ApiError.pipelinesRoute("POST", "/:pipeline_id/filter/outlet", filter("outlet"))
+    ])
+  ]
+})).pipe(Layer.provide(Middleware.api.layer))

@@ -13,6 +13,7 @@ import { type ConfigError, Duration, Effect, Either, Fiber, Layer, Option } from
 import { createServer, type Server as NodeServer } from "node:http"
 import * as ChatThreads from "./ChatThreads.js"
 import type * as ConversationStore from "./ConversationStore.js"
+import * as ChatTurn from "./ChatTurn.js"
 import * as Metrics from "./Metrics.js"
 import * as Models from "./Models.js"
 import * as NativeRoutes from "./NativeRoutes.js"
@@ -47,6 +48,7 @@ const services = Layer.mergeAll(Models.layer, ChatThreads.layer).pipe(Layer.prov
  */
 export const layerApp: Layer.Layer<never, never, HttpServer.HttpServer | Requirements | ServerConfig.ServerConfig> =
   HttpLayerRouter.serve(Layer.mergeAll(routes, cors), { disableListenLog: true }).pipe(
+    Layer.provide(ChatTurn.ChatTurn.layer),
     Layer.provide(services),
     Layer.provide(Metrics.layer),
     // below the server, so that request fibers and the Letta calls in them are traced

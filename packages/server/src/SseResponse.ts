@@ -7,7 +7,7 @@
 import * as Sse from "@effect/experimental/Sse"
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import { Cause, Chunk, Duration, Effect, Either, Exit, Fiber, Option, type Scope, Stream } from "effect"
+import { Cause, Chunk, Duration, Effect, Exit, Fiber, Option, type Scope, Stream } from "effect"
 
 /** An SSE comment: ignored by every SSE client, it keeps proxies and idle timers from closing the stream. */
 export const heartbeat = ": ping\n\n"
@@ -64,16 +64,16 @@ export const make = (
   })
 
 /**
- * Waits up to `wait` for the stream's first element. A failure by then comes back as `Left` (answer it with an HTTP
- * status); otherwise the whole stream, first element included, as `Right`. Needs the request's scope, which lasts
- * while the response streams.
+ * Waits up to `wait` for the stream's first element. A failure by then fails the effect (answer it with an HTTP
+ * status); otherwise the whole stream, first element included. Needs the request's scope, which lasts while the
+ * response streams.
  *
  * @category combinators
  */
 export const peek = <A, E>(
   stream: Stream.Stream<A, E>,
   wait: Duration.Duration
-): Effect.Effect<Either.Either<Stream.Stream<A, E>, E>, never, Scope.Scope> =>
+): Effect.Effect<Stream.Stream<A, E>, E, Scope.Scope> =>
   Effect.gen(function*() {
     const pull = yield* Stream.toPull(stream)
     // an empty chunk (a ping that makes no event) is not the first element
@@ -86,11 +86,10 @@ export const peek = <A, E>(
     if (Option.isSome(early) && Exit.isFailure(early.value)) {
       // a pull fails with Some(error), or with None when the stream simply ended
       const failure = Option.flatten(Cause.failureOption(early.value.cause))
-      if (Option.isSome(failure)) return Either.left(failure.value)
+      if (Option.isSome(failure)) return yield* Effect.fail(failure.value)
     }
-    const rest = Stream.unwrap(Effect.matchEffect(Fiber.join(first), {
+    return Stream.unwrap(Effect.matchEffect(Fiber.join(first), {
       onFailure: Option.match({ onNone: () => Effect.succeed(Stream.empty), onSome: Effect.fail }),
       onSuccess: (chunk) => Effect.succeed(Stream.concat(Stream.fromChunk(chunk), Stream.repeatEffectChunkOption(pull)))
     }))
-    return Either.right(rest)
   })

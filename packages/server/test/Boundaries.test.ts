@@ -6,7 +6,7 @@ import { assert, layer } from "@effect/vitest"
 import { Emulator } from "@letta-pipeline/emulator"
 import type { HttpClient } from "@effect/platform"
 import { Effect } from "effect"
-import { Http } from "../src/index.js"
+import { ChatTurn } from "../src/index.js"
 import { call, chat, dataLines, demoAgent, emulatorStats, fields, json, serverLayer } from "./utils/harness.js"
 
 const firstEvent = (text: string) => fields(dataLines(text)[0])
@@ -16,7 +16,7 @@ layer(serverLayer(), { excludeTestServices: true })("trust boundaries", (it) => 
     Effect.gen(function*() {
       const before = yield* emulatorStats
       const huge = "c".repeat(15_000_000)
-      const long = "x".repeat(Http.maxIdChars + 1)
+      const long = "x".repeat(ChatTurn.maxIdChars + 1)
       const attempts: ReadonlyArray<readonly [string, Effect.Effect<Readonly<Record<string, unknown>>, never, HttpClient.HttpClient | Emulator.Emulator>]> = [
         ["chat_id in the body (15 MB)", Effect.flatMap(chat("hello", { chat_id: huge }), (body) => Effect.map(call("POST", "/v1/chat/completions", { body }), json))],
         ["X-OpenWebUI-Chat-Id header", Effect.flatMap(chat("hello"), (body) => Effect.map(call("POST", "/v1/chat/completions", { body, headers: { "x-openwebui-chat-id": long } }), json))],

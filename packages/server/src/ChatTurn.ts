@@ -1,0 +1,132 @@
+/**
+ * A chat request as a pipeline turn, for every surface (OpenAI chat completions, `/v1/pipe`, `/v1/ws`): the model
+ * resolved to an agent, the Open WebUI chat mapped to its Letta conversation (never for background tasks), the task
+ * and the token valve passed on, and the turn's events.
+ *
+ * Its methods close over the services they use, taken once when the layer is built, and require nothing: a route
+ * calls them within its request, whose Scope alone bounds the turn. (Providing the route layer's own context
+ * instead would bring the layer's Scope with it, which outlives every request: a turn's upstream stream opened in it
+ * would go on after its client left.)
+ *
+ * @since 0.1.0
+ */
+import { LettaClient, LettaConfig, LettaError, OpenWebUITask, type PipeRequest, type StreamEvent } from "@letta-pipeline/core"
+import { Context, Effect, Layer, Option, type Stream } from "effect"
+import * as ChatThreads from "./ChatThreads.js"
+import * as Models from "./Models.js"
+import type * as OpenAi from "./OpenAi.js"
+import * as Valves from "./Valves.js"
+
+/** The longest id (model, chat id, conversation id, task name) a request may carry, in characters. @category constants */
+export const maxIdChars = 256
+
+/**
+ * What a surface's request says about its turn (OpenAI's chat request, `/v1/pipe`'s body, a WebSocket `turn`).
+ *
+ * @category models
+ */
+export type Input = Pick<OpenAi.ChatCompletionRequest, "messages" | "chat_id" | "task"> & {
+  readonly model?: string | undefined
+  readonly conversation_id?: string | undefined
+  readonly user_message?: string | undefined
+}
+
+/**
+ * A turn ready to run: the pipeline's request, the chat whose conversation the map chose (a conversation Letta lost
+ * is then replaced, see `ChatThreads.pipe`), and the valves it was prepared with.
+ *
+ * @category models
+ */
+export interface Turn {
+  readonly request: PipeRequest.PipeRequest
+  readonly chat: ChatThreads.Chat | undefined
+  readonly valves: Valves.Valves
+}
+
+/** @category models */
+export interface Service {
+  /**
+   * The turn of a request. `body` is the whole request body (hooks and task detection read it), `headers` the HTTP
+   * request's (Open WebUI's `X-OpenWebUI-Task` and `X-OpenWebUI-Chat-Id` win over the body's fields).
+   *
+   * Fails with `LettaError` `InvalidRequest` for an id longer than {@link maxIdChars} or no agent chosen (no model,
+   * no `LETTA_AGENT_ID`), `InvalidId` / `NotFound` for a model that is not an agent offered here or a conversation
+   * not the agent's, and with Letta's or the store's failures while the chat's conversation is found or created.
+   */
+  readonly prepare: (
+    input: Input,
+    body: Readonly<Record<string, unknown>>,
+    headers: Readonly<Record<string, string | undefined>>
+  ) => Effect.Effect<Turn, LettaError.PipelineError | LettaError.StoreError>
+  /** The turn's events, from Letta as it answers (`ChatThreads.pipe`). */
+  readonly events: (turn: Turn) => Stream.Stream<StreamEvent.StreamEvent, LettaError.PipelineError | LettaError.StoreError>
+}
+
+/** @category services */
+export class ChatTurn extends Context.Tag("@letta-pipeline/server/ChatTurn")<ChatTurn, Service>() {
+  /** @category layers */
+  static readonly layer: Layer.Layer<
+    ChatTurn,
+    never,
+    Models.Models | ChatThreads.ChatThreads | Valves.ValvesStore | LettaConfig.LettaConfig
+  > = Layer.effect(
+    ChatTurn,
+    Effect.gen(function*() {
+      const models = yield* Models.Models
+      const threads = yield* ChatThreads.ChatThreads
+      const valvesStore = yield* Valves.ValvesStore
+      const letta = yield* LettaConfig.LettaConfig
+
+      const prepare = Effect.fn("ChatTurn.prepare")(function*(
+        input: Input,
+        body: Readonly<Record<string, unknown>>,
+        headers: Readonly<Record<string, string | undefined>>
+      ) {
+        const valves = yield* valvesStore.get
+        const task = headers["x-openwebui-task"] ?? input.task
+        const chatId = headers["x-openwebui-chat-id"] ?? input.chat_id ?? OpenWebUITask.metadataField(body, "chat_id")
+        // ids are stored (the chat map) and forwarded (a conversation's summary, URLs): none may be of any size
+        for (const [name, value] of [["model", input.model], ["chat id", chatId], ["conversation_id", input.conversation_id], ["task", task]] as const) {
+          if (value !== undefined && value.length > maxIdChars) {
+            return yield* new LettaError.LettaError({
+              reason: "InvalidRequest",
+              detail: `the ${name} is ${value.length} characters long; at most ${maxIdChars} are accepted`
+            })
+          }
+        }
+        const model = input.model ?? Option.getOrUndefined(letta.agentId)
+        if (model === undefined) {
+          return yield* new LettaError.LettaError({
+            reason: "InvalidRequest",
+            detail: "no agent chosen: pass an agent id or name as the model, or set LETTA_AGENT_ID"
+          })
+        }
+        const agentId = yield* models.resolve(model)
+        yield* LettaClient.checkAgentId(agentId)
+        if (input.conversation_id !== undefined && input.conversation_id !== "default") {
+          yield* models.checkConversation(agentId, input.conversation_id)
+        }
+        const draft: PipeRequest.PipeRequest = {
+          model: agentId,
+          userMessage: input.user_message,
+          messages: input.messages,
+          body,
+          task: task === "" ? undefined : task,
+          streamTokens: valves.stream_tokens
+        }
+        const isTask = Option.isSome(OpenWebUITask.detect(draft))
+        if (input.conversation_id !== undefined || isTask) {
+          return { request: { ...draft, conversationId: input.conversation_id }, chat: undefined, valves } satisfies Turn
+        }
+        const conversation = yield* threads.conversationFor(agentId, chatId)
+        return {
+          request: { ...draft, conversationId: Option.getOrUndefined(conversation) },
+          chat: chatId === undefined || ChatThreads.isStateless(chatId) ? undefined : { agentId, chatId },
+          valves
+        } satisfies Turn
+      })
+
+      return ChatTurn.of({ prepare, events: (turn) => threads.pipe(turn.request, turn.chat) })
+    })
+  )
+}
