@@ -34,7 +34,11 @@ export const LettaStreamingRequest = Schema.extend(
 /** @category models */
 export type LettaStreamingRequest = typeof LettaStreamingRequest.Type
 
-/** `POST /v1/agents/{id}/messages/async` (Letta's `LettaAsyncRequest`): core's `LettaRequest`, widened as above. @category schemas */
+/**
+ * `POST /v1/agents/{id}/messages/async` (Letta's `LettaAsyncRequest`): core's `LettaRequest`, widened as above.
+ *
+ * @category schemas
+ */
 export const LettaAsyncRequest = Schema.extend(turnFields, LettaSchema.LettaRequest.omit("messages"))
 /** @category models */
 export type LettaAsyncRequest = typeof LettaAsyncRequest.Type

@@ -114,7 +114,11 @@ export class EmulatedFailure extends Data.TaggedError("EmulatedFailure")<{ reado
   }
 }
 
-/** A blocking turn whose LLM call failed (the `llm-error` fault): `500 {"error": {…}}`, as Letta answers. @category errors */
+/**
+ * A blocking turn whose LLM call failed (the `llm-error` fault): `500 {"error": {…}}`, as Letta answers.
+ *
+ * @category errors
+ */
 export class LlmFailure extends Data.TaggedError("LlmFailure")<{}> {
   readonly [TypeId]: TypeId = TypeId
   override get message() {
@@ -154,6 +158,8 @@ export const toResponse = (error: RouteError): HttpServerResponse.HttpServerResp
     case "ValidationFailed":
       return Wire.validationError(error.issues, error.examples)
     case "LlmFailure":
-      return Wire.jsonResponse({ error: { type: "llm_error", message: error.message, detail: "Emulated LLM failure" } }, 500)
+      return Wire.jsonResponse({
+        error: { type: "llm_error", message: error.message, detail: "Emulated LLM failure" }
+      }, 500)
   }
 }

@@ -43,7 +43,10 @@ const make = Effect.gen(function*() {
     HttpLayerRouter.route(
       "POST",
       "/agents/",
-      Http.body(Requests.CreateAgent, { emptyIsObject: true }).pipe(Effect.flatMap(store.createAgent), Effect.map(Wire.jsonResponse))
+      Http.body(Requests.CreateAgent, { emptyIsObject: true }).pipe(
+        Effect.flatMap(store.createAgent),
+        Effect.map(Wire.jsonResponse)
+      )
     ),
     HttpLayerRouter.route("GET", "/agents/:agent_id", Effect.map(agent, Wire.jsonResponse)),
     HttpLayerRouter.route(

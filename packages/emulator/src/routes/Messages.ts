@@ -40,13 +40,16 @@ const streamingOptionsWithoutStreaming = (request: Requests.LettaStreamingReques
   )
 }
 
-const make = Effect.gen(function*() {
-  const store = yield* Store.Store
-  const turns = yield* TurnRunner.TurnRunner
-  const agent = Agents.fromPath(store)
+/** What the handlers use. */
+interface Deps {
+  readonly store: Store.Service
+  readonly turns: TurnRunner.Service
+}
 
-  const history = Effect.gen(function*() {
-    const { id } = yield* agent
+/** `GET …/messages`: the agent's thread, or a conversation's (`conversation_id`), newest first unless `order=asc`. */
+const history = ({ store }: Deps) =>
+  Effect.gen(function*() {
+    const { id } = yield* Agents.fromPath(store)
     const params = yield* Http.query
     const conversation = params.get("conversation_id")
     if (conversation !== null) yield* Http.checkId(LettaSchema.ConversationId, "conversation_id", "conv")(conversation)
@@ -58,9 +61,10 @@ const make = Effect.gen(function*() {
     return Wire.jsonResponse(Http.page(ordered, params, 100).map((m) => Wire.encodeMessage(m)))
   })
 
-  /** `POST …/messages`: JSON, or SSE with `streaming: true` for SDK 1.0+ clients. */
-  const send = Effect.gen(function*() {
-    const found = yield* agent
+/** `POST …/messages`: JSON, or SSE with `streaming: true` for SDK 1.0+ clients. */
+const send = ({ store, turns }: Deps) =>
+  Effect.gen(function*() {
+    const agent = yield* Agents.fromPath(store)
     const request = yield* Http.body(Requests.LettaStreamingRequest)
     if ((request.messages === undefined) === (request.input === undefined)) {
       return yield* refused(422, "Exactly one of 'messages' or 'input' must be provided")
@@ -72,35 +76,36 @@ const make = Effect.gen(function*() {
     else if (!isSdkV1((yield* HttpServerRequest.HttpServerRequest).headers)) {
       return yield* refused(422, "streaming=true is only supported for SDK v1.0+ clients.")
     }
-    const thread = Store.agentThread(found.id)
-    return yield* turns.start({ agent: found, thread, conversationId: null, request, stream: request.streaming === true })
+    const thread = Store.agentThread(agent.id)
+    return yield* turns.start({ agent, thread, conversationId: null, request, stream: request.streaming === true })
   })
 
-  const stream = Effect.gen(function*() {
-    const found = yield* agent
+/** `POST …/messages/stream`: always SSE. */
+const stream = ({ store, turns }: Deps) =>
+  Effect.gen(function*() {
+    const agent = yield* Agents.fromPath(store)
     const request = yield* Http.body(Requests.LettaStreamingRequest)
     if (request.messages !== undefined && request.messages.length === 0) {
       return yield* refused(422, "Messages must not be empty")
     }
-    return yield* turns.start({
-      agent: found,
-      thread: Store.agentThread(found.id),
-      conversationId: null,
-      request,
-      stream: true
-    })
+    const thread = Store.agentThread(agent.id)
+    return yield* turns.start({ agent, thread, conversationId: null, request, stream: true })
   })
 
-  const sendAsync = Effect.gen(function*() {
-    const found = yield* agent
+/** `POST …/messages/async`: the run at once; the turn goes on in the background. */
+const sendAsync = ({ store, turns }: Deps) =>
+  Effect.gen(function*() {
+    const agent = yield* Agents.fromPath(store)
     const request = yield* Http.body(Requests.LettaAsyncRequest)
     const last = (request.messages ?? []).findLast((m) => m.role === "user")
     if (last === undefined) return yield* refused(422, "Messages must not be empty")
-    return Wire.jsonResponse(yield* turns.startAsync(found, last.content))
+    return Wire.jsonResponse(yield* turns.startAsync(agent, last.content))
   })
 
-  const cancel = Effect.gen(function*() {
-    const { id } = yield* agent
+/** `POST …/messages/cancel`: the agent's active runs (or those of `run_ids`) cancelled; 409 when there are none. */
+const cancel = ({ store }: Deps) =>
+  Effect.gen(function*() {
+    const { id } = yield* Agents.fromPath(store)
     const wanted = (yield* Http.body(Requests.CancelAgentRunRequest, { emptyIsObject: true })).run_ids
     const active = (yield* store.activeRuns(id)).filter((r) =>
       wanted === undefined || wanted === null || wanted.includes(r.run.id)
@@ -110,12 +115,14 @@ const make = Effect.gen(function*() {
     return Wire.jsonResponse(Object.fromEntries(active.map((r) => [r.run.id, "cancelled"])))
   })
 
+const make = Effect.gen(function*() {
+  const deps: Deps = { store: yield* Store.Store, turns: yield* TurnRunner.TurnRunner }
   return [
-    HttpLayerRouter.route("GET", "/agents/:agent_id/messages", history),
-    HttpLayerRouter.route("POST", "/agents/:agent_id/messages", send),
-    HttpLayerRouter.route("POST", "/agents/:agent_id/messages/stream", stream),
-    HttpLayerRouter.route("POST", "/agents/:agent_id/messages/async", sendAsync),
-    HttpLayerRouter.route("POST", "/agents/:agent_id/messages/cancel", cancel)
+    HttpLayerRouter.route("GET", "/agents/:agent_id/messages", history(deps)),
+    HttpLayerRouter.route("POST", "/agents/:agent_id/messages", send(deps)),
+    HttpLayerRouter.route("POST", "/agents/:agent_id/messages/stream", stream(deps)),
+    HttpLayerRouter.route("POST", "/agents/:agent_id/messages/async", sendAsync(deps)),
+    HttpLayerRouter.route("POST", "/agents/:agent_id/messages/cancel", cancel(deps))
   ]
 })
 
