@@ -103,18 +103,3 @@ export const validationError = (
     detail: `[${issues.map((issue) => pyRepr({ ...issue, loc: [...issue.loc] })).join(", ")}]`,
     ...(examples === undefined ? {} : { examples })
   }, 422)
-
-const exampleIds: Record<string, string> = {
-  agent: "agent-123e4567-e89b-42d3-8456-426614174000",
-  conv: "conv-123e4567-e89b-42d3-8456-426614174000",
-  run: "run-123e4567-e89b-42d3-8456-426614174000"
-}
-
-/** The 422 Letta answers for a path id that does not match its pattern. @category constructors */
-export const invalidPathId = (param: string, prefix: "agent" | "conv" | "run", input: string) =>
-  validationError([{
-    type: "string_pattern_mismatch",
-    loc: ["path", param],
-    msg: `String should match pattern '${prefix}-{uuid4}'`,
-    input
-  }], [exampleIds[prefix] ?? ""])

@@ -116,6 +116,37 @@ layer(secured, { excludeTestServices: true })("--secure", (it) => {
     }))
 })
 
+// its own emulator: an armed fault is taken by whichever request comes next
+layer(emulatorLayer({ password: Option.some(Redacted.make("s3cret")) }), { excludeTestServices: true })(
+  "--secure with faults",
+  (it) => {
+    it.effect("an armed fault is taken before the password check, the request's fault after it; the faults route takes none", () =>
+      Effect.gen(function*() {
+        const auth = { authorization: "Bearer s3cret" }
+        const arm = (fault: string, headers: Record<string, string> = auth) =>
+          request("POST", "/_emulator/faults", { body: { fault }, headers })
+        assert.strictEqual((yield* arm("status:503", {})).status, 401)
+        assert.strictEqual((yield* arm("status:502")).status, 200)
+        // health is open, but not for an armed fault: it meets the password first
+        assert.strictEqual((yield* request("GET", "/v1/health/")).status, 401)
+        assert.strictEqual((yield* request("GET", "/v1/health/")).status, 200)
+        assert.strictEqual((yield* arm("status:502")).status, 200)
+        assert.strictEqual((yield* request("GET", "/v1/agents/", { headers: auth })).status, 502)
+        const header = { "x-emulator-fault": "status:418" }
+        assert.strictEqual((yield* request("GET", "/v1/agents/", { headers: header })).status, 401)
+        assert.strictEqual((yield* request("GET", "/v1/agents/", { headers: { ...auth, ...header } })).status, 418)
+        assert.strictEqual((yield* request("GET", "/v1/health/", { headers: header })).status, 200)
+        const stats = fields(json(yield* request("GET", "/_emulator/stats")))
+        assert.deepStrictEqual(fields(stats.requests_by_route), {
+          "POST /_emulator/faults": 3,
+          "GET /v1/health/": 3,
+          "GET /v1/agents/": 3,
+          "GET /_emulator/stats": 1
+        })
+      }))
+  }
+)
+
 const windingDown = coreLayer({ streamTokens: true, busyWait: Duration.seconds(5) }).pipe(
   Layer.provideMerge(emulatorLayer({ tokenDelay: Duration.millis(20), windDown: Duration.millis(400) }))
 )
