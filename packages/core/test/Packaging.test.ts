@@ -22,15 +22,6 @@ const repoDir = path.resolve(coreDir, "..", "..")
 const distDir = path.join(coreDir, "dist")
 const demoAgentId = "agent-a1b2c3d4-0000-4000-8000-000000000001"
 
-/**
- * Imports of the built modules that are allowed although they tie a module to Node. `AppServerClient` builds its own
- * `ws` socket until branch `core-clients` takes the `Socket.WebSocketConstructor` from the context; then this entry
- * goes (the test fails on it while it is unused, so it cannot outlive the change).
- */
-const pendingExceptions: ReadonlyArray<{ readonly file: string; readonly specifier: string }> = [
-  { file: "AppServerClient.js", specifier: "ws" }
-]
-
 /** What a module outside the Node entry must not import. */
 const nodeOnly = (specifier: string): boolean =>
   specifier.startsWith("node:") ||
@@ -140,12 +131,9 @@ describe("the built package", () => {
   it("imports nothing Node-only outside @letta-pipeline/core/node", () => {
     assertBuilt()
     const offending: Array<string> = []
-    const used = new Set<string>()
     for (const file of jsFiles(distDir).filter((f) => !isNodeEntry(f))) {
       for (const specifier of importsOf(file)) {
-        const excepted = pendingExceptions.some((e) => e.file === file && e.specifier === specifier)
-        if (excepted) used.add(`${file} ${specifier}`)
-        else if (nodeOnly(specifier)) offending.push(`dist/${file} imports ${specifier}`)
+        if (nodeOnly(specifier)) offending.push(`dist/${file} imports ${specifier}`)
         // the neutral modules never reach into the Node entry either
         else if (/(^|\/)node(\.js|\/)/.test(specifier) && specifier.startsWith(".")) {
           offending.push(`dist/${file} imports the Node entry (${specifier})`)
@@ -153,9 +141,6 @@ describe("the built package", () => {
       }
     }
     assert.deepStrictEqual(offending, [])
-    for (const e of pendingExceptions) {
-      assert.isTrue(used.has(`${e.file} ${e.specifier}`), `the exception for ${e.file} → ${e.specifier} is unused: delete it`)
-    }
     // the index lists exactly the neutral public modules
     const index = importsOf("index.js")
     assert.isFalse(index.some((s) => s.includes("node") || s.includes("internal")), index.join(", "))
