@@ -641,8 +641,11 @@ export const layerSettings = (
  *
  * @category layers
  */
-export const layerConfig: Layer.Layer<LettaClient | LettaConfig.LettaConfig, ConfigError.ConfigError, HttpClient.HttpClient> =
-  layer.pipe(Layer.provideMerge(LettaConfig.layerConfig))
+export const layerConfig: Layer.Layer<
+  LettaClient | LettaConfig.LettaConfig,
+  ConfigError.ConfigError,
+  HttpClient.HttpClient
+> = layer.pipe(Layer.provideMerge(LettaConfig.layerConfig))
 
 /**
  * A client whose methods are the given ones; any other method dies with "not implemented" when called.
