@@ -4,61 +4,60 @@
  * with the workspace's compiler settings (strict, exactOptionalPropertyTypes, NodeNext). A failure names the file and
  * line of the example.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { Command, FileSystem } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
+import { assert, layer } from "@effect/vitest"
+import { Effect } from "effect"
 import * as path from "node:path"
-import ts from "typescript"
+import { createRequire } from "node:module"
 import { coreDir, docstringExamples, type Example, readmeExamples } from "./utils/examples.js"
 
-/** Where the examples pretend to live: inside the package, so `@letta-pipeline/core` resolves to itself. */
-const virtualDir = path.join(coreDir, "test", "__examples__")
+const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc")
 
-const compilerOptions = (): ts.CompilerOptions => {
-  const configPath = path.join(coreDir, "tsconfig.json")
-  const read = ts.readConfigFile(configPath, ts.sys.readFile)
-  const parsed = ts.parseJsonConfigFileContent(read.config, ts.sys, coreDir)
-  return { ...parsed.options, noEmit: true, incremental: false, composite: false }
-}
+/**
+ * `file:line: message` for each compiler error, at the example's place in its source. The examples are written inside
+ * the package (so that `@letta-pipeline/core` resolves to itself, as for a consumer) and compiled by `tsc` in a child
+ * process, which keeps the test worker responsive.
+ */
+const check = (examples: ReadonlyArray<Example>) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const dir = yield* fs.makeTempDirectoryScoped({ directory: path.join(coreDir, "test"), prefix: "__examples__" })
+    yield* Effect.forEach(examples, (example, index) => fs.writeFileString(path.join(dir, `example${index}.ts`), example.code))
+    const config = { extends: "../../tsconfig.json", compilerOptions: { noEmit: true, incremental: false }, include: ["*.ts"] }
+    yield* fs.writeFileString(path.join(dir, "tsconfig.json"), JSON.stringify(config))
+    const output = yield* Command.make(process.execPath, tsc, "-p", dir, "--pretty", "false").pipe(
+      Command.workingDirectory(coreDir),
+      Command.string
+    )
+    // `<file>(<line>,<column>): error TS<code>: <message>`, continuation lines indented
+    const where = /^(.*)\((\d+),\d+\): (.*)$/
+    return output.split("\n").filter((line) => line.trim() !== "").map((line) => {
+      const match = where.exec(line)
+      if (match === null) return line
+      const [, file = "", row = "0", message = ""] = match
+      const index = /example(\d+)\.ts$/.exec(file)?.[1]
+      const example = index === undefined ? undefined : examples[Number(index)]
+      return example === undefined
+        ? line
+        : `${path.relative(coreDir, example.file)}:${example.line + Number(row) - 1}: ${message}`
+    })
+  }).pipe(Effect.scoped)
 
-/** `file:line: message` for each diagnostic, at the example's place in its source. */
-const check = (examples: ReadonlyArray<Example>): Array<string> => {
-  const virtual = new Map(examples.map((example, index) => [path.join(virtualDir, `example${index}.ts`), example]))
-  const options = compilerOptions()
-  const host = ts.createCompilerHost(options)
-  const { fileExists, readFile, getSourceFile } = host
-  host.fileExists = (file) => virtual.has(file) || fileExists(file)
-  host.readFile = (file) => virtual.get(file)?.code ?? readFile(file)
-  host.getSourceFile = (file, language, onError, create) => {
-    const example = virtual.get(file)
-    return example === undefined
-      ? getSourceFile(file, language, onError, create)
-      : ts.createSourceFile(file, example.code, language, true)
-  }
-  const program = ts.createProgram([...virtual.keys()], options, host)
-  return ts.getPreEmitDiagnostics(program).map((diagnostic) => {
-    const text = ts.flattenDiagnosticMessageText(diagnostic.messageText, "\n")
-    const example = diagnostic.file === undefined ? undefined : virtual.get(diagnostic.file.fileName)
-    if (diagnostic.file === undefined || diagnostic.start === undefined) return `TS${diagnostic.code}: ${text}`
-    const { line } = diagnostic.file.getLineAndCharacterOfPosition(diagnostic.start)
-    const where = example === undefined
-      ? `${diagnostic.file.fileName}:${line + 1}`
-      : `${path.relative(coreDir, example.file)}:${example.line + line}`
-    return `${where}: TS${diagnostic.code}: ${text}`
-  })
-}
-
-describe("documentation examples", () => {
-  it("every @example of the sources and every ts block of the README compiles against the API", () => {
-    const fromSources = docstringExamples()
-    const fromReadme = readmeExamples()
-    // the main entry points are documented by example (a check with nothing to check would pass vacuously)
-    const documented = new Set(fromSources.map((example) => path.relative(path.join(coreDir, "src"), example.file)))
-    for (const file of ["Pipeline.ts", "LettaClient.ts", "LettaBackend.ts", "StreamEvent.ts", "node/HttpTransport.ts"]) {
-      assert.isTrue(documented.has(file), `src/${file} has no @example`)
-    }
-    assert.isAtLeast(fromReadme.length, 2, "the README's examples were not found")
-    const errors = check([...fromSources, ...fromReadme])
-    assert.deepStrictEqual(errors, [], `examples that do not compile:\n${errors.join("\n")}`)
-  }, 120_000)
+layer(NodeContext.layer, { excludeTestServices: true })("documentation examples", (it) => {
+  it.effect("every @example of the sources and every ts block of the README compiles against the API", () =>
+    Effect.gen(function*() {
+      const fromSources = docstringExamples()
+      const fromReadme = readmeExamples()
+      // the main entry points are documented by example (a check with nothing to check would pass vacuously)
+      const documented = new Set(fromSources.map((example) => path.relative(path.join(coreDir, "src"), example.file)))
+      for (const file of ["Pipeline.ts", "LettaClient.ts", "LettaBackend.ts", "StreamEvent.ts", "node/HttpTransport.ts"]) {
+        assert.isTrue(documented.has(file), `src/${file} has no @example`)
+      }
+      assert.isAtLeast(fromReadme.length, 2, "the README's examples were not found")
+      const errors = yield* check([...fromSources, ...fromReadme])
+      assert.deepStrictEqual(errors, [], `examples that do not compile:\n${errors.join("\n")}`)
+    }), 180_000)
 
   it("the extraction finds a known example where it is", () => {
     const [first] = readmeExamples()
