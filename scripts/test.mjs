@@ -32,7 +32,7 @@ if (process.argv.includes("--summary")) {
   // reports of an earlier run must not count
   for (const file of reports()) rmSync(file)
   const started = Date.now()
-  const turbo = spawnSync("turbo", ["run", "test", "--concurrency=1", ...process.argv.slice(2)], {
+  const turbo = spawnSync("turbo", ["run", "test", "--concurrency=1", "--continue", ...process.argv.slice(2)], {
     cwd: root,
     stdio: "inherit",
     shell: process.platform === "win32"
