@@ -9,7 +9,7 @@
  * `combine` puts its argument outside (`inner.combine(outer)`), and stacks are built right-nested so that the
  * platform's flattening keeps that order.
  *
- * Refusals answer in OpenAI's and FastAPI's shapes at once (`ApiError.both`): any client may meet them.
+ * Refusals answer in OpenAI's and FastAPI's shapes at once (`ApiError.both`): every kind of client may meet them.
  *
  * @since 0.1.0
  */

@@ -12,7 +12,7 @@ import * as Metrics from "./Metrics.js"
 import * as Middleware from "./Middleware.js"
 import type * as ServerConfig from "./ServerConfig.js"
 
-/** `GET /health`: any name, no key (`Middleware.health`). */
+/** `GET /health`: whatever name the request uses, no key (`Middleware.health`). */
 const health = HttpLayerRouter.add("GET", "/health", Effect.succeed(Http.json({ status: "ok" }))).pipe(
   Layer.provide(Middleware.health.layer)
 )
