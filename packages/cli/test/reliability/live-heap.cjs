@@ -5,6 +5,9 @@ const every = Number(process.env.LIVE_HEAP_EVERY ?? 5000)
 setInterval(() => {
   globalThis.gc()
   const memory = process.memoryUsage()
-  const sample = { at: Date.now(), heap: memory.heapUsed, rss: memory.rss, handles: process.getActiveResourcesInfo().length }
+  const resources = process.getActiveResourcesInfo()
+  const kinds = {}
+  for (const kind of resources) kinds[kind] = (kinds[kind] ?? 0) + 1
+  const sample = { at: Date.now(), heap: memory.heapUsed, rss: memory.rss, handles: resources.length, kinds }
   process.stderr.write(`live-heap ${JSON.stringify(sample)}\n`)
 }, every).unref()
