@@ -28,6 +28,7 @@ import { LettaError, type PipelineError } from "./LettaError.js"
 import * as LettaSchema from "./LettaSchema.js"
 
 const AgentResponse = Schema.Struct({ agent: Schema.NullOr(LettaSchema.AgentState) })
+const CreatedAgentResponse = Schema.Struct({ agent: LettaSchema.AgentState })
 const AgentsResponse = Schema.Struct({ agents: LettaSchema.AgentList })
 const ConversationResponse = Schema.Struct({ conversation: LettaSchema.Conversation })
 const InfoResponse = Schema.Struct({ letta_code_version: Schema.optional(Schema.String) })
@@ -122,6 +123,16 @@ export const make: Effect.Effect<
           agentId: id
         })
         return agent === null ? yield* failed(`Agent ${id} not found`, id) : agent
+      }),
+    createAgent: (body) =>
+      command("agent_create", {
+        fields: { body: Schema.encodeSync(LettaSchema.CreateAgent)(body) },
+        schema: CreatedAgentResponse
+      }).pipe(Effect.map(({ agent }) => agent)),
+    deleteAgent: (agentId) =>
+      Effect.gen(function*() {
+        const id = yield* LettaClient.checkAgentId(agentId)
+        yield* command("agent_delete", { fields: { agent_id: id }, schema: Schema.Unknown, agentId: id })
       }),
     health: Effect.map(command("app_server_info", { schema: InfoResponse }), (info) => ({
       version: info.letta_code_version ?? "unknown",

@@ -38,7 +38,8 @@ import * as LettaConfig from "./LettaConfig.js"
 export type Transport = HttpClient.HttpClient | Socket.WebSocketConstructor
 
 /**
- * The client of these settings' backend, with the settings (and `LettaRuns` for REST).
+ * The client of these settings' backend, with the settings (and, for REST, `LettaRuns` and `LettaIdentities`, which
+ * the layer's type does not name: ask for them with `Effect.serviceOption`).
  *
  * @category layers
  */

@@ -44,6 +44,7 @@ import * as Ids from "./internal/ids.js"
 import * as RestTransport from "./internal/restTransport.js"
 import * as LettaConfig from "./LettaConfig.js"
 import type { LettaError, PipelineError } from "./LettaError.js"
+import * as LettaIdentities from "./LettaIdentities.js"
 import * as LettaRuns from "./LettaRuns.js"
 import * as LettaSchema from "./LettaSchema.js"
 
@@ -92,6 +93,10 @@ export interface Service {
   readonly listAgents: (query?: ListAgentsQuery) => Effect.Effect<ReadonlyArray<LettaSchema.AgentState>, PipelineError>
   /** `GET /v1/agents/{id}`. */
   readonly getAgent: (agentId: string) => Effect.Effect<LettaSchema.AgentState, PipelineError>
+  /** `POST /v1/agents/` (the App Server: `agent_create`): a new agent, as Letta made it. */
+  readonly createAgent: (body: LettaSchema.CreateAgent) => Effect.Effect<LettaSchema.AgentState, PipelineError>
+  /** `DELETE /v1/agents/{id}` (the App Server: `agent_delete`); `NotFound` when there is no such agent. */
+  readonly deleteAgent: (agentId: string) => Effect.Effect<void, PipelineError>
   /** `GET /v1/agents/{id}/messages` (Letta's default order is newest first); the App Server does not offer it. */
   readonly listMessages: (
     agentId: string,
@@ -225,6 +230,16 @@ export const make: Effect.Effect<Service, never, HttpClient.HttpClient | LettaCo
           ids: { agentId: id }
         })
       }),
+      createAgent: Effect.fn("LettaClient.createAgent")(function*(body: LettaSchema.CreateAgent) {
+        return yield* json(post("/v1/agents/", Schema.encodeSync(LettaSchema.CreateAgent)(body)), {
+          schema: LettaSchema.AgentState,
+          what: "created agent"
+        })
+      }),
+      deleteAgent: Effect.fn("LettaClient.deleteAgent")(function*(agentId: string) {
+        const id = yield* checkAgentId(agentId)
+        yield* json(HttpClientRequest.del(`/v1/agents/${id}`), { schema: Schema.Unknown, what: "agent deletion", ids: { agentId: id } })
+      }),
       listMessages: Effect.fn("LettaClient.listMessages")(function*(agentId: string, query: ListMessagesQuery = {}) {
         const id = yield* checkAgentId(agentId)
         if (query.conversationId !== undefined) yield* checkConversationId(query.conversationId)
@@ -266,16 +281,16 @@ export const make: Effect.Effect<Service, never, HttpClient.HttpClient | LettaCo
 )
 
 /**
- * The REST API over whatever `HttpClient` and `LettaConfig` are provided: the client and its background runs
- * (`LettaRuns`).
+ * The REST API over whatever `HttpClient` and `LettaConfig` are provided: the client, its background runs
+ * (`LettaRuns`) and its identities (`LettaIdentities`).
  *
  * @category layers
  */
 export const layer: Layer.Layer<
-  LettaClient | LettaRuns.LettaRuns,
+  LettaClient | LettaRuns.LettaRuns | LettaIdentities.LettaIdentities,
   never,
   HttpClient.HttpClient | LettaConfig.LettaConfig
-> = Layer.merge(Layer.effect(LettaClient, make), LettaRuns.layer)
+> = Layer.mergeAll(Layer.effect(LettaClient, make), LettaRuns.layer, LettaIdentities.layer)
 
 /**
  * The client and its runs with these settings, over the `HttpClient` of the context (on Node,
@@ -285,7 +300,11 @@ export const layer: Layer.Layer<
  */
 export const layerSettings = (
   settings: LettaConfig.Settings
-): Layer.Layer<LettaClient | LettaRuns.LettaRuns | LettaConfig.LettaConfig, never, HttpClient.HttpClient> =>
+): Layer.Layer<
+  LettaClient | LettaRuns.LettaRuns | LettaIdentities.LettaIdentities | LettaConfig.LettaConfig,
+  never,
+  HttpClient.HttpClient
+> =>
   layer.pipe(Layer.provideMerge(Layer.succeed(LettaConfig.LettaConfig, settings)))
 
 /**
@@ -295,7 +314,7 @@ export const layerSettings = (
  * @category layers
  */
 export const layerConfig: Layer.Layer<
-  LettaClient | LettaRuns.LettaRuns | LettaConfig.LettaConfig,
+  LettaClient | LettaRuns.LettaRuns | LettaIdentities.LettaIdentities | LettaConfig.LettaConfig,
   ConfigError.ConfigError,
   HttpClient.HttpClient
 > = layer.pipe(Layer.provideMerge(LettaConfig.layerConfig))
@@ -316,6 +335,8 @@ export const layerTest = (implementation: Partial<Service>): Layer.Layer<LettaCl
       sendConversation: () => missing("sendConversation"),
       listAgents: () => missing("listAgents"),
       getAgent: () => missing("getAgent"),
+      createAgent: () => missing("createAgent"),
+      deleteAgent: () => missing("deleteAgent"),
       listMessages: () => missing("listMessages"),
       health: missing("health"),
       createConversation: () => missing("createConversation"),

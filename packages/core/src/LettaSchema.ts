@@ -551,6 +551,82 @@ export const Health = Schema.Struct({ version: Schema.String, status: Schema.Str
 /** @category models */
 export type Health = typeof Health.Type
 
+/** A JSON object passed on as Letta gave it (an agent's `llm_config`, a tool rule). @category schemas */
+export const JsonObject = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+
+/**
+ * A memory block of an agent (`Block` in Letta's spec; `memory.blocks` of `AgentState`).
+ *
+ * @category schemas
+ */
+export const MemoryBlock = Schema.Struct({
+  id: optionalNullable(Schema.String),
+  label: optionalNullable(Schema.String),
+  value: Schema.String,
+  limit: optionalNullable(Schema.Number),
+  description: optionalNullable(Schema.String),
+  read_only: optionalNullable(Schema.Boolean)
+})
+/** @category models */
+export type MemoryBlock = typeof MemoryBlock.Type
+
+/**
+ * Body of `POST /v1/agents/` (`CreateAgentRequest`; the App Server's `agent_create` takes the same), the fields this
+ * project sends.
+ *
+ * @category schemas
+ */
+export const CreateAgent = Schema.Struct({
+  name: Schema.String,
+  system: Schema.optional(Schema.String),
+  agent_type: Schema.optional(Schema.String),
+  description: Schema.optional(Schema.String),
+  model: Schema.optional(Schema.String),
+  embedding: Schema.optional(Schema.String),
+  llm_config: Schema.optional(JsonObject),
+  embedding_config: Schema.optional(JsonObject),
+  memory_blocks: Schema.optional(Schema.Array(Schema.Struct({
+    label: Schema.String,
+    value: Schema.String,
+    limit: Schema.optional(Schema.Number),
+    description: Schema.optional(Schema.String),
+    read_only: Schema.optional(Schema.Boolean)
+  }))),
+  tool_ids: Schema.optional(Schema.Array(Schema.String)),
+  tool_rules: Schema.optional(Schema.Array(JsonObject)),
+  tags: Schema.optional(Schema.Array(Schema.String)),
+  identity_ids: Schema.optional(Schema.Array(Schema.String)),
+  /** false: the copy gets the template's tools (`tool_ids`), not Letta's base tools on top */
+  include_base_tools: Schema.optional(Schema.Boolean),
+  metadata: Schema.optional(JsonObject)
+})
+/** @category models */
+export type CreateAgent = typeof CreateAgent.Type
+
+/** `IdentityType` of Letta's spec. @category schemas */
+export const IdentityType = Schema.Literal("org", "user", "other")
+
+/** Body of `PUT /v1/identities/` (`IdentityUpsert`). @category schemas */
+export const IdentityUpsert = Schema.Struct({
+  identifier_key: Schema.String,
+  name: Schema.String,
+  identity_type: IdentityType,
+  agent_ids: Schema.optional(Schema.Array(Schema.String))
+})
+/** @category models */
+export type IdentityUpsert = typeof IdentityUpsert.Type
+
+/** `Identity` of Letta's spec, the parts this project reads. @category schemas */
+export const Identity = Schema.Struct({
+  id: Schema.String,
+  identifier_key: Schema.String,
+  name: Schema.String,
+  identity_type: Schema.String,
+  agent_ids: Schema.Array(Schema.String)
+})
+/** @category models */
+export type Identity = typeof Identity.Type
+
 /**
  * The parts of `AgentState` this project reads. Other keys are accepted and dropped.
  *
@@ -565,7 +641,17 @@ export const AgentState = Schema.Struct({
   model: optionalNullable(Schema.String),
   created_at: optionalNullable(Schema.String),
   updated_at: optionalNullable(Schema.String),
-  last_stop_reason: optionalNullable(Schema.String)
+  last_stop_reason: optionalNullable(Schema.String),
+  /** What a copy of the agent takes (per-user agents): the rest of Letta's `AgentState` is not read. */
+  system: optionalNullable(Schema.String),
+  embedding: optionalNullable(Schema.String),
+  llm_config: optionalNullable(JsonObject),
+  embedding_config: optionalNullable(JsonObject),
+  memory: optionalNullable(Schema.Struct({ blocks: Schema.Array(MemoryBlock) })),
+  tools: optionalNullable(Schema.Array(Schema.Struct({ id: optionalNullable(Schema.String), name: Schema.String }))),
+  tool_rules: optionalNullable(Schema.Array(JsonObject)),
+  identity_ids: optionalNullable(Schema.Array(Schema.String)),
+  metadata: optionalNullable(JsonObject)
 })
 /** @category models */
 export type AgentState = typeof AgentState.Type
