@@ -103,8 +103,50 @@ export class PipelineNotFound extends Schema.TaggedError<PipelineNotFound>("@let
   }
 }
 
+/**
+ * The request's user cannot be trusted (`ChatUser.fromRequest`): a signed user that does not verify, an unsigned one
+ * while verification is on, or a malformed one: 401.
+ *
+ * @category errors
+ */
+export class UserRefused extends Schema.TaggedError<UserRefused>("@letta-pipeline/server/UserRefused")("UserRefused", {
+  why: Schema.String
+}) {
+  override get message(): string {
+    return `User refused: ${this.why}`
+  }
+}
+
+/**
+ * A `per-user` model was asked without a user, so there is no agent to answer (never the shared one): 400.
+ *
+ * @category errors
+ */
+export class UserRequired extends Schema.TaggedError<UserRequired>("@letta-pipeline/server/UserRequired")("UserRequired", {
+  model: Schema.String,
+  /** What was there instead, for the hint. */
+  signedOnly: Schema.Boolean
+}) {
+  override get message(): string {
+    return `The model ${JSON.stringify(this.model)} gives each user their own agent, and this request names no user: ` +
+      (this.signedOnly
+        ? "send Open WebUI's signed X-OpenWebUI-User-Jwt (PIPELINE_USER_JWT_SECRET is set)"
+        : "turn on ENABLE_FORWARD_USER_INFO_HEADERS in Open WebUI, or send X-OpenWebUI-User-Id or a \"user\" field; " +
+          "if Open WebUI signs its users (FORWARD_USER_INFO_HEADER_JWT_SECRET), set PIPELINE_USER_JWT_SECRET to the same secret")
+  }
+}
+
 /** What a request may fail with before any call to Letta. @category errors */
-export type RequestError = BodyTooLarge | UnreadableBody | InvalidJson | InvalidBody | NotWebSocket | TooManySockets | PipelineNotFound
+export type RequestError =
+  | BodyTooLarge
+  | UnreadableBody
+  | InvalidJson
+  | InvalidBody
+  | NotWebSocket
+  | TooManySockets
+  | PipelineNotFound
+  | UserRefused
+  | UserRequired
 
 /** Everything a handler may fail with. @category errors */
 export type Failure = RequestError | LettaError.PipelineError | LettaError.StoreError
@@ -180,6 +222,10 @@ export const problemOf = (error: Failure): Problem => {
       return { status: 503, message: error.message, type: "server_error", code: "too_many_websockets" }
     case "PipelineNotFound":
       return { status: 404, message: error.message, type: "invalid_request_error", code: "pipeline_not_found" }
+    case "UserRefused":
+      return { status: 401, message: error.message, type: "invalid_request_error", code: "user_refused" }
+    case "UserRequired":
+      return badRequest(error.message, "user_required")
     default:
       return fromPipelineError(error)
   }
@@ -212,6 +258,22 @@ export const toErrorEvent = <R>(
   stream: Stream.Stream<StreamEvent.StreamEvent, LettaError.PipelineError | LettaError.StoreError, R>
 ): Stream.Stream<StreamEvent.StreamEvent, never, R> =>
   stream.pipe(Stream.tapError(logFull), StreamEvent.catchToEventWith(LettaError.forUser))
+
+/**
+ * The `error` event of a request the user's rules refused (`UserRefused`: `Unauthorized`, `UserRequired`:
+ * `InvalidRequest`), for the native streams, which answer every turn with events.
+ *
+ * @category constructors
+ */
+export const userErrorEvent = (error: UserRefused | UserRequired): StreamEvent.StreamEvent => ({
+  type: "error",
+  data: {
+    error: "LettaError",
+    reason: error._tag === "UserRefused" ? "Unauthorized" : "InvalidRequest",
+    message: error.message,
+    status: problemOf(error).status
+  }
+})
 
 /** @category constructors */
 export const badRequest = (message: string, code: string | null = null): Problem => ({

@@ -11,10 +11,14 @@
  * @since 0.1.0
  */
 import { LettaClient, LettaConfig, LettaError, OpenWebUITask, type PipeRequest, type StreamEvent } from "@letta-pipeline/core"
-import { Context, Effect, Layer, Option, type Stream } from "effect"
+import { Context, Effect, Layer, Option, Stream } from "effect"
+import * as ApiErrors from "./ApiError.js"
 import * as ChatThreads from "./ChatThreads.js"
+import * as ChatUser from "./ChatUser.js"
 import * as Models from "./Models.js"
 import type * as OpenAi from "./OpenAi.js"
+import * as ServerConfig from "./ServerConfig.js"
+import * as UserAgents from "./UserAgents.js"
 import * as Valves from "./Valves.js"
 
 /** The longest id (model, chat id, conversation id, task name) a request may carry, in characters. @category constants */
@@ -41,6 +45,8 @@ export interface Turn {
   readonly request: PipeRequest.PipeRequest
   readonly chat: ChatThreads.Chat | undefined
   readonly valves: Valves.Valves
+  /** For a `per-user` model: the template and the user whose own agent answers. */
+  readonly owner: { readonly templateId: string; readonly userId: string } | undefined
 }
 
 /** @category models */
@@ -49,15 +55,18 @@ export interface Service {
    * The turn of a request. `body` is the whole request body (hooks and task detection read it), `headers` the HTTP
    * request's (Open WebUI's `X-OpenWebUI-Task` and `X-OpenWebUI-Chat-Id` win over the body's fields).
    *
+   * For a `per-user` model (`UserAgents`), the turn goes to the request's user's own agent (`ChatUser.fromRequest`).
+   *
    * Fails with `LettaError` `InvalidRequest` for an id longer than {@link maxIdChars} or no agent chosen (no model,
    * no `LETTA_AGENT_ID`), `InvalidId` / `NotFound` for a model that is not an agent offered here or a conversation
-   * not the agent's, and with Letta's or the store's failures while the chat's conversation is found or created.
+   * not the agent's, `UserRefused` / `UserRequired` for a `per-user` model without a user it can trust, and with
+   * Letta's or the store's failures while the user's agent or the chat's conversation is found or created.
    */
   readonly prepare: (
     input: Input,
     body: Readonly<Record<string, unknown>>,
     headers: Readonly<Record<string, string | undefined>>
-  ) => Effect.Effect<Turn, LettaError.PipelineError | LettaError.StoreError>
+  ) => Effect.Effect<Turn, LettaError.PipelineError | LettaError.StoreError | ApiErrors.UserRefused | ApiErrors.UserRequired>
   /** The turn's events, from Letta as it answers (`ChatThreads.pipe`). */
   readonly events: (turn: Turn) => Stream.Stream<StreamEvent.StreamEvent, LettaError.PipelineError | LettaError.StoreError>
 }
@@ -68,7 +77,12 @@ export class ChatTurn extends Context.Tag("@letta-pipeline/server/ChatTurn")<Cha
   static readonly layer: Layer.Layer<
     ChatTurn,
     never,
-    Models.Models | ChatThreads.ChatThreads | Valves.ValvesStore | LettaConfig.LettaConfig
+    | Models.Models
+    | ChatThreads.ChatThreads
+    | Valves.ValvesStore
+    | LettaConfig.LettaConfig
+    | ServerConfig.ServerConfig
+    | UserAgents.UserAgents
   > = Layer.effect(
     ChatTurn,
     Effect.gen(function*() {
@@ -76,6 +90,25 @@ export class ChatTurn extends Context.Tag("@letta-pipeline/server/ChatTurn")<Cha
       const threads = yield* ChatThreads.ChatThreads
       const valvesStore = yield* Valves.ValvesStore
       const letta = yield* LettaConfig.LettaConfig
+      const settings = yield* ServerConfig.ServerConfig
+      const userAgents = yield* UserAgents.UserAgents
+
+      /** The agent that answers: the model's own, or, for a `per-user` model, the user's copy of it. */
+      const answering = Effect.fn("ChatTurn.answering")(function*(
+        model: string,
+        templateId: string,
+        body: Readonly<Record<string, unknown>>,
+        headers: Readonly<Record<string, string | undefined>>
+      ) {
+        const named = model.startsWith(`${settings.pipelineId}.`) ? model.slice(settings.pipelineId.length + 1) : model
+        if (!(yield* userAgents.isPerUser(named, templateId))) return { agentId: templateId, owner: undefined }
+        const user = yield* ChatUser.fromRequest(settings.userJwtSecret, headers, body)
+        if (Option.isNone(user)) {
+          return yield* new ApiErrors.UserRequired({ model, signedOnly: Option.isSome(settings.userJwtSecret) })
+        }
+        const agentId = yield* userAgents.agentFor(templateId, user.value)
+        return { agentId, owner: { templateId, userId: user.value.id } }
+      })
 
       const prepare = Effect.fn("ChatTurn.prepare")(function*(
         input: Input,
@@ -101,7 +134,8 @@ export class ChatTurn extends Context.Tag("@letta-pipeline/server/ChatTurn")<Cha
             detail: "no agent chosen: pass an agent id or name as the model, or set LETTA_AGENT_ID"
           })
         }
-        const agentId = yield* models.resolve(model)
+        const { agentId, owner } = yield* Effect.flatMap(models.resolve(model), (templateId) =>
+          answering(model, templateId, body, headers))
         yield* LettaClient.checkAgentId(agentId)
         if (input.conversation_id !== undefined && input.conversation_id !== "default") {
           yield* models.checkConversation(agentId, input.conversation_id)
@@ -116,17 +150,31 @@ export class ChatTurn extends Context.Tag("@letta-pipeline/server/ChatTurn")<Cha
         }
         const isTask = Option.isSome(OpenWebUITask.detect(draft))
         if (input.conversation_id !== undefined || isTask) {
-          return { request: { ...draft, conversationId: input.conversation_id }, chat: undefined, valves } satisfies Turn
+          return { request: { ...draft, conversationId: input.conversation_id }, chat: undefined, valves, owner } satisfies Turn
         }
         const conversation = yield* threads.conversationFor(agentId, chatId)
         return {
           request: { ...draft, conversationId: Option.getOrUndefined(conversation) },
           chat: chatId === undefined || ChatThreads.isStateless(chatId) ? undefined : { agentId, chatId },
-          valves
+          valves,
+          owner
         } satisfies Turn
       })
 
-      return ChatTurn.of({ prepare, events: (turn) => threads.pipe(turn.request, turn.chat) })
+      const events = (turn: Turn) => {
+        const owner = turn.owner
+        const stream = threads.pipe(turn.request, turn.chat)
+        // a user's agent deleted in Letta since it was last checked: the next message makes a new one
+        return owner === undefined ? stream : stream.pipe(
+          Stream.tapError((error) =>
+            error._tag === "LettaError" && error.reason === "NotFound" && error.agentId === turn.request.model
+              ? userAgents.forget(owner.templateId, owner.userId)
+              : Effect.void
+          )
+        )
+      }
+
+      return ChatTurn.of({ prepare, events })
     })
   )
 }

@@ -15,6 +15,8 @@ export interface Service {
   readonly request: (route: string, method: string, status: number) => Effect.Effect<void>
   /** Counts a response stream of `surface` while it is open, and how it ended. */
   readonly track: (surface: string) => <A, E, R>(stream: Stream.Stream<A, E, R>) => Stream.Stream<A, E, R>
+  /** Counts a user's own agent made from a template: on the user's first message, to replace one gone from Letta, or on a reset. */
+  readonly userAgentCreated: (reason: "first" | "replaced" | "reset") => Effect.Effect<void>
   readonly activeStreams: Effect.Effect<number>
   readonly text: Effect.Effect<string>
   readonly contentType: string
@@ -52,6 +54,12 @@ export const layer: Layer.Layer<Metrics> = Layer.sync(Metrics, () => {
     buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300],
     registers: [registry]
   })
+  const userAgents = new Prometheus.Counter({
+    name: "letta_pipeline_user_agents_created_total",
+    help: "Users' own agents created from a template (per-user models), by reason: first, replaced, reset",
+    labelNames: ["reason"],
+    registers: [registry]
+  })
   let open = 0
 
   return Metrics.of({
@@ -72,6 +80,7 @@ export const layer: Layer.Layer<Metrics> = Layer.sync(Metrics, () => {
             streams.inc({ surface, end })
           })
       ).pipe(Stream.flatMap(() => stream)),
+    userAgentCreated: (reason) => Effect.sync(() => userAgents.inc({ reason })),
     activeStreams: Effect.sync(() => open),
     text: Effect.promise(() => registry.metrics()),
     contentType: registry.contentType

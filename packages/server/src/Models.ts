@@ -6,6 +6,7 @@
 import { LettaClient, LettaConfig, LettaError, LettaSchema } from "@letta-pipeline/core"
 import { Context, Effect, Layer, Option, Schema } from "effect"
 import * as ServerConfig from "./ServerConfig.js"
+import * as UserAgents from "./UserAgents.js"
 import * as Valves from "./Valves.js"
 
 /** @category models */
@@ -41,10 +42,13 @@ export const layer: Layer.Layer<
 
     /**
      * The one rule of which agents are offered, asked by every surface (listing, and a model given by id or name):
-     * `LETTA_AGENT_ID` alone when set; else every agent, or those carrying one of the valve's tags when set.
+     * `LETTA_AGENT_ID` alone when set; else every agent, or those carrying one of the valve's tags when set; never a
+     * user's own agent (`UserAgents`), which its template stands for.
      */
     const offered = (agent: LettaSchema.AgentState, tags: ReadonlyArray<string>): boolean =>
       Option.match(letta.agentId, { onSome: (only) => agent.id === only, onNone: () => true }) &&
+      // a user's own agent is reached through its template, never listed or named
+      !(agent.tags ?? []).includes(UserAgents.userAgentTag) &&
       (tags.length === 0 || (agent.tags ?? []).some((tag) => tags.includes(tag)))
 
     const list: Effect.Effect<ReadonlyArray<LettaSchema.AgentState>, LettaError.PipelineError> = Effect.gen(function*() {

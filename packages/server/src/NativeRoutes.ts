@@ -82,7 +82,10 @@ export const layer: Layer.Layer<
     headers: Readonly<Record<string, string | undefined>>
   ): Effect.Effect<Stream.Stream<StreamEvent.StreamEvent>> =>
     Effect.match(turns.prepare(body, raw, headers), {
-      onFailure: (error) => ApiError.toErrorEvent(Stream.fail(error)),
+      onFailure: (error) =>
+        error._tag === "UserRefused" || error._tag === "UserRequired"
+          ? Stream.succeed(ApiError.userErrorEvent(error))
+          : ApiError.toErrorEvent(Stream.fail(error)),
       onSuccess: (turn) => ApiError.toErrorEvent(turns.events(turn))
     })
 

@@ -23,6 +23,8 @@ import * as PageRoutes from "./PageRoutes.js"
 import * as PipelinesRoutes from "./PipelinesRoutes.js"
 import * as ServerConfig from "./ServerConfig.js"
 import * as Telemetry from "./Telemetry.js"
+import * as UserAgents from "./UserAgents.js"
+import * as UserAgentStore from "./UserAgentStore.js"
 import * as Valves from "./Valves.js"
 
 /** What the server needs from core. @category models */
@@ -31,6 +33,7 @@ export type Requirements =
   | LettaClient.LettaClient
   | LettaConfig.LettaConfig
   | ConversationStore.ConversationStore
+  | UserAgentStore.UserAgentStore
 
 const routes = Layer.mergeAll(OpenAiRoutes.layer, PipelinesRoutes.layer, NativeRoutes.layer, OpsRoutes.layer, PageRoutes.layer)
 
@@ -39,7 +42,7 @@ const cors = Layer.unwrapEffect(Effect.map(ServerConfig.ServerConfig, (settings)
     ? Layer.empty
     : HttpLayerRouter.cors({ allowedOrigins: settings.corsOrigins, allowedHeaders: ["authorization", "content-type"] })))
 
-const services = Layer.mergeAll(Models.layer, ChatThreads.layer).pipe(Layer.provideMerge(Valves.layer))
+const services = Layer.mergeAll(Models.layer, ChatThreads.layer, UserAgents.layer).pipe(Layer.provideMerge(Valves.layer))
 
 /**
  * The routes, served on whatever `HttpServer` is provided (tests use `NodeHttpServer.layerTest`).

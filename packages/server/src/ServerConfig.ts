@@ -21,6 +21,9 @@
  * | `PIPELINE_WS_IDLE_TIMEOUT` | `300` | a WebSocket with no turn running and no message for this long is closed (1001) |
  * | `PIPELINE_WS_PING_INTERVAL` | `30` | a WebSocket is pinged this often; one that has not answered the previous ping is dropped |
  * | `PIPELINE_STATELESS_CHATS` | `default` | requests without a chat id, and temporary chats: `default` (the agent's own thread) or `fresh` (a new conversation each) |
+ * | `PIPELINE_USER_MODE` | `shared` | every model's user mode: `shared` (every user talks to the agent itself) or `per-user` (the agent is a template: each user gets their own copy, with its own memory) |
+ * | `PIPELINE_PER_USER_MODELS` | – | comma-separated models (agent ids or names) in `per-user` mode whatever `PIPELINE_USER_MODE` says |
+ * | `PIPELINE_USER_JWT_SECRET` | – | Open WebUI's `FORWARD_USER_INFO_HEADER_JWT_SECRET`: the user is then taken only from a valid signed `X-OpenWebUI-User-Jwt` (HS256), and unsigned user headers and body fields are refused |
  *
  * @since 0.1.0
  */
@@ -38,6 +41,9 @@ export type ToolCalls = "text" | "none" | "details"
 
 /** @category models */
 export type StatelessChats = "default" | "fresh"
+
+/** Whether a model's agent is everyone's (`shared`) or a template for each user's own agent (`per-user`). @category models */
+export type UserMode = "shared" | "per-user"
 
 /** @category models */
 export interface Settings {
@@ -64,6 +70,12 @@ export interface Settings {
   readonly wsIdleTimeout: Duration.Duration
   /** How often a WebSocket is pinged; a peer that has not answered by the next ping is dropped. */
   readonly wsPingInterval: Duration.Duration
+  /** `PIPELINE_USER_MODE`: the mode of every model not in {@link Settings.perUserModels} */
+  readonly userMode: UserMode
+  /** `PIPELINE_PER_USER_MODELS`: agent ids or names */
+  readonly perUserModels: ReadonlyArray<string>
+  /** `PIPELINE_USER_JWT_SECRET`: verify Open WebUI's signed user (HS256) and trust nothing unsigned */
+  readonly userJwtSecret: Option.Option<Redacted.Redacted>
 }
 
 /** @category services */
@@ -101,7 +113,10 @@ export const defaults: Settings = {
   toolCalls: "text",
   wsMaxSockets: 256,
   wsIdleTimeout: Duration.minutes(5),
-  wsPingInterval: Duration.seconds(30)
+  wsPingInterval: Duration.seconds(30),
+  userMode: "shared",
+  perUserModels: [],
+  userJwtSecret: Option.none()
 }
 
 /**
@@ -147,7 +162,10 @@ export const config: Effect.Effect<Settings, ConfigError.ConfigError> = EnvConfi
     Config.withDefault(defaults.wsMaxSockets)
   ),
   wsIdleTimeout: positiveDuration("PIPELINE_WS_IDLE_TIMEOUT", defaults.wsIdleTimeout),
-  wsPingInterval: positiveDuration("PIPELINE_WS_PING_INTERVAL", defaults.wsPingInterval)
+  wsPingInterval: positiveDuration("PIPELINE_WS_PING_INTERVAL", defaults.wsPingInterval),
+  userMode: Config.literal("shared", "per-user")("PIPELINE_USER_MODE").pipe(Config.withDefault<UserMode>(defaults.userMode)),
+  perUserModels: list("PIPELINE_PER_USER_MODELS"),
+  userJwtSecret: Config.option(Config.redacted("PIPELINE_USER_JWT_SECRET"))
 }))
 
 /** @category constructors */

@@ -25,6 +25,14 @@ export const Valves = Schema.Struct({
   agent_tags: Schema.Array(Schema.String).annotations({
     title: "Agent tags",
     description: "Offer only agents carrying one of these tags as models (empty: all agents)"
+  }),
+  user_mode: Schema.Literal("shared", "per-user").annotations({
+    title: "User mode",
+    description: "shared: every user talks to the agent itself; per-user: the agent is a template, and each user gets their own copy with its own memory"
+  }),
+  per_user_models: Schema.Array(Schema.String).annotations({
+    title: "Per-user models",
+    description: "Models (agent ids or names) in per-user mode whatever the user mode says"
   })
 }).annotations({ title: "Valves" })
 /** @category models */
@@ -55,7 +63,9 @@ export const layer: Layer.Layer<ValvesStore, never, ServerConfig.ServerConfig | 
       status_events: server.statusEvents,
       stream_tokens: letta.streamTokens,
       openwebui_tool_calls: server.openWebUIToolCalls,
-      agent_tags: server.agentTags
+      agent_tags: server.agentTags,
+      user_mode: server.userMode,
+      per_user_models: server.perUserModels
     })
     return ValvesStore.of({
       get: Ref.get(current),

@@ -60,11 +60,25 @@ layer(serverLayer(), { excludeTestServices: true })("Pipelines protocol", (it) =
     it.effect("read, JSON Schema spec, validated update applied to the next request without a restart", () =>
       Effect.gen(function*() {
         const valves = json(yield* call("GET", "/letta/valves"))
-        assert.deepStrictEqual(valves, { status_events: "auto", stream_tokens: true, openwebui_tool_calls: "items", agent_tags: [] })
+        assert.deepStrictEqual(valves, {
+          status_events: "auto",
+          stream_tokens: true,
+          openwebui_tool_calls: "items",
+          agent_tags: [],
+          user_mode: "shared",
+          per_user_models: []
+        })
         const spec = json(yield* call("GET", "/v1/letta/valves/spec"))
         assert.strictEqual(spec.type, "object")
         assert.strictEqual(spec.title, "Valves")
-        assert.deepStrictEqual(Object.keys(fields(spec.properties)).sort(), ["agent_tags", "openwebui_tool_calls", "status_events", "stream_tokens"])
+        assert.deepStrictEqual(Object.keys(fields(spec.properties)).sort(), [
+          "agent_tags",
+          "openwebui_tool_calls",
+          "per_user_models",
+          "status_events",
+          "stream_tokens",
+          "user_mode"
+        ])
         assert.deepStrictEqual(fields(fields(spec.properties).status_events).enum, ["on", "off", "auto"])
         assert.includeMembers([...(spec.required as ReadonlyArray<string>)], ["stream_tokens"])
 

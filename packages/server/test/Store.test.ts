@@ -5,14 +5,20 @@
 import { assert, layer } from "@effect/vitest"
 import { LettaError } from "@letta-pipeline/core"
 import { Effect, Layer } from "effect"
-import { ConversationStore } from "../src/index.js"
+import { ConversationStore, UserAgentStore } from "../src/index.js"
 import { call, chat, emulatorStats, fields, json, serverLayer } from "./utils/harness.js"
 
 const down = () =>
   Effect.fail(new LettaError.StoreError({ reason: "Unavailable", store: "postgres", detail: "connect ECONNREFUSED 10.0.0.5:5432" }))
-const brokenStore = Layer.succeed(
-  ConversationStore.ConversationStore,
-  ConversationStore.ConversationStore.of({ kind: "postgres", getOrCreate: down, replace: down })
+const brokenStore = Layer.merge(
+  Layer.succeed(
+    ConversationStore.ConversationStore,
+    ConversationStore.ConversationStore.of({ kind: "postgres", getOrCreate: down, replace: down })
+  ),
+  Layer.succeed(
+    UserAgentStore.UserAgentStore,
+    UserAgentStore.UserAgentStore.of({ kind: "postgres", getOrCreate: down, replace: down, list: down() })
+  )
 )
 
 layer(serverLayer({ store: brokenStore }), { excludeTestServices: true })("store down", (it) => {

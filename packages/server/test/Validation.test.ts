@@ -62,7 +62,15 @@ layer(serverLayer(), { excludeTestServices: true })("request validation messages
       assert.strictEqual(inlet.status, 422)
       assert.strictEqual(json(inlet).detail, "invalid request body: body: expected an object, got \"x\"")
       const valves = yield* call("POST", "/letta/valves/update", {
-        body: { status_events: "loud", stream_tokens: true, openwebui_tool_calls: "items", agent_tags: [], colour: "red" }
+        body: {
+          status_events: "loud",
+          stream_tokens: true,
+          openwebui_tool_calls: "items",
+          agent_tags: [],
+          user_mode: "shared",
+          per_user_models: [],
+          colour: "red"
+        }
       })
       assert.strictEqual(valves.status, 422)
       assert.strictEqual(

@@ -7,7 +7,7 @@ import { LettaConfig, Pipeline } from "@letta-pipeline/core"
 import { HttpTransport } from "@letta-pipeline/core/node"
 import { Emulator, type EmulatorConfig } from "@letta-pipeline/emulator"
 import { Deferred, Duration, Effect, Layer, Option, Queue, Schedule, Schema } from "effect"
-import { ConversationStore, Server, ServerConfig } from "../../src/index.js"
+import { ConversationStore, Server, ServerConfig, type UserAgentStore } from "../../src/index.js"
 
 export interface Options {
   readonly emulator?: Partial<EmulatorConfig.Settings>
@@ -15,8 +15,8 @@ export interface Options {
   readonly server?: Partial<ServerConfig.Settings>
   /** Set LETTA_AGENT_ID to the emulator's demo agent. */
   readonly pinDemoAgent?: boolean
-  /** The chat → conversation store (default: in memory). */
-  readonly store?: Layer.Layer<ConversationStore.ConversationStore>
+  /** The chat → conversation and user → agent stores (default: in memory). */
+  readonly store?: Layer.Layer<ConversationStore.ConversationStore | UserAgentStore.UserAgentStore>
 }
 
 const core = (options: Options) =>
