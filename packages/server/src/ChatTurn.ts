@@ -10,8 +10,8 @@
  *
  * @since 0.1.0
  */
-import { LettaClient, LettaConfig, LettaError, OpenWebUITask, type PipeRequest, type StreamEvent } from "@letta-pipeline/core"
-import { Context, Effect, Layer, Option, Stream } from "effect"
+import { LettaClient, LettaConfig, LettaError, OpenWebUITask, type PipeRequest, StreamEvent } from "@letta-pipeline/core"
+import { Chunk, Context, Effect, Layer, Option, Stream } from "effect"
 import * as ApiErrors from "./ApiError.js"
 import * as ChatThreads from "./ChatThreads.js"
 import * as ChatUser from "./ChatUser.js"
@@ -46,8 +46,25 @@ export interface Turn {
   readonly chat: ChatThreads.Chat | undefined
   readonly valves: Valves.Valves
   /** For a `per-user` model: the template and the user whose own agent answers. */
-  readonly owner: { readonly templateId: string; readonly userId: string } | undefined
+  readonly owner: Owner | undefined
 }
+
+/** Whose own agent a turn goes to. @category models */
+export interface Owner {
+  readonly templateId: string
+  readonly userId: string
+  /** The user's own agent, which answers. */
+  readonly agentId: string
+  /** The request prepared again: after the user's agent was found gone, it makes a new one. */
+  readonly again: Effect.Effect<Turn, LettaError.PipelineError | LettaError.StoreError | ApiErrors.UserRefused | ApiErrors.UserRequired>
+}
+
+/** What the user reads, once, when their own agent was gone from Letta. @category constants */
+export const lostAgentNotice = StreamEvent.message(
+  "notice-agent-replaced",
+  "[Your own agent no longer exists in Letta, so this message starts a new one, made from the model's template agent. " +
+    "It does not remember your earlier chats.]"
+)
 
 /** @category models */
 export interface Service {
@@ -83,6 +100,7 @@ export class ChatTurn extends Context.Tag("@letta-pipeline/server/ChatTurn")<Cha
     | LettaConfig.LettaConfig
     | ServerConfig.ServerConfig
     | UserAgents.UserAgents
+    | LettaClient.LettaClient
   > = Layer.effect(
     ChatTurn,
     Effect.gen(function*() {
@@ -92,13 +110,15 @@ export class ChatTurn extends Context.Tag("@letta-pipeline/server/ChatTurn")<Cha
       const letta = yield* LettaConfig.LettaConfig
       const settings = yield* ServerConfig.ServerConfig
       const userAgents = yield* UserAgents.UserAgents
+      const client = yield* LettaClient.LettaClient
 
       /** The agent that answers: the model's own, or, for a `per-user` model, the user's copy of it. */
       const answering = Effect.fn("ChatTurn.answering")(function*(
         model: string,
         templateId: string,
         body: Readonly<Record<string, unknown>>,
-        headers: Readonly<Record<string, string | undefined>>
+        headers: Readonly<Record<string, string | undefined>>,
+        again: Owner["again"]
       ) {
         const named = model.startsWith(`${settings.pipelineId}.`) ? model.slice(settings.pipelineId.length + 1) : model
         if (!(yield* userAgents.isPerUser(named, templateId))) return { agentId: templateId, owner: undefined }
@@ -107,10 +127,10 @@ export class ChatTurn extends Context.Tag("@letta-pipeline/server/ChatTurn")<Cha
           return yield* new ApiErrors.UserRequired({ model, signedOnly: Option.isSome(settings.userJwtSecret) })
         }
         const agentId = yield* userAgents.agentFor(templateId, user.value)
-        return { agentId, owner: { templateId, userId: user.value.id } }
+        return { agentId, owner: { templateId, userId: user.value.id, agentId, again } }
       })
 
-      const prepare = Effect.fn("ChatTurn.prepare")(function*(
+      const prepare: Service["prepare"] = Effect.fn("ChatTurn.prepare")(function*(
         input: Input,
         body: Readonly<Record<string, unknown>>,
         headers: Readonly<Record<string, string | undefined>>
@@ -135,7 +155,7 @@ export class ChatTurn extends Context.Tag("@letta-pipeline/server/ChatTurn")<Cha
           })
         }
         const { agentId, owner } = yield* Effect.flatMap(models.resolve(model), (templateId) =>
-          answering(model, templateId, body, headers))
+          answering(model, templateId, body, headers, Effect.suspend(() => prepare(input, body, headers))))
         yield* LettaClient.checkAgentId(agentId)
         if (input.conversation_id !== undefined && input.conversation_id !== "default") {
           yield* models.checkConversation(agentId, input.conversation_id)
@@ -161,17 +181,37 @@ export class ChatTurn extends Context.Tag("@letta-pipeline/server/ChatTurn")<Cha
         } satisfies Turn
       })
 
-      const events = (turn: Turn) => {
+      const isNotFound = (error: LettaError.PipelineError | LettaError.StoreError) =>
+        error._tag === "LettaError" && error.reason === "NotFound"
+
+      // a user's agent deleted in Letta since this process last checked it: when Letta says so before the turn began,
+      // the user gets a new agent, a notice that says so, and the turn in it
+      const events = (turn: Turn): Stream.Stream<StreamEvent.StreamEvent, LettaError.PipelineError | LettaError.StoreError> => {
         const owner = turn.owner
         const stream = threads.pipe(turn.request, turn.chat)
-        // a user's agent deleted in Letta since it was last checked: the next message makes a new one
-        return owner === undefined ? stream : stream.pipe(
-          Stream.tapError((error) =>
-            error._tag === "LettaError" && error.reason === "NotFound" && error.agentId === turn.request.model
-              ? userAgents.forget(owner.templateId, owner.userId)
-              : Effect.void
+        if (owner === undefined) return stream
+        return Stream.suspend(() => {
+          let started = false
+          return stream.pipe(
+            Stream.mapChunks((chunk) => {
+              if (Chunk.isNonEmpty(chunk)) started = true
+              return chunk
+            }),
+            Stream.catchAll((error) =>
+              started || !isNotFound(error) ? Stream.fail(error) : Stream.unwrap(Effect.gen(function*() {
+                yield* userAgents.forget(owner.templateId, owner.userId)
+                const gone = yield* client.getAgent(owner.agentId).pipe(
+                  Effect.as(false),
+                  Effect.catchIf(isNotFound, () => Effect.succeed(true))
+                )
+                if (!gone) return Stream.fail(error)
+                const fresh = yield* Effect.catchAll(owner.again, (failure) =>
+                  failure._tag === "UserRefused" || failure._tag === "UserRequired" ? Effect.fail(error) : Effect.fail(failure))
+                return Stream.concat(Stream.succeed(lostAgentNotice), threads.pipe(fresh.request, fresh.chat))
+              }))
+            )
           )
-        )
+        })
       }
 
       return ChatTurn.of({ prepare, events })

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { EnvConfig, LettaError } from "@letta-pipeline/core"
-import { ConversationStore } from "../src/index.js"
+import { ConversationStore, UserAgentStore } from "../src/index.js"
 import { type Postgres, startPostgres } from "./utils/postgres.js"
 
 /** A `create` that counts its calls and takes a moment, so that concurrent callers overlap. */
@@ -20,8 +20,8 @@ const counter = Effect.map(Ref.make(0), (calls) => ({
   create: Effect.flatMap(Ref.updateAndGet(calls, (n) => n + 1), (n) => Effect.as(Effect.sleep("30 millis"), `conv-${n}`))
 }))
 
-/** The behaviour every store must have. */
-const contract = (store: Effect.Effect<ConversationStore.Service, unknown, Scope.Scope>) => {
+/** The behaviour every store must have (the chats' conversations and the users' agents alike). */
+const contract = (store: Effect.Effect<Pick<ConversationStore.Service, "getOrCreate" | "replace">, unknown, Scope.Scope>) => {
   it.live("concurrent first messages of one chat create one conversation; other chats get their own", () =>
     Effect.gen(function*() {
       const s = yield* store
@@ -98,14 +98,46 @@ const contract = (store: Effect.Effect<ConversationStore.Service, unknown, Scope
 const storeOf = <E>(built: Layer.Layer<ConversationStore.ConversationStore, E>) =>
   Effect.flatMap(Layer.build(built), (context) => Effect.provide(ConversationStore.ConversationStore, context))
 
+/** The user → agent map of a layer, alive as long as the surrounding scope. */
+const usersOf = <E>(built: Layer.Layer<UserAgentStore.UserAgentStore, E>) =>
+  Effect.flatMap(Layer.build(built), (context) => Effect.provide(UserAgentStore.UserAgentStore, context))
+
 describe("memory", () => {
   contract(storeOf(ConversationStore.layerMemory))
+  describe("users' agents", () => contract(usersOf(ConversationStore.layerMemory)))
+
+  it.live("the users' map lists each user's agent, and nothing of a failed creation", () =>
+    Effect.gen(function*() {
+      const users = yield* usersOf(ConversationStore.layerMemory)
+      yield* users.getOrCreate("agent-t", "alice", Effect.succeed("agent-alice"))
+      yield* users.getOrCreate("agent-t", "bob", Effect.succeed("agent-bob"))
+      yield* Effect.flip(users.getOrCreate("agent-t", "carol", Effect.fail("no")))
+      const listed = yield* users.list
+      assert.deepStrictEqual(listed.map((e) => [e.templateId, e.userId, e.agentId]).sort(), [
+        ["agent-t", "alice", "agent-alice"],
+        ["agent-t", "bob", "agent-bob"]
+      ])
+    }).pipe(Effect.scoped))
 })
 
 describe("SQLite", () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "letta-pipeline-sqlite-"))
   const file = path.join(dir, "nested", "store.db")
   contract(storeOf(ConversationStore.layerSqlite(file)))
+  describe("users' agents", () => contract(usersOf(ConversationStore.layerSqlite(file))))
+
+  it.live("the users' map survives a restart, beside the chats' map in the same file", () =>
+    Effect.gen(function*() {
+      yield* Effect.scoped(Effect.flatMap(usersOf(ConversationStore.layerSqlite(file)), (s) =>
+        s.getOrCreate("agent-tmpl", "user-r", Effect.succeed("agent-of-r"))))
+      const again = yield* Effect.scoped(Effect.flatMap(usersOf(ConversationStore.layerSqlite(file)), (s) =>
+        Effect.zip(s.getOrCreate("agent-tmpl", "user-r", Effect.succeed("agent-new")), s.list)))
+      assert.strictEqual(again[0], "agent-of-r")
+      const entry = again[1].find((e) => e.userId === "user-r")
+      assert.strictEqual(entry?.agentId, "agent-of-r")
+      assert.strictEqual(entry?.templateId, "agent-tmpl")
+      assert.isAbove(entry?.createdAt ?? 0, Date.now() - 60_000)
+    }))
 
   it.live("the mapping survives a restart (a new store over the same file)", () =>
     Effect.gen(function*() {
@@ -177,6 +209,19 @@ layer(NodeContext.layer, { excludeTestServices: true })("PostgreSQL", (it) => {
         assert.strictEqual(new Set(replacements).size, 1)
         assert.strictEqual(yield* Ref.get(gone.calls), 1)
         assert.strictEqual(yield* b.getOrCreate("agent-x", "chat-f", gone.create), replacements[0])
+
+        // a new user's first messages reach two replicas at once: one agent
+        const [ua, ub] = yield* Effect.all([usersOf(ConversationStore.layerPostgres(url)), usersOf(ConversationStore.layerPostgres(url))], {
+          concurrency: 2
+        })
+        const made = yield* counter
+        const agents = yield* Effect.all(
+          Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? ua : ub).getOrCreate("agent-template", "new-user", made.create)),
+          { concurrency: "unbounded" }
+        )
+        assert.strictEqual(new Set(agents).size, 1)
+        assert.strictEqual(yield* Ref.get(made.calls), 1)
+        assert.deepStrictEqual((yield* ub.list).map((e) => [e.templateId, e.userId, e.agentId]), [["agent-template", "new-user", agents[0]]])
       })
     ), { timeout: 60_000 })
 
