@@ -16,20 +16,24 @@ const clients = Layer.unwrapScoped(Effect.map(Emulator.start, (url) => {
   return LettaClient.layerSettings(settings).pipe(Layer.provide(HttpTransport.layer(settings)))
 })).pipe(Layer.provide(NodeContext.layer))
 
+/** `{ [key]: value }`, or nothing when Letta sent no value (the request's fields are optional, not nullable). */
+const some = <K extends string, A>(key: K, value: A | null | undefined): { [P in K]?: A } =>
+  value === null || value === undefined ? {} : ({ [key]: value } as { [P in K]: A })
+
 /** What `POST /v1/agents/` takes to copy `template`: its prompt, model, memory, tools and rules. */
 const copyOf = (template: LettaSchema.AgentState, name: string): LettaSchema.CreateAgent => ({
   name,
-  ...(template.system == null ? {} : { system: template.system }),
-  ...(template.llm_config == null ? {} : { llm_config: template.llm_config }),
-  ...(template.embedding_config == null ? {} : { embedding_config: template.embedding_config }),
+  ...some("system", template.system),
+  ...some("llm_config", template.llm_config),
+  ...some("embedding_config", template.embedding_config),
   memory_blocks: (template.memory?.blocks ?? []).map((block) => ({
     label: block.label ?? "",
     value: block.value,
-    ...(block.limit == null ? {} : { limit: block.limit }),
-    ...(block.description == null ? {} : { description: block.description }),
-    ...(block.read_only == null ? {} : { read_only: block.read_only })
+    ...some("limit", block.limit),
+    ...some("description", block.description),
+    ...some("read_only", block.read_only)
   })),
-  tool_ids: (template.tools ?? []).flatMap((tool) => (tool.id == null ? [] : [tool.id])),
+  tool_ids: (template.tools ?? []).flatMap((tool) => (tool.id === null || tool.id === undefined ? [] : [tool.id])),
   tool_rules: template.tool_rules ?? [],
   include_base_tools: false,
   tags: ["per-user", `copy-of:${name}`]

@@ -423,7 +423,7 @@ export const make: Effect.Effect<Service> = Effect.gen(function*() {
       }))
     })
 
-  /** Creates the identity of `input`, or updates the existing one of its key when `existing` says so. */
+  /** Creates the identity of `input`; one that exists with its key is updated or refused, as `onExisting` says. */
   const putIdentity = (input: IdentityInput, onExisting: "update" | "refuse") =>
     Effect.gen(function*() {
       const fresh = yield* Wire.id("identity")
