@@ -5,9 +5,11 @@
  */
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
+import { LettaBackend, LettaClient, LettaConfig, LettaError, type LettaSchema } from "@letta-pipeline/core"
+import { HttpTransport } from "@letta-pipeline/core/node"
 import { ConversationStore } from "@letta-pipeline/server"
 import { StubLlm } from "@letta-pipeline/emulator"
-import { Effect, Layer } from "effect"
+import { Effect, Either, Layer, Option, Redacted } from "effect"
 import { mkdtempSync } from "node:fs"
 import * as os from "node:os"
 import { join } from "node:path"
@@ -197,4 +199,52 @@ layer(Live, { excludeTestServices: true })("against the real Letta App Server", 
           `letta-pipeline over the App Server ${ours.toFixed(1)} ms`
       )
     }).pipe(Effect.scoped), { timeout: 240_000 })
+})
+
+// an App Server of its own (its own HOME): the one above is busy with its single long test
+const agentsHome = mkdtempSync(join(os.tmpdir(), "letta-app-server-agents-"))
+prepare(agentsHome)
+
+layer(Live, { excludeTestServices: true })("agents over the real Letta App Server", (it) => {
+  it.effect("createAgent with an agent's name, model, system, memory blocks and tags; getAgent reads it; deleteAgent removes it", () =>
+    Effect.gen(function*() {
+      const stub = yield* StubLlm.StubLlm
+      const app = yield* startAppServer(agentsHome, stub.url, token)
+      const settings = LettaConfig.make({ baseUrl: app.ws, apiKey: Option.some(Redacted.make(token)) })
+      const client = yield* Effect.provide(
+        LettaClient.LettaClient,
+        yield* Layer.build(LettaBackend.layerSettings(settings).pipe(Layer.provide(HttpTransport.layer(settings))))
+      )
+      const template = yield* client.getAgent(app.agentId)
+      const blocks = (template.memory?.blocks ?? []).flatMap((block): Array<NonNullable<LettaSchema.CreateAgent["memory_blocks"]>[number]> =>
+        block.label === null || block.label === undefined ? [] : [{ label: block.label, value: block.value }]
+      )
+      const created = yield* client.createAgent({
+        name: `${template.name}-copy`,
+        ...(template.model === null || template.model === undefined ? {} : { model: template.model }),
+        ...(template.system === null || template.system === undefined ? {} : { system: template.system }),
+        memory_blocks: blocks,
+        tags: ["per-user", "copy"]
+      })
+      assert.notStrictEqual(created.id, template.id)
+      const read = yield* client.getAgent(created.id)
+      assert.strictEqual(read.name, `${template.name}-copy`)
+      assert.strictEqual(read.system, template.system)
+      assert.strictEqual(read.model, template.model)
+      // the App Server adds tags of its own (`git-memory-enabled`)
+      assert.includeMembers([...(read.tags ?? [])], ["per-user", "copy"])
+      // its agents keep memory in git, not in blocks: it takes `memory_blocks` without complaint but its agents
+      // (the template included) answer no `memory`, so only blocks it does answer are compared
+      assert.deepStrictEqual(
+        (read.memory?.blocks ?? []).map((b) => b.label).filter((label) => blocks.some((c) => c.label === label)),
+        blocks.map((b) => b.label)
+      )
+      const listed = yield* client.listAgents()
+      assert.isTrue(listed.some((agent) => agent.id === created.id))
+
+      yield* client.deleteAgent(created.id)
+      const gone = yield* Effect.either(client.getAgent(created.id))
+      assert.isTrue(Either.isLeft(gone) && gone.left instanceof LettaError.LettaError && gone.left.reason === "NotFound")
+      assert.isTrue((yield* client.getAgent(template.id)).id === template.id)
+    }).pipe(Effect.scoped), { timeout: 180_000 })
 })

@@ -46,7 +46,8 @@ const make = Effect.gen(function*() {
     name: demoAgentName,
     description: "The emulator's demo agent: reasons, answers, and searches when asked to",
     tags: ["demo"]
-  })
+    // it names no tool or identity, so nothing can be missing
+  }).pipe(Effect.orDie)
   const address = server.address
   const url = address._tag === "TcpAddress"
     ? `http://${address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname}:${address.port}`

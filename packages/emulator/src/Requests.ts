@@ -65,17 +65,40 @@ export const CreateConversation = Schema.extend(
   LettaSchema.CreateConversation.omit("summary")
 )
 
+const uuid4 = "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+
+/** Letta's `identity-<uuid4>` (its path and body validators). @category schemas */
+export const IdentityId = Schema.String.pipe(
+  Schema.pattern(new RegExp(`^identity-${uuid4}$`), { message: () => "String should match pattern 'identity-{uuid4}'" })
+)
+
+/** Letta's `tool-<uuid4>`. */
+const ToolId = Schema.String.pipe(
+  Schema.pattern(new RegExp(`^tool-${uuid4}$`), { message: () => "String should match pattern 'tool-{uuid4}'" })
+)
+
 /**
- * `POST /v1/agents/`: the fields the emulator keeps of Letta's `CreateAgentRequest` (core creates no agents; its
- * `AgentState` decodes responses).
+ * `POST /v1/agents/` (Letta's `CreateAgentRequest`): core's `CreateAgent`, with `name` optional (Letta makes one up)
+ * and the ids checked against Letta's patterns, as its body validators do.
  *
  * @category schemas
  */
 export const CreateAgent = Schema.Struct({
+  ...LettaSchema.CreateAgent.fields,
   name: Schema.optional(Schema.String),
-  system: Schema.optional(Schema.String),
-  description: Schema.optional(Schema.String),
-  tags: Schema.optional(Schema.Array(Schema.String))
+  tool_ids: Schema.optional(Schema.Array(ToolId)),
+  identity_ids: Schema.optional(Schema.Array(IdentityId))
+})
+
+/**
+ * `PUT /v1/identities/` and `POST /v1/identities/` (Letta's `IdentityUpsert` and `IdentityCreate`, the same fields):
+ * core's, with Letta's nullable `agent_ids` (null or absent: the agents stay as they are).
+ *
+ * @category schemas
+ */
+export const IdentityUpsert = Schema.Struct({
+  ...LettaSchema.IdentityUpsert.fields,
+  agent_ids: Schema.optional(Schema.NullOr(Schema.Array(Schema.String)))
 })
 
 /** `POST /v1/agents/{id}/messages/cancel` (Letta's `CancelAgentRunRequest`; core does not cancel). @category schemas */

@@ -17,7 +17,7 @@ export type TypeId = typeof TypeId
 
 /** `404 {"detail": "<Resource> with ID <id> not found"}`. @category errors */
 export class NotFound extends Data.TaggedError("NotFound")<{
-  readonly resource: "Agent" | "Conversation" | "Run"
+  readonly resource: "Agent" | "Conversation" | "Run" | "Identity" | "Tool"
   readonly id: string
 }> {
   readonly [TypeId]: TypeId = TypeId
@@ -103,7 +103,8 @@ export class ValidationFailed extends Data.TaggedError("ValidationFailed")<{
 const exampleIds = {
   agent: "agent-123e4567-e89b-42d3-8456-426614174000",
   conv: "conv-123e4567-e89b-42d3-8456-426614174000",
-  run: "run-123e4567-e89b-42d3-8456-426614174000"
+  run: "run-123e4567-e89b-42d3-8456-426614174000",
+  identity: "identity-123e4567-e89b-42d3-8456-426614174000"
 } as const
 
 /** A `status:<code>` fault: that status with `{"detail": "Emulated failure (fault status:<code>)"}`. @category errors */

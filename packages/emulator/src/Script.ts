@@ -6,6 +6,9 @@
  * - A message containing `[[tool]]`, or asking to "search for …"/"look up …", first calls `web_search` and gets its
  *   result back (a second LLM response, as Letta runs tools between steps).
  * - `[[call:<id>]]` does the same with that `tool_call_id` (e.g. `[[call:__proto__]]`), for ids a model could choose.
+ * - "my name is <Name>" calls `core_memory_append` to add `Name: <Name>` to the `human` block (the turn applies it),
+ *   then greets; "what is my name" answers from the agent's `human` block as it is at turn time, so an answer tells
+ *   whose memory it came from.
  *
  * @since 0.1.0
  */
@@ -18,6 +21,8 @@ export interface ToolUse {
   readonly callId: string
   readonly arguments: string
   readonly result: string
+  /** What the tool writes into the agent's memory, applied when its return is recorded (`core_memory_append`). */
+  readonly append?: { readonly label: string; readonly content: string }
 }
 
 /** One LLM response: what the model thought, then a tool call or an answer. @category models */
@@ -33,6 +38,8 @@ export interface Input {
   readonly agentName: string
   /** Earlier user messages of this thread, oldest first. */
   readonly earlier: ReadonlyArray<string>
+  /** The agent's `human` block as it is now (empty when it has none). */
+  readonly human: string
 }
 
 const markers = /\[\[[a-z]+(?::[a-z0-9:_-]+)?\]\]/gi
@@ -50,6 +57,13 @@ const toolQuery = (text: string): string | undefined => {
   return /\[\[tool\]\]/i.test(text) || callMarker.test(text) ? clean(text) || "letta" : undefined
 }
 
+const namePattern = /\bmy name is ([a-z]+)\b/i
+const nameQuestion = /\bwhat is my name\b/i
+
+/** The last `Name: …` line of a `human` block. */
+const knownName = (human: string): string | undefined =>
+  Array.from(human.matchAll(/^Name: (.+)$/gm)).at(-1)?.[1]?.trim()
+
 /**
  * The steps of one turn; a tool call takes `generatedCallId` unless the message names one (`[[call:<id>]]`).
  *
@@ -62,6 +76,34 @@ export const plan = (input: Input, generatedCallId: string): ReadonlyArray<Step>
   const memory = previous === undefined
     ? "This is the start of our conversation."
     : `Before that you said: "${clean(previous)}".`
+  const told = namePattern.exec(said)?.[1]
+  if (told !== undefined) {
+    const content = `Name: ${told}`
+    return [
+      {
+        reasoning: `The user told me their name, ${told}. I will remember it with core_memory_append.`,
+        tool: {
+          name: "core_memory_append",
+          callId,
+          arguments: Wire.json({ label: "human", content }),
+          // Letta's core_memory_append returns nothing, which its tool return writes as "None"
+          result: "None",
+          append: { label: "human", content }
+        }
+      },
+      {
+        reasoning: "My memory of the user is updated; I will greet them.",
+        answer: `Nice to meet you, ${told}. I will remember that.`
+      }
+    ]
+  }
+  if (nameQuestion.test(said)) {
+    const name = knownName(input.human)
+    return [{
+      reasoning: "The user asks for their name; I will read it from my memory of them.",
+      answer: name === undefined ? "I do not know your name yet." : `Your name is ${name}.`
+    }]
+  }
   const query = toolQuery(input.text)
   if (query === undefined) {
     return [{

@@ -70,8 +70,19 @@ export const run = (
     const userText = textOf(input.content)
     const callId = `call_${(yield* Wire.id("step")).slice(-24).replace(/-/g, "")}`
     const huge = faultIs(input.fault, "huge-output")
+    // the memory as it is now, not as it was when the request found the agent (another turn may have written it)
+    const current = yield* store.agent(input.agent.id)
+    const human = Option.match(current, {
+      onNone: () => "",
+      onSome: (agent) => agent.memory.blocks.find((b) => b.label === "human")?.value ?? ""
+    })
     const planned = Script.plan(
-      { text: huge ? `${userText} [[tool]]` : userText, agentName: input.agent.name, earlier: earlierUserTexts(history) },
+      {
+        text: huge ? `${userText} [[tool]]` : userText,
+        agentName: input.agent.name,
+        earlier: earlierUserTexts(history),
+        human
+      },
       callId
     )
     const steps = huge ? planned.map(Script.huge) : planned
@@ -145,6 +156,7 @@ export const run = (
         const tool = s.tool
         const toolReturn: Stream.Stream<Item> = tool === undefined ? Stream.empty : Stream.unwrap(Effect.gen(function*() {
           const returned = Script.toolReturn(yield* response, tool)
+          if (tool.append !== undefined) yield* store.appendMemory(input.agent.id, tool.append.label, tool.append.content)
           yield* store.record(runId, input.thread, [returned])
           return Stream.succeed(message(returned))
         }))

@@ -28,12 +28,12 @@ export const query = Effect.map(HttpServerRequest.HttpServerRequest, (request) =
   new URL(request.url, "http://emulator").searchParams)
 
 /** An id, from the path or a query parameter, checked against Letta's pattern for it: a 422 if it does not match. */
-export const checkId = <A>(schema: Schema.Schema<A, string>, name: string, prefix: "agent" | "conv" | "run") =>
+export const checkId = <A>(schema: Schema.Schema<A, string>, name: string, prefix: "agent" | "conv" | "run" | "identity") =>
 (id: string): Effect.Effect<string, RouteError.ValidationFailed> =>
   Schema.is(schema)(id) ? Effect.succeed(id) : Effect.fail(RouteError.ValidationFailed.pathId(name, prefix, id))
 
 /** The path parameter `name`, checked as by {@link checkId}. */
-export const pathId = <A>(schema: Schema.Schema<A, string>, name: string, prefix: "agent" | "conv" | "run") =>
+export const pathId = <A>(schema: Schema.Schema<A, string>, name: string, prefix: "agent" | "conv" | "run" | "identity") =>
   Effect.flatMap(HttpLayerRouter.params, (params) => checkId(schema, name, prefix)(params[name] ?? ""))
 
 /** What `lookup` found, or Letta's 404 for `resource` `id`. */
@@ -65,7 +65,7 @@ export const page = <A extends object>(items: ReadonlyArray<A>, params: URLSearc
  * FastAPI's `redirect_slashes`: `path` (without its trailing slash) answers `307` to the same URL with the slash.
  * The location is built from the URL as sent, so it holds under any prefix the route is served with.
  */
-export const redirectSlash = (method: "GET" | "POST", path: `/${string}`) =>
+export const redirectSlash = (method: "GET" | "POST" | "PUT", path: `/${string}`) =>
   HttpLayerRouter.add(method, path, (request) => {
     const url = new URL(request.originalUrl, `http://${request.headers.host ?? "127.0.0.1"}`)
     return Effect.succeed(

@@ -1,5 +1,7 @@
 /**
- * Agents: `GET` and `POST /v1/agents/`, `GET` and `DELETE /v1/agents/{agent_id}`.
+ * Agents: `GET` and `POST /v1/agents/`, `GET` and `DELETE /v1/agents/{agent_id}`. A created agent takes what
+ * `CreateAgentRequest` carries (system, memory blocks, tools, tool rules, model configs, identities, …); the list
+ * filters by name, text, tags and identity (`identity_id`, `identifier_keys`).
  *
  * @since 0.1.0
  */
@@ -28,12 +30,19 @@ const make = Effect.gen(function*() {
     const text = params.get("query_text")?.toLowerCase()
     const tags = params.getAll("tags")
     const matchAll = params.get("match_all_tags") === "true"
+    const identityId = params.get("identity_id")
+    const keys = params.getAll("identifier_keys")
+    const keyed = keys.length === 0
+      ? []
+      : (yield* store.identities).filter((i) => keys.includes(i.identifier_key)).map((i) => i.id)
     const all = yield* store.agents
     const ordered = params.get("order") === "asc" ? all : [...all].reverse()
     const filtered = ordered.filter((agent) =>
       (name === null || agent.name === name) &&
       (text === undefined || agent.name.toLowerCase().includes(text)) &&
-      (tags.length === 0 || (matchAll ? tags.every((t) => agent.tags.includes(t)) : tags.some((t) => agent.tags.includes(t))))
+      (tags.length === 0 || (matchAll ? tags.every((t) => agent.tags.includes(t)) : tags.some((t) => agent.tags.includes(t)))) &&
+      (identityId === null || agent.identity_ids.includes(identityId)) &&
+      (keys.length === 0 || agent.identity_ids.some((id) => keyed.includes(id)))
     )
     return Wire.jsonResponse(Http.page(filtered, params, 50))
   })
