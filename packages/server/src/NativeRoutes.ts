@@ -30,7 +30,9 @@ const turnFields = {
   messages: PipeRequest.ChatMessages,
   user_message: Schema.optional(Schema.String),
   conversation_id: Schema.optional(Schema.String),
-  chat_id: Schema.optional(Schema.String)
+  chat_id: Schema.optional(Schema.String),
+  /** Who the turn is for, for `per-user` models: a user id, or Open WebUI's `{id, name}` (see `ChatUser`). */
+  user: Schema.optional(Schema.Union(Schema.String, Schema.Struct({ id: Schema.String, name: Schema.optional(Schema.String) })))
 }
 
 /** Body of `POST /v1/pipe`. @category schemas */

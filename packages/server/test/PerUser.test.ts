@@ -9,7 +9,7 @@ import { Emulator } from "@letta-pipeline/emulator"
 import { Effect, Option, Redacted } from "effect"
 import * as Jose from "jose"
 import { UserAgents } from "../src/index.js"
-import { call, chat, contentOf, dataLines, demoAgent, fields, json, serverLayer } from "./utils/harness.js"
+import { call, chat, contentOf, dataLines, demoAgent, fields, json, serverLayer, wsConnect } from "./utils/harness.js"
 
 const secret = "owui-forward-secret-0123456789abcdef"
 
@@ -129,8 +129,18 @@ layer(serverLayer({ server: { userMode: "per-user" } }), { excludeTestServices: 
       const said = dataLines(native.text).map(fields).filter((event) => event.type === "message")
         .map((event) => String(fields(event.data).content)).join("")
       assert.include(said, "Your name is Carol.")
+      // the WebSocket: a turn message with the user; and one without it is an error event, the socket lives on
+      const ws = yield* wsConnect
+      yield* ws.send({ type: "turn", model: template.id, user: { id: "u-carol" }, messages: [{ role: "user", content: "What is my name?" }] })
+      const overWs = yield* ws.untilEnd
+      assert.include(overWs.filter((e) => e.type === "message").map((e) => String(fields(e.data).content)).join(""), "Your name is Carol.")
+      yield* ws.send({ type: "turn", model: template.id, messages: [{ role: "user", content: "What is my name?" }] })
+      const refused = yield* ws.untilEnd
+      assert.strictEqual(refused.at(-1)?.type, "error")
+      assert.include(String(fields(refused.at(-1)?.data).message), "names no user")
+      assert.strictEqual(fields(refused.at(-1)?.data).status, 400)
       assert.strictEqual((yield* userAgents).filter((agent) => agent.tags.includes(UserAgents.userTag("u-carol"))).length, 1)
-    }))
+    }).pipe(Effect.scoped))
 
   it.effect("a user whose agent was deleted in Letta gets a new one, with a notice, in the same message", () =>
     Effect.gen(function*() {
