@@ -206,7 +206,7 @@ const agentsHome = mkdtempSync(join(os.tmpdir(), "letta-app-server-agents-"))
 prepare(agentsHome)
 
 layer(Live, { excludeTestServices: true })("agents over the real Letta App Server", (it) => {
-  it.effect("createAgent with an agent's name, model, system, memory blocks and tags; getAgent reads it; deleteAgent removes it", () =>
+  it.effect("createAgent with an agent's name, model, system, memory blocks and tags; getAgent reads it; deleteAgent removes it; per-user agents", () =>
     Effect.gen(function*() {
       const stub = yield* StubLlm.StubLlm
       const app = yield* startAppServer(agentsHome, stub.url, token)
@@ -246,5 +246,31 @@ layer(Live, { excludeTestServices: true })("agents over the real Letta App Serve
       const gone = yield* Effect.either(client.getAgent(created.id))
       assert.isTrue(Either.isLeft(gone) && gone.left instanceof LettaError.LettaError && gone.left.reason === "NotFound")
       assert.isTrue((yield* client.getAgent(template.id)).id === template.id)
+
+      // a per-user model over the App Server: each user's first message makes their own agent (its agent commands)
+      const url = `${yield* startAndWait(["serve", "--port", "0"], {
+        LETTA_BASE_URL: app.ws,
+        LETTA_API_KEY: token,
+        PIPELINE_STORE: "memory",
+        PIPELINE_USER_MODE: "per-user"
+      })}/v1`
+      const userAgents = Effect.map(client.listAgents(), (agents) => agents.filter((a) => (a.tags ?? []).includes("letta-pipeline:user-agent")))
+      for (const [user, chat] of [["u-ann", "c-1"], ["u-ben", "c-2"], ["u-ann", "c-3"]] as const) {
+        const answer = yield* stream(url, app.agentId, "Hello", { "x-openwebui-user-id": user, "x-openwebui-chat-id": chat })
+        assert.include(answer.content, "Hello from the stub LLM!", user)
+      }
+      const made = yield* userAgents
+      assert.strictEqual(made.length, 2, made.map((a) => a.name).join(", "))
+      for (const user of ["u-ann", "u-ben"]) {
+        const own = made.find((a) => (a.tags ?? []).includes(`letta-pipeline:user:${user}`))
+        assert.isDefined(own, user)
+        assert.strictEqual(own?.system, template.system)
+        assert.include(own?.tags ?? [], `letta-pipeline:template:${template.id}`)
+      }
+      // the model list shows the template, not the users' agents
+      const models = yield* Effect.promise(async () =>
+        (await (await fetch(`${url}/models`)).json()) as { readonly data: ReadonlyArray<{ readonly id: string }> })
+      assert.include(models.data.map((m) => m.id), template.id)
+      for (const agent of made) assert.notInclude(models.data.map((m) => m.id), agent.id)
     }).pipe(Effect.scoped), { timeout: 180_000 })
 })
