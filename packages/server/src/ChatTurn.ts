@@ -199,7 +199,7 @@ export class ChatTurn extends Context.Tag("@letta-pipeline/server/ChatTurn")<Cha
             }),
             Stream.catchAll((error) =>
               started || !isNotFound(error) ? Stream.fail(error) : Stream.unwrap(Effect.gen(function*() {
-                yield* userAgents.forget(owner.templateId, owner.userId)
+                yield* userAgents.forget(owner.agentId)
                 const gone = yield* client.getAgent(owner.agentId).pipe(
                   Effect.as(false),
                   Effect.catchIf(isNotFound, () => Effect.succeed(true))

@@ -39,15 +39,16 @@ export interface Service {
   /** Whether this model (as the request named it, and the agent it resolved to) gives each user their own agent. */
   readonly isPerUser: (model: string, templateId: string) => Effect.Effect<boolean, LettaError.PipelineError>
   /**
-   * The user's own agent of this template: created on the user's first message (once across replicas), checked to
-   * exist in Letta once per process and then remembered for a while; one gone from Letta is replaced (logged).
+   * The user's own agent of this template: created on the user's first message (once across replicas), read from the
+   * map on every call (a reset elsewhere takes effect at once), checked to exist in Letta once in a while; one gone
+   * from Letta is replaced (logged).
    */
   readonly agentFor: (
     templateId: string,
     user: ChatUser.User
   ) => Effect.Effect<string, LettaError.PipelineError | LettaError.StoreError>
-  /** Forget what this process remembers of an agent that a turn found gone, so the next message replaces it. */
-  readonly forget: (templateId: string, userId: string) => Effect.Effect<void>
+  /** Forget that this agent was seen to exist, after a turn found it gone: the next message replaces it. */
+  readonly forget: (agentId: string) => Effect.Effect<void>
   /** Every user's agent, as the store holds them. */
   readonly list: Effect.Effect<ReadonlyArray<UserAgentStore.Entry>, LettaError.StoreError>
   /**
@@ -64,10 +65,27 @@ export interface Service {
 /** @category services */
 export class UserAgents extends Context.Tag("@letta-pipeline/server/UserAgents")<UserAgents, Service>() {}
 
-/** How long a user's agent is remembered without asking the store and Letta again. */
+/** How long what Letta said of an agent (that it exists, its name) is taken as still true. */
 const rememberFor = Duration.minutes(10)
-/** How many users' agents are remembered at most. */
+/** How many such facts are remembered at most. */
 const rememberAtMost = 10_000
+
+/** A bounded memo with a time to live; insertion-ordered, so the oldest entry is the first to go past the bound. */
+const memo = <A>() => {
+  const entries = new Map<string, { readonly value: A; readonly until: number }>()
+  return {
+    get: (key: string, now: number): A | undefined => {
+      const hit = entries.get(key)
+      return hit !== undefined && hit.until > now ? hit.value : undefined
+    },
+    set: (key: string, value: A, now: number): void => {
+      entries.delete(key)
+      entries.set(key, { value, until: now + Duration.toMillis(rememberFor) })
+      if (entries.size > rememberAtMost) entries.delete(entries.keys().next().value ?? key)
+    },
+    delete: (key: string): void => void entries.delete(key)
+  }
+}
 
 const isNotFound = (error: LettaError.PipelineError | LettaError.StoreError): boolean =>
   error._tag === "LettaError" && error.reason === "NotFound"
@@ -134,22 +152,28 @@ export const layer: Layer.Layer<
         return agent.id
       })
 
-    const resolve = (templateId: string, user: ChatUser.User) =>
+    // what Letta said lately, remembered a while so that a turn asks it nothing: agents seen to exist, template names
+    const existing = memo<true>()
+    const names = memo<string>()
+
+    // the map is read on every turn (one store lookup, as for the chat's conversation), so that a reset or a
+    // replacement made by another replica or the CLI takes effect at once; Letta is asked once in a while
+    const agentFor = (templateId: string, user: ChatUser.User) =>
       Effect.gen(function*() {
         const agentId = yield* store.getOrCreate(templateId, user.id, create(templateId, user, "first"))
+        const now = yield* Clock.currentTimeMillis
+        if (existing.get(agentId, now) !== undefined) return agentId
         const exists = yield* client.getAgent(agentId).pipe(
           Effect.as(true),
           Effect.catchIf(isNotFound, () => Effect.succeed(false))
         )
-        if (exists) return agentId
+        if (exists) {
+          existing.set(agentId, true, now)
+          return agentId
+        }
         yield* Effect.logWarning(`Agent ${agentId} of user ${user.id} (template ${templateId}) is gone from Letta: creating a new one`)
         return yield* store.replace(templateId, user.id, agentId, create(templateId, user, "replaced"))
       })
-
-    // checked once per process, then remembered for a while: a turn then costs no call to the store or to Letta for it.
-    // Insertion-ordered, so the oldest entry is the first to go past the bound.
-    const known = new Map<string, { readonly agentId: string; readonly until: number }>()
-    const keyOf = (templateId: string, userId: string) => `${templateId}\u0000${userId}`
 
     const isPerUser = (model: string, templateId: string) =>
       Effect.gen(function*() {
@@ -157,24 +181,18 @@ export const layer: Layer.Layer<
         if (user_mode === "per-user" || per_user_models.includes(model) || per_user_models.includes(templateId)) return true
         // a name in the list: the template's name decides
         if (per_user_models.every((entry) => entry.startsWith("agent-"))) return false
-        return per_user_models.includes((yield* client.getAgent(templateId)).name)
+        const now = yield* Clock.currentTimeMillis
+        const name = names.get(templateId, now) ?? (yield* Effect.map(client.getAgent(templateId), (agent) => {
+          names.set(templateId, agent.name, now)
+          return agent.name
+        }))
+        return per_user_models.includes(name)
       })
 
     return UserAgents.of({
       isPerUser,
-      agentFor: (templateId, user) =>
-        Effect.gen(function*() {
-          const key = keyOf(templateId, user.id)
-          const now = yield* Clock.currentTimeMillis
-          const hit = known.get(key)
-          if (hit !== undefined && hit.until > now) return hit.agentId
-          const agentId = yield* resolve(templateId, user)
-          known.delete(key)
-          known.set(key, { agentId, until: now + Duration.toMillis(rememberFor) })
-          if (known.size > rememberAtMost) known.delete(known.keys().next().value ?? key)
-          return agentId
-        }),
-      forget: (templateId, userId) => Effect.sync(() => known.delete(keyOf(templateId, userId))),
+      agentFor,
+      forget: (agentId) => Effect.sync(() => existing.delete(agentId)),
       list: store.list,
       reset: (templateId, user, options = {}) =>
         Effect.gen(function*() {
@@ -185,7 +203,6 @@ export const layer: Layer.Layer<
             onNone: () => store.getOrCreate(templateId, user.id, create(templateId, user, "reset")),
             onSome: (stale) => store.replace(templateId, user.id, stale, create(templateId, user, "reset"))
           })
-          known.delete(keyOf(templateId, user.id))
           const deleted = options.deletePrevious === true && Option.isSome(previous)
             ? yield* client.deleteAgent(previous.value).pipe(Effect.as(true), Effect.catchIf(isNotFound, () => Effect.succeed(false)))
             : false

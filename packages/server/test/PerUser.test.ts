@@ -8,7 +8,7 @@ import { assert, layer } from "@effect/vitest"
 import { Emulator } from "@letta-pipeline/emulator"
 import { Effect, Option, Redacted } from "effect"
 import * as Jose from "jose"
-import { UserAgents } from "../src/index.js"
+import { UserAgents, UserAgentStore } from "../src/index.js"
 import { call, chat, contentOf, dataLines, demoAgent, fields, json, serverLayer, wsConnect } from "./utils/harness.js"
 
 const secret = "owui-forward-secret-0123456789abcdef"
@@ -163,6 +163,22 @@ layer(serverLayer({ server: { userMode: "per-user" } }), { excludeTestServices: 
       assert.strictEqual(fresh.length, 1)
       assert.notStrictEqual(fresh[0]?.id, old?.id)
       assert.strictEqual(yield* createdMetric("replaced"), 1)
+    }))
+})
+
+layer(serverLayer({ server: { userMode: "per-user" } }), { excludeTestServices: true })("a reset elsewhere", (it) => {
+  it.effect("a user's agent replaced in the map by another replica or the CLI answers that user's next message", () =>
+    Effect.gen(function*() {
+      const emulator = yield* Emulator.Emulator
+      const store = yield* UserAgentStore.UserAgentStore
+      const template = yield* demoAgent
+      assert.include((yield* say("My name is Gil.", userHeaders("u-gil", "Gil", "chat-g1"))).content, "Nice to meet you, Gil")
+      const old = Option.getOrThrow(Option.fromNullable((yield* store.list).find((e) => e.userId === "u-gil")?.agentId))
+      const replacement = yield* emulator.store.createAgent({ name: "gil-fresh", tags: [UserAgents.userAgentTag] })
+      assert.strictEqual(yield* store.replace(template.id, "u-gil", old, Effect.succeed(replacement.id)), replacement.id)
+      // the running server reads the map: the next message goes to the new agent, which knows no name
+      assert.include((yield* say("What is my name?", userHeaders("u-gil", "Gil", "chat-g2"))).content, "I do not know your name yet.")
+      assert.isTrue(Option.isSome(yield* emulator.store.agent(old)))
     }))
 })
 
