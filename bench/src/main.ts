@@ -8,7 +8,7 @@ import * as os from "node:os"
 import * as http from "node:http"
 import { agent, percentile, streamTurn, type Turn } from "./clients.js"
 import { peers } from "./peers.js"
-import { type Running, residentBytes, root, startEmulator, startNode, startServer } from "./processes.js"
+import { cpuMillis, type Running, residentBytes, root, startEmulator, startNode, startServer } from "./processes.js"
 
 const machine = {
   cpu: os.cpus()[0]?.model ?? "unknown",
@@ -95,15 +95,17 @@ const eventsPerSecond = async (base: string, clients: number, seconds: number) =
   const until = Date.now() + seconds * 1000
   let events = 0
   let failed = 0
+  let turns = 0
   const started = Date.now()
   await all(clients, async (i) => {
     for (let n = 0; Date.now() < until; n++) {
       const turn = await streamTurn("openai", base, "agent-00000000-0000-4000-8000-000000000000", `load ${i}.${n}`)
       events += turn.tokens
+      turns++
       if (!turn.ok) failed++
     }
   })
-  return { perSecond: events / ((Date.now() - started) / 1000), failed }
+  return { perSecond: events / ((Date.now() - started) / 1000), failed, turns }
 }
 
 /** 2. Events per second, Letta SSE in and OpenAI chunks out, the bridge pinned to one core, against a plain-Node floor. */
@@ -120,21 +122,94 @@ const throughput = async () => {
   writeFileSync(file, Buffer.from(bytes))
   const upstream = await startNode([`${root}bench/src/upstream.mjs`], { BENCH_UPSTREAM_MODE: "replay", BENCH_REPLAY_FILE: file }, { core: 0 })
   const frames = Buffer.from(bytes).toString("utf8").split("\n\n").filter((f) => f.startsWith("data: ")).length
+  const textFrames = Buffer.from(bytes).toString("utf8").split("\n\n")
+    .filter((f) => /"message_type":"(assistant_message|reasoning_message)"/.test(f)).length
   const rows: Array<Row> = []
   const measure = async (name: string, start: () => Promise<Running>) => {
     const bridge = await start()
     await eventsPerSecond(bridge.url, 8, 3) // warm-up
+    const cpuBefore = cpuMillis(bridge.pid)
     const result = await eventsPerSecond(bridge.url, 32, 15)
+    const cpu = cpuMillis(bridge.pid) - cpuBefore
     await bridge.stop()
-    rows.push({ path: name, "text events / s": Math.round(result.perSecond), failed: result.failed })
-    return result.perSecond
+    // CPU per text event upstream (the server may send several deltas as one chunk; Letta's frames are the work)
+    const cpuPerEvent = (cpu * 1000) / (result.turns * textFrames)
+    rows.push({
+      path: name,
+      "text events / s": Math.round(result.perSecond),
+      "CPU per text event (µs)": ms(cpuPerEvent),
+      failed: result.failed
+    })
+    return { perSecond: result.perSecond, cpuPerEvent }
   }
   const ours = await measure("letta-pipeline (OpenAI stream)", () => startServer({ LETTA_BASE_URL: upstream.url }, 1))
   const floor = await measure("plain Node pass-through (floor)", () => startNode([`${root}bench/src/floor.mjs`], { BENCH_UPSTREAM: upstream.url }, { core: 1 }))
   await upstream.stop()
-  rows.push({ path: "ratio", "text events / s": `${Math.round((ours / floor) * 100)}% of the floor`, failed: "" })
-  report("throughput", `Throughput on one core (taskset -c 1): a real turn of ${frames} frames replayed as fast as it is read, 32 clients`, rows, [
-    "Target: at least 50% of the plain-Node floor."
+  rows.push({
+    path: "ratio",
+    "text events / s": `${Math.round((ours.perSecond / floor.perSecond) * 100)}% of the floor`,
+    "CPU per text event (µs)": `${ms(ours.cpuPerEvent / floor.cpuPerEvent)}× the floor`,
+    failed: ""
+  })
+  report("throughput", `Throughput on one core (taskset -c 1): a real turn of ${frames} frames (${textFrames} text) replayed as fast as it is read, 32 clients`, rows, [
+    "Target: CPU per text event at most 2× the plain-Node floor's (throughput at least 50% of the floor)."
+  ])
+}
+
+/**
+ * 2b. The fixed cost of a turn: CPU per turn for a turn of one short answer (request decoding, agent and chat
+ * resolution, store lookup, upstream request, response headers), on one core, against the floor; and 50 turns
+ * arriving at once, through the server vs straight from the emulator.
+ */
+const turns = async () => {
+  const rows: Array<Row> = []
+  const upstream = await startNode([`${root}bench/src/upstream.mjs`], { BENCH_UPSTREAM_MODE: "short" }, { core: 0 })
+  const perTurn = async (name: string, start: () => Promise<Running>) => {
+    const bridge = await start()
+    await all(8, async (i) => { for (let n = 0; n < 50; n++) await streamTurn("openai", bridge.url, "agent-00000000-0000-4000-8000-000000000000", `warm ${i}.${n}`) })
+    const cpuBefore = cpuMillis(bridge.pid)
+    let done = 0
+    let failed = 0
+    const until = Date.now() + 10_000
+    await all(8, async (i) => {
+      for (let n = 0; Date.now() < until; n++) {
+        const turn = await streamTurn("openai", bridge.url, "agent-00000000-0000-4000-8000-000000000000", `turn ${i}.${n}`)
+        done++
+        if (!turn.ok) failed++
+      }
+    })
+    const cpu = cpuMillis(bridge.pid) - cpuBefore
+    await bridge.stop()
+    const cpuPerTurn = cpu / done
+    rows.push({ path: name, turns: done, "CPU per turn (ms)": ms(cpuPerTurn), failed })
+    return cpuPerTurn
+  }
+  const ours = await perTurn("letta-pipeline (OpenAI stream)", () => startServer({ LETTA_BASE_URL: upstream.url }, 1))
+  const floor = await perTurn("plain Node pass-through (floor)", () => startNode([`${root}bench/src/floor.mjs`], { BENCH_UPSTREAM: upstream.url }, { core: 1 }))
+  await upstream.stop()
+  rows.push({ path: "ratio", turns: "", "CPU per turn (ms)": `${ms(ours / floor)}× the floor`, failed: "" })
+
+  // 50 turns at once, each side three times after a warm-up; medians of the turns' time to first token
+  const emulator = await startEmulator({ EMULATOR_TOKEN_DELAY: "50 millis" })
+  const server = await startServer({ LETTA_BASE_URL: emulator.url })
+  const burst = async (wire: "letta" | "openai", base: string) => {
+    const firsts: Array<number> = []
+    for (let round = 0; round < 3; round++) {
+      const answers = await all(50, (i) => streamTurn(wire, base, emulator.agent, `burst ${round}.${i}`))
+      firsts.push(...answers.map((a) => a.firstTokenMs))
+    }
+    return percentile(firsts, 0.5)
+  }
+  await burst("letta", emulator.url)
+  await burst("openai", server.url)
+  const direct = await burst("letta", emulator.url)
+  const through = await burst("openai", server.url)
+  await server.stop()
+  await emulator.stop()
+  report("turns", "The cost of a turn: CPU per short turn on one core, and 50 turns arriving at once", rows, [
+    `50 turns at once (token every 50 ms), median time to first token: ${ms(direct)} ms straight from the emulator, ` +
+      `${ms(through)} ms through the server (${ms(through / direct)}×).`,
+    "Targets: at most 1 ms of CPU per turn; 50 simultaneous turns reach their first token at most 1.2× later than straight from Letta."
   ])
 }
 
@@ -169,42 +244,62 @@ const hold = async (base: string, n: number) => {
   return { opened, firstTokens, failed }
 }
 
-/** 3. Concurrent open streams on 2 cores: resident memory per stream at 1,000 and (as far as descriptors allow) 10,000. */
+/** Resident memory per stream of `n` streams held open through a bridge (server or floor). */
+const holdThrough = async (n: number, start: (upstream: string) => Promise<Running>) => {
+  const upstream = await startNode([`${root}bench/src/upstream.mjs`], { BENCH_UPSTREAM_MODE: "hold" })
+  const bridge = await start(upstream.url)
+  await new Promise((r) => setTimeout(r, 1_000))
+  const idle = residentBytes(bridge.pid)
+  const started = Date.now()
+  const held = await hold(bridge.url, n)
+  const openMs = Date.now() - started
+  await new Promise((r) => setTimeout(r, 3_000))
+  const loaded = residentBytes(bridge.pid)
+  for (const request of held.opened) request.destroy()
+  await bridge.stop()
+  await upstream.stop()
+  return { held, openMs, idle, loaded, perStream: (loaded - idle) / Math.max(1, held.firstTokens) }
+}
+
+/**
+ * 3. Concurrent open streams on 2 cores: resident memory per stream at 1,000 and (as far as descriptors allow) 10,000,
+ * and the plain-Node floor's at 1,000.
+ */
 const capacity = async () => {
   const rows: Array<Row> = []
   const hardLimit = Number(execSync("sh -c 'ulimit -Hn'").toString().trim())
+  const row = (path: string, wanted: number, r: Awaited<ReturnType<typeof holdThrough>>): Row => ({
+    path,
+    "streams wanted": wanted,
+    "streams held": r.held.firstTokens,
+    "opened in (s)": ms(r.openMs / 1000),
+    "RSS idle (MiB)": Math.round(r.idle / 2 ** 20),
+    "RSS loaded (MiB)": Math.round(r.loaded / 2 ** 20),
+    "per stream (KiB)": Math.round(r.perStream / 1024),
+    "projected for 10,000 (MiB)": Math.round((r.idle + r.perStream * 10_000) / 2 ** 20),
+    failed: r.held.failed
+  })
+  let ours1000 = 0
+  let floor1000 = 0
   for (const wanted of [1_000, 10_000]) {
     // the server holds two sockets per stream (client and Letta); stay under the descriptor limit of this machine
     const n = Math.min(wanted, Math.floor((hardLimit - 200) / 2 / 100) * 100)
-    const upstream = await startNode([`${root}bench/src/upstream.mjs`], { BENCH_UPSTREAM_MODE: "hold" })
-    const server = await startServer({ LETTA_BASE_URL: upstream.url, LETTA_IDLE_TIMEOUT: "600", LETTA_TURN_TIMEOUT: "600" })
-    await new Promise((r) => setTimeout(r, 1_000))
-    const idle = residentBytes(server.pid)
-    const started = Date.now()
-    const held = await hold(server.url, n)
-    const openMs = Date.now() - started
-    await new Promise((r) => setTimeout(r, 3_000))
-    const loaded = residentBytes(server.pid)
-    for (const request of held.opened) request.destroy()
-    await server.stop()
-    await upstream.stop()
-    rows.push({
-      "streams wanted": wanted,
-      "streams held": held.firstTokens,
-      "opened in (s)": ms(openMs / 1000),
-      "server RSS idle (MiB)": Math.round(idle / 2 ** 20),
-      "server RSS loaded (MiB)": Math.round(loaded / 2 ** 20),
-      "per stream (KiB)": Math.round((loaded - idle) / held.firstTokens / 1024),
-      "projected for 10,000 (MiB)": Math.round((idle + ((loaded - idle) / held.firstTokens) * 10_000) / 2 ** 20),
-      failed: held.failed
-    })
+    const ours = await holdThrough(n, (upstream) => startServer({ LETTA_BASE_URL: upstream, LETTA_IDLE_TIMEOUT: "600", LETTA_TURN_TIMEOUT: "600" }))
+    rows.push(row("letta-pipeline", wanted, ours))
+    if (wanted === 1_000) {
+      ours1000 = ours.perStream
+      const floor = await holdThrough(n, (upstream) => startNode([`${root}bench/src/floor.mjs`], { BENCH_UPSTREAM: upstream }))
+      floor1000 = floor.perStream
+      rows.push(row("plain Node pass-through (floor)", wanted, floor))
+    }
   }
-  report("capacity", "Capacity: streams held open through the server (2 cores), resident memory", rows, [
-    `Target: 10,000 open streams under 1 GiB RSS. This machine allows ${hardLimit} descriptors per process; the server needs two per stream.`
+  report("capacity", "Capacity: streams held open (2 cores), resident memory", rows, [
+    `Memory per stream at 1,000 streams: ${Math.round(ours1000 / 1024)} KiB through the server, ${Math.round(floor1000 / 1024)} KiB through the floor (${ms(ours1000 / Math.max(1, floor1000))}×).`,
+    `Targets: at most 64 KiB per open stream; 10,000 open streams under 1 GiB RSS. This machine allows ${hardLimit} descriptors per process; the server needs two per stream.`
   ])
 }
 
-const parts: Record<string, () => Promise<void>> = { latency, throughput, capacity, peers: () => peers(report) }
+const parts: Record<string, () => Promise<void>> = { latency, throughput, turns, capacity, peers: () => peers(report) }
 const chosen = process.argv.slice(2).filter((a) => a in parts)
 for (const name of chosen.length === 0 ? Object.keys(parts) : chosen) {
   const started = Date.now()

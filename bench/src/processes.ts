@@ -86,6 +86,14 @@ export const residentBytes = (pid: number): number => {
   return Number(/(\d+)/.exec(line ?? "")?.[1] ?? 0) * 1024
 }
 
+/** CPU time a process has used so far (user + system), in milliseconds (Linux, `/proc/<pid>/stat`, 10 ms ticks). */
+export const cpuMillis = (pid: number): number => {
+  // the fields after the command name, which may hold spaces, start after its closing parenthesis
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? []
+  const ticks = Number(fields[11] ?? 0) + Number(fields[12] ?? 0)
+  return ticks * 10
+}
+
 /** The emulator as its own process; its URL and demo agent. */
 export const startEmulator = async (env: Record<string, string> = {}, core?: number) => {
   const port = await freePort()

@@ -1,6 +1,7 @@
 // A stand-in Letta for the throughput and capacity benchmarks, in plain Node so that it costs next to nothing:
 // `replay` answers every request with the bytes of a real emulator turn (BENCH_REPLAY_FILE) in one write;
-// `hold` sends a ping and one token, then a ping every 15 s, and never ends (streams held open).
+// `hold` sends a ping and one token, then a ping every 15 s, and never ends (streams held open); `short` answers a
+// turn of one token.
 import { readFileSync } from "node:fs"
 import * as http from "node:http"
 
@@ -35,12 +36,17 @@ const token = (i) =>
     content: "Hello"
   })
 
+// `short`: a turn of one answer: a token, its stop reason and usage
+const short = token(0) + frame({ message_type: "stop_reason", stop_reason: "end_turn" }) +
+  frame({ message_type: "usage_statistics", completion_tokens: 1, prompt_tokens: 10, total_tokens: 11, step_count: 1 }) + "data: [DONE]\n\n"
+
 let held = 0
 const server = http.createServer((request, response) => {
   request.resume()
   request.on("end", () => {
     response.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" })
     if (mode === "replay") return response.end(replay)
+    if (mode === "short") return response.end(short)
     held++
     response.write(ping + token(held))
     const timer = setInterval(() => response.write(ping), 15_000)

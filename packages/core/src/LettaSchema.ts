@@ -457,6 +457,47 @@ const withoutOddFields = (input: object, unread: Member["unread"]) => {
   return kept.length === entries.length ? undefined : Object.fromEntries(kept)
 }
 
+const isString = (value: unknown): value is string => typeof value === "string"
+const isNullableString = (value: unknown) => value === undefined || value === null || typeof value === "string"
+const baseChecks: ReadonlyArray<readonly [string, (value: unknown) => boolean]> = [
+  ["id", (value) => value === undefined || typeof value === "string"],
+  ["date", (value) => value === undefined || typeof value === "string"],
+  ["name", isNullableString],
+  ["otid", isNullableString],
+  ["sender_id", isNullableString],
+  ["step_id", isNullableString],
+  ["is_err", (value) => value === undefined || value === null || typeof value === "boolean"],
+  ["seq_id", (value) => value === undefined || value === null || typeof value === "number"],
+  ["run_id", isNullableString]
+]
+const textChecks = {
+  assistant_message: [...baseChecks, ["content", isString]],
+  reasoning_message: [
+    ...baseChecks,
+    ["reasoning", isString],
+    ["source", (value) => value === undefined || value === null || value === "reasoner_model" || value === "non_reasoner_model"],
+    ["signature", isNullableString]
+  ]
+} as const satisfies Record<string, ReadonlyArray<readonly [string, (value: unknown) => boolean]>>
+
+/**
+ * An assistant or reasoning message whose every field is of its documented type (and whose content is a string), as
+ * the schema decodes it: the declared fields only. Anything else is undefined, and goes through the schema.
+ */
+const fastText = (
+  input: Readonly<Record<string, unknown>>,
+  type: "assistant_message" | "reasoning_message"
+): LettaMessage | undefined => {
+  const out: Record<string, unknown> = { message_type: type }
+  for (const [key, valid] of textChecks[type]) {
+    const value = Object.hasOwn(input, key) ? input[key] : undefined
+    if (!valid(value)) return undefined
+    if (value !== undefined) out[key] = value
+  }
+  if (!Object.hasOwn(out, type === "assistant_message" ? "content" : "reasoning")) return undefined
+  return out as LettaMessage
+}
+
 /**
  * Decodes one parsed frame with the {@link LettaMessage} union, picking the member by `message_type` first, and strict
  * only about what the bridge reads:
@@ -472,6 +513,9 @@ export const decodeMessage = (input: unknown): Either.Either<LettaMessage, Parse
   if (typeof input !== "object" || input === null || !("message_type" in input)) return decodeUnion(input)
   const type = input.message_type
   if (typeof type !== "string") return decodeUnion(input)
+  // most frames of a turn are text: checked and copied directly, the schema's way, without its parser
+  const text = type === "assistant_message" || type === "reasoning_message" ? fastText(input as Readonly<Record<string, unknown>>, type) : undefined
+  if (text !== undefined) return Either.right(text)
   if (!isKnownType(type)) return decodeUnknownMessage(input)
   const known = members[type]
   const strict = known.decode(input)

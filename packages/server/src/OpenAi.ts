@@ -151,16 +151,21 @@ export type Completion = typeof Completion.Type
 
 /** Everything a stream can carry in `data:`. @category schemas */
 export const StreamData = Schema.parseJson(Schema.Union(Chunk, EventChunk, OutputItemEvent, ErrorBody))
-const encodeStreamData = Schema.encodeSync(StreamData)
 
 /**
- * One `data:` payload: its JSON with U+0085, U+2028 and U+2029 escaped too (`JSON.stringify` leaves them raw), so
+ * One `data:` payload (a value of {@link StreamData}'s type, whose encoding is the identity: `JSON.stringify` writes it
+ * directly, without a union match per chunk): its JSON with U+0085, U+2028 and U+2029 escaped too (`JSON.stringify` leaves them raw), so
  * that the line stays one line for readers that split by Unicode line boundaries: Python's `str.splitlines`, which
  * Open WebUI's `update_assistant_message_from_stream` (`open_webui/utils/middleware.py`) runs on each streamed chunk
  * (the other boundaries it knows are control characters, which JSON escapes).
  */
-const encodeData = (data: typeof StreamData.Type): string =>
-  encodeStreamData(data).replace(/[\u0085\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+const encodeData = (data: typeof StreamData.Type): string => escapeLineBreaks(JSON.stringify(data))
+
+/** U+0085, U+2028 and U+2029 as JSON escapes; most payloads have none, and are returned as they are. */
+const escapeLineBreaks = (json: string): string =>
+  /[\u0085\u2028\u2029]/.test(json)
+    ? json.replace(/[\u0085\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+    : json
 
 // ---------------------------------------------------------------------------------------------------------------------
 // rendering
