@@ -12,6 +12,7 @@ import * as Agents from "./routes/Agents.js"
 import * as Control from "./routes/Control.js"
 import * as Conversations from "./routes/Conversations.js"
 import * as Health from "./routes/Health.js"
+import * as Identities from "./routes/Identities.js"
 import * as Messages from "./routes/Messages.js"
 import * as Runs from "./routes/Runs.js"
 import * as Stats from "./Stats.js"
@@ -41,7 +42,7 @@ const prefixed = (prefix: string) =>
 /** Letta's API, as its `/v1` router has it. */
 const v1 = Layer.mergeAll(
   Health.layer.pipe(Layer.provide(open.layer)),
-  Layer.mergeAll(Agents.layer, Messages.layer, Conversations.layer, Runs.layer).pipe(Layer.provide(guarded.layer)),
+  Layer.mergeAll(Agents.layer, Messages.layer, Conversations.layer, Runs.layer, Identities.layer).pipe(Layer.provide(guarded.layer)),
   // FastAPI's redirects are answered before any route runs: neither counted nor guarded
   Layer.mergeAll(Health.redirects, Agents.redirects, Conversations.redirects)
 ).pipe(Layer.provide(prefixed("/v1")))

@@ -10,7 +10,7 @@ import { Clock, DateTime, Effect, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 
 /** A fresh `<prefix>-<uuid4>`. @category constructors */
-export const id = (prefix: "agent" | "message" | "run" | "conv" | "step" | "ping"): Effect.Effect<string> =>
+export const id = (prefix: "agent" | "message" | "run" | "conv" | "step" | "ping" | "identity"): Effect.Effect<string> =>
   Effect.sync(() => `${prefix}-${randomUUID()}`)
 
 /**
