@@ -301,6 +301,28 @@ layer(emulatorLayer(), { excludeTestServices: true })("emulator routes", (it) =>
       }))
   })
 
+  describe("identities", () => {
+    it.effect("PUT /v1/identities/ creates an identity by its key, then updates that one; a malformed body is a 422", () =>
+      Effect.gen(function*() {
+        const body = { identifier_key: "letta-pipeline:alice", name: "alice", identity_type: "user" }
+        const first = yield* request("PUT", "/v1/identities/", { body })
+        assert.strictEqual(first.status, 200)
+        const created = Schema.decodeUnknownSync(LettaSchema.Identity)(json(first))
+        assert.match(created.id, /^identity-[0-9a-f-]{36}$/)
+        assert.deepStrictEqual(created.agent_ids, [])
+        const again = Schema.decodeUnknownSync(LettaSchema.Identity)(
+          json(yield* request("PUT", "/v1/identities/", { body: { ...body, name: "Alice A." } }))
+        )
+        assert.strictEqual(again.id, created.id)
+        assert.strictEqual(again.name, "Alice A.")
+        const other = Schema.decodeUnknownSync(LettaSchema.Identity)(
+          json(yield* request("PUT", "/v1/identities/", { body: { ...body, identifier_key: "letta-pipeline:bob" } }))
+        )
+        assert.notStrictEqual(other.id, created.id)
+        assert.strictEqual((yield* request("PUT", "/v1/identities/", { body: { name: "no key" } })).status, 422)
+      }))
+  })
+
   describe("runs", () => {
     it.effect("async: a Run at once, then its status and messages", () =>
       Effect.gen(function*() {

@@ -15,7 +15,7 @@ export interface Answer {
 }
 
 export const request = (
-  method: "GET" | "POST" | "DELETE",
+  method: "GET" | "POST" | "PUT" | "DELETE",
   path: string,
   options: { readonly body?: unknown; readonly headers?: Record<string, string> } = {}
 ) =>
