@@ -9,8 +9,9 @@ import { chat } from "./commands/chat.js"
 import { doctor } from "./commands/doctor.js"
 import { emulator } from "./commands/emulator.js"
 import { serve } from "./commands/serve.js"
+import { subcommandUsages, users } from "./commands/users.js"
 
-const commands = [chat, agents, serve, emulator, doctor] as const
+const commands = [chat, agents, users, serve, emulator, doctor] as const
 
 /** @category commands */
 export const root = Command.make("letta-pipeline").pipe(
@@ -25,7 +26,15 @@ const usageOf = <Name extends string, R, E, A>(command: Command.Command<Name, R,
   names: [...Command.getNames(command)],
   usage: HelpDoc.toAnsiText(Usage.getHelp(Command.getUsage(command)))
 })
-const usages = [usageOf(chat), usageOf(agents), usageOf(serve), usageOf(emulator), usageOf(doctor)]
+const usages = [
+  usageOf(chat),
+  usageOf(agents),
+  // a command with subcommands: the options of all of them
+  { names: [...Command.getNames(users)], usage: subcommandUsages.map((usage) => HelpDoc.toAnsiText(Usage.getHelp(usage))).join("\n") },
+  usageOf(serve),
+  usageOf(emulator),
+  usageOf(doctor)
+]
 
 /** Options of every command (@effect/cli's own). */
 const builtIn = ["--help", "--version", "--wizard", "--completions", "--log-level"]

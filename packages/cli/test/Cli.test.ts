@@ -37,7 +37,7 @@ layer(Live, { excludeTestServices: true })("letta-pipeline", (it) => {
         const version = yield* runCli(["--version"])
         assert.strictEqual(version.code, 0)
         assert.strictEqual(version.stdout.trim(), "0.1.0")
-        for (const command of ["chat", "agents", "serve", "emulator", "doctor"]) {
+        for (const command of ["chat", "agents", "users", "serve", "emulator", "doctor"]) {
           const help = yield* runCli([command, "--help"])
           assert.strictEqual(help.code, 0, command)
           assert.include(help.stdout, `$ ${command}`)

@@ -10,12 +10,12 @@
 import { Command, FileSystem } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Duration, Effect, Schedule, Stream } from "effect"
+import { Effect, Stream } from "effect"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import ts from "typescript"
+import * as Emulator from "./utils/emulator.js"
 import { coreDir, readmeExamples } from "./utils/examples.js"
 
 const repoDir = path.resolve(coreDir, "..", "..")
@@ -99,33 +99,6 @@ const catalog = (): ReadonlyMap<string, string> => {
     [...section.matchAll(/^\s+"?([^":\s]+)"?:\s*(\S+)\s*$/gm)].map((m): [string, string] => [m[1] ?? "", m[2] ?? ""])
   )
 }
-
-const freePort = Effect.async<number>((resume) => {
-  const server = net.createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address()
-    const port = typeof address === "object" && address !== null ? address.port : 0
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
-
-/** The emulator from the workspace's sources, on a free port, killed with the scope; its URL once it answers. */
-const startEmulator = Effect.gen(function*() {
-  const port = yield* freePort
-  const main = path.join(repoDir, "packages", "emulator", "src", "main.ts")
-  yield* Command.make(process.execPath, "--import", "tsx", "--conditions=@letta-pipeline/source", main).pipe(
-    Command.workingDirectory(repoDir),
-    Command.env({ EMULATOR_PORT: String(port) }),
-    Command.start
-  )
-  const url = `http://127.0.0.1:${port}`
-  yield* Effect.tryPromise(() => fetch(`${url}/v1/health/`)).pipe(
-    Effect.filterOrFail((response) => response.ok),
-    Effect.retry(Schedule.spaced("200 millis").pipe(Schedule.upTo(Duration.seconds(60)))),
-    Effect.orDieWith(() => new Error(`the emulator did not answer on ${url} within 60 s`))
-  )
-  return url
-})
 
 describe("the built package", () => {
   it("imports nothing Node-only outside @letta-pipeline/core/node", () => {
@@ -282,7 +255,7 @@ layer(NodeContext.layer, { excludeTestServices: true })("packed, installed with 
       ], { cwd: project })
 
       // one turn against the emulator
-      const url = yield* startEmulator
+      const url = yield* Emulator.start
       const turn = yield* run(process.execPath, [path.join(project, "dist", "main.js")], {
         cwd: project,
         env: { LETTA_BASE_URL: url, LETTA_AGENT_ID: demoAgentId }

@@ -10,12 +10,6 @@ import * as Connection from "./connection.js"
 
 const encodeAgents = Schema.encodeSync(Schema.parseJson(LettaSchema.AgentList, { space: 2 }))
 
-const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
-  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? "").length))) ?? []
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join("  ").trimEnd())
-    .join("\n") + "\n"
-}
-
 export const agents = Command.make("agents", {
   baseUrl: Connection.flags.baseUrl,
   apiKey: Connection.flags.apiKey,
@@ -29,7 +23,7 @@ export const agents = Command.make("agents", {
     )
     if (given.json) return yield* Display.stdout(`${encodeAgents(all)}\n`)
     if (all.length === 0) return yield* Display.stdout("No agents.\n")
-    yield* Display.stdout(table([
+    yield* Display.stdout(Display.table([
       ["ID", "NAME", "TAGS", "DESCRIPTION"],
       ...all.map((agent) => [
         agent.id,

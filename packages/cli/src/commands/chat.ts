@@ -13,6 +13,7 @@ import { Deferred, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option, Ref, Sc
 import * as readline from "node:readline"
 import * as Display from "../Display.js"
 import * as Connection from "./connection.js"
+import * as Users from "./users.js"
 
 const message = Args.text({ name: "message" }).pipe(Args.withDescription("What to say (default: stdin, or an interactive session)"), Args.optional)
 
@@ -22,7 +23,14 @@ const options = {
   conversation: Options.text("conversation").pipe(Options.withDescription("Letta conversation to continue"), Options.optional),
   json: Options.boolean("json").pipe(Options.withDescription("One StreamEvent per line (NDJSON) on stdout, nothing else")),
   noReasoning: Options.boolean("no-reasoning").pipe(Options.withDescription("Hide the agent's reasoning")),
-  usage: Options.boolean("usage").pipe(Options.withDescription("Print token usage at the end (stderr)"))
+  usage: Options.boolean("usage").pipe(Options.withDescription("Print token usage at the end (stderr)")),
+  user: Options.text("user").pipe(
+    Options.withDescription(
+      "Who is talking: with a per-user model (PIPELINE_USER_MODE, PIPELINE_PER_USER_MODELS), the turn goes to this " +
+        "user's own agent, made from the model's on first use; a shared model ignores it"
+    ),
+    Options.optional
+  )
 }
 
 type ChatOptions = {
@@ -211,17 +219,23 @@ const session = (pipeline: Pipeline.Service, agent: Option.Option<string>, displ
 
 export const chat = Command.make("chat", options, (given) =>
   Effect.gen(function*() {
-    const { settings } = yield* Connection.connect(given)
+    const { embedded, settings } = yield* Connection.connect(given)
     const display = yield* Display.detect
     const opts: ChatOptions = given
     return yield* Effect.gen(function*() {
       const pipeline = yield* Pipeline.Pipeline
+      // a per-user model answers through the user's own agent, as on the server
+      const named = (yield* Connection.settings(given)).agentId
+      const agent = yield* Option.match(settings.agentId, {
+        onNone: () => Effect.succeedNone,
+        onSome: (id) => Effect.asSome(Users.answering(Option.getOrElse(named, () => id), id, given.user, embedded))
+      })
       const text = Option.isSome(given.message)
         ? given.message.value
         : process.stdin.isTTY === true
         ? undefined
         : yield* Effect.orDie(readStdin)
-      if (text === undefined) return yield* session(pipeline, settings.agentId, display, opts)
-      return yield* runTurn(pipeline, turnRequest(text, settings.agentId, opts), display, opts)
+      if (text === undefined) return yield* session(pipeline, agent, display, opts)
+      return yield* runTurn(pipeline, turnRequest(text, agent, opts), display, opts)
     }).pipe(Effect.provide(Pipeline.layerSettings(settings).pipe(Layer.provide(HttpTransport.layer(settings)))))
   }).pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.Warning))).pipe(Command.withDescription("Talk to an agent: one message, piped stdin, or an interactive session"))
