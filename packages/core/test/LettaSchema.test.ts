@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Either, Schema } from "effect"
+import { Either, FastCheck as fc, Schema } from "effect"
 import { readFileSync } from "node:fs"
 import { LettaSchema } from "../src/index.js"
 import * as Letta from "./utils/letta.js"
@@ -245,4 +245,47 @@ describe("LettaSchema", () => {
       assert.isTrue(Either.isLeft(Schema.decodeUnknownEither(LettaSchema.MessageCreate)({ role: "user", text: "Hello" })))
     })
   })
+})
+
+describe("decodeMessage's direct path for text frames", () => {
+  // every field of the two text types, each with valid and invalid values, in any combination
+  const field = <A>(valid: ReadonlyArray<A>, invalid: ReadonlyArray<unknown>) =>
+    fc.option(fc.constantFrom<unknown>(...valid, ...invalid), { nil: undefined })
+  const base = {
+    id: field(["message-1"], [1, null]),
+    date: field(["2026-11-30T00:00:00+00:00"], [false]),
+    name: field([null, "n"], [3]),
+    otid: field([null, "o"], [{}]),
+    sender_id: field([null, "s"], [[]]),
+    step_id: field([null, "step-1"], [1]),
+    is_err: field([null, true, false], ["yes"]),
+    seq_id: field([null, 1, 2.5], ["1"]),
+    run_id: field([null, "run-1"], [7]),
+    extra: field(["ignored"], [])
+  }
+  const assistant = fc.record({
+    ...base,
+    message_type: fc.constant("assistant_message"),
+    content: field(["Hello", ""], [5, null, [{ type: "text", text: "array content" }]])
+  }, { requiredKeys: ["message_type"] })
+  const reasoning = fc.record({
+    ...base,
+    message_type: fc.constant("reasoning_message"),
+    reasoning: field(["Thinking", ""], [null, 1]),
+    source: field([null, "reasoner_model", "non_reasoner_model"], ["other"]),
+    signature: field([null, "sig"], [1])
+  }, { requiredKeys: ["message_type"] })
+  const strict = Schema.decodeUnknownEither(LettaSchema.LettaMessage)
+
+  it("decodes every frame the schema accepts to what the schema gives, and leaves the rest to the schema", () =>
+    fc.assert(fc.property(fc.oneof(assistant, reasoning), (record) => {
+      // what JSON.parse gives: no undefined values
+      const input = JSON.parse(JSON.stringify(record)) as unknown
+      const direct = LettaSchema.decodeMessage(input)
+      const viaSchema = strict(input)
+      if (Either.isRight(viaSchema)) {
+        assert.isTrue(Either.isRight(direct))
+        assert.deepStrictEqual(Either.getOrThrow(direct), viaSchema.right)
+      }
+    }), { numRuns: 2_000 }))
 })
