@@ -26,7 +26,7 @@ const bytes = await fetch(`${emulator.url}/v1/agents/${agents[0].id}/messages/st
 }).then((r) => r.arrayBuffer())
 emulator.child.kill()
 writeFileSync(`${os.tmpdir()}/letta-prof-turn.sse`, Buffer.from(bytes))
-const upstream = await start([`${root}bench/src/upstream.mjs`], { BENCH_UPSTREAM_MODE: "replay", BENCH_REPLAY_FILE: `${os.tmpdir()}/letta-prof-turn.sse` })
+const upstream = await start([`${root}bench/src/upstream.mjs`], { BENCH_UPSTREAM_MODE: process.env.PROFILE_MODE ?? "replay", BENCH_REPLAY_FILE: `${os.tmpdir()}/letta-prof-turn.sse` })
 const server = await start(["--cpu-prof", `--cpu-prof-dir=${dir}`, `${root}packages/cli/dist/main.js`, "serve", "--port", "0"], { PIPELINE_STORE: "memory", LETTA_BASE_URL: upstream.url })
 const agent = new http.Agent({ keepAlive: true })
 const turn = () => new Promise((resolve) => {
