@@ -56,9 +56,9 @@ const userHeaders = ["x-openwebui-user-id", "x-openwebui-user-name", "x-openwebu
 /**
  * The request's user, None when it names none.
  *
- * Fails with `UserRefused` (401) when `secret` is set and the signed user is missing while unsigned ones are given, or
- * does not verify (bad signature, expired, not HS256, no `sub`); and when a user header or field is malformed (400's
- * cause is then named).
+ * Fails with `UserRefused` (401, its cause in plain words) when `secret` is set and the signed user is missing while
+ * unsigned ones are given, or does not verify (bad signature, expired, not HS256, no `sub`), or is not the body's
+ * user; and when a user header or field is malformed.
  *
  * @category constructors
  */
