@@ -181,8 +181,7 @@ export class ChatTurn extends Context.Tag("@letta-pipeline/server/ChatTurn")<Cha
         } satisfies Turn
       })
 
-      const isNotFound = (error: LettaError.PipelineError | LettaError.StoreError) =>
-        error._tag === "LettaError" && error.reason === "NotFound"
+      const isNotFound = UserAgents.isNotFound
 
       // a user's agent deleted in Letta since this process last checked it: when Letta says so before the turn began,
       // the user gets a new agent, a notice that says so, and the turn in it

@@ -78,7 +78,7 @@ export const layer: Layer.Layer<
             ? Effect.succeed(name)
             // with a tag allowlist, an id is served only if its agent carries one of the tags
             : Effect.flatMap(
-              Effect.catchIf(client.getAgent(name), (e) => e._tag === "LettaError" && e.reason === "NotFound", () => Effect.fail(unknownModel(model))),
+              Effect.catchIf(client.getAgent(name), UserAgents.isNotFound, () => Effect.fail(unknownModel(model))),
               (agent) => offered(agent, v.agent_tags) ? Effect.succeed(name) : Effect.fail(unknownModel(model))
             ))
       }
@@ -95,7 +95,7 @@ export const layer: Layer.Layer<
         agentId
       })
       return client.getConversation(conversationId).pipe(
-        Effect.catchIf((error) => error._tag === "LettaError" && error.reason === "NotFound", () => Effect.fail(notOurs)),
+        Effect.catchIf(UserAgents.isNotFound, () => Effect.fail(notOurs)),
         Effect.filterOrFail((conversation) => conversation.agent_id === agentId, () => notOurs),
         Effect.asVoid
       )

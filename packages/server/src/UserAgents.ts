@@ -87,7 +87,8 @@ const memo = <A>() => {
   }
 }
 
-const isNotFound = (error: LettaError.PipelineError | LettaError.StoreError): boolean =>
+/** Letta's answer that the agent (or conversation) does not exist. @category guards */
+export const isNotFound = (error: LettaError.PipelineError | LettaError.StoreError): boolean =>
   error._tag === "LettaError" && error.reason === "NotFound"
 
 /** The body that makes a user's copy of a template, as Letta's `CreateAgentRequest`. @category constructors */
