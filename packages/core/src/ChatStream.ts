@@ -14,7 +14,7 @@
  *
  * @since 0.1.0
  */
-import { Chunk, Effect, Option, Stream } from "effect"
+import { Cause, Channel, Chunk, Effect, Either, Option, Stream } from "effect"
 import * as LettaError from "./LettaError.js"
 import type * as LettaSchema from "./LettaSchema.js"
 import * as StreamEvent from "./StreamEvent.js"
@@ -262,14 +262,73 @@ const step = <E>(current: State, input: Input<E>): [State, ReadonlyArray<StreamE
 }
 
 /**
- * `Stream.mapAccum` to any number of outputs per input, one chunk out per chunk in (`mapAccum` then
- * `flattenIterables` would make a chunk, and a step downstream, per input).
+ * What a {@link stage} does with what it read: `emit` these elements, then go on (`end` absent), end the stream
+ * (`end: true`) or fail it (`end: { error }`).
+ *
+ * @category models
+ */
+export interface StageOutput<B, E> {
+  readonly emit: ReadonlyArray<B>
+  readonly end?: true | { readonly error: E } | undefined
+}
+
+/**
+ * A stream stage from synchronous functions: each chunk read, the upstream's failure and its end, handled in one place.
+ *
+ * One stage costs a step per chunk however much it does, where a chain of `map`, `mapAccum`, `takeWhile`, `catchAll`
+ * and `concat` costs a step per operator: at token rates the steps, not the work, were most of a turn's CPU time. A
+ * stage that ends early (`end`) releases its upstream. Defects and interruptions pass through untouched.
+ *
+ * @category combinators
+ */
+export const stage = <A, B, E, E2>(handlers: {
+  readonly onChunk: (chunk: Chunk.Chunk<A>) => StageOutput<B, E2>
+  readonly onFailure: (error: E) => StageOutput<B, E2>
+  readonly onEnd: () => StageOutput<B, E2>
+}) =>
+<R>(self: Stream.Stream<A, E, R>): Stream.Stream<B, E2, R> => {
+  const emit = (output: StageOutput<B, E2>, then: Channel.Channel<Chunk.Chunk<B>, Chunk.Chunk<A>, E2, E, unknown, unknown>) =>
+    output.emit.length === 0 ? then : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(output.emit)), then)
+  const finish = (output: StageOutput<B, E2>) =>
+    emit(output, output.end === undefined || output.end === true ? Channel.void : Channel.fail(output.end.error))
+  const loop: Channel.Channel<Chunk.Chunk<B>, Chunk.Chunk<A>, E2, E, unknown, unknown> = Channel.readWithCause({
+    onInput: (chunk: Chunk.Chunk<A>) => {
+      const output = handlers.onChunk(chunk)
+      return output.end === undefined ? emit(output, loop) : finish(output)
+    },
+    onFailure: (cause: Cause.Cause<E>) =>
+      Either.match(Cause.failureOrCause(cause), {
+        onLeft: (error) => finish(handlers.onFailure(error)),
+        onRight: (other) => Channel.failCause(other)
+      }),
+    onDone: () => finish(handlers.onEnd())
+  })
+  return Stream.pipeThroughChannel(self, loop)
+}
+
+/**
+ * `Stream.mapAccum` to any number of outputs per input, in one {@link stage}: one chunk out per chunk in.
  *
  * @category combinators
  */
 export const mapAccumConcat = <S, A, B>(initial: S, step: (state: S, input: A) => readonly [S, Iterable<B>]) =>
 <E, R>(self: Stream.Stream<A, E, R>): Stream.Stream<B, E, R> =>
-  self.pipe(Stream.mapAccum(initial, step), Stream.mapChunks(Chunk.flatMap(Chunk.fromIterable)))
+  Stream.suspend(() => {
+    let state = initial
+    return self.pipe(stage<A, B, E, E>({
+      onChunk: (chunk) => {
+        const out: Array<B> = []
+        for (const input of chunk) {
+          const [next, outputs] = step(state, input)
+          state = next
+          for (const output of outputs) out.push(output)
+        }
+        return { emit: out }
+      },
+      onFailure: (error) => ({ emit: [], end: { error } }),
+      onEnd: () => ({ emit: [], end: true })
+    }))
+  })
 
 /**
  * Letta's messages of one turn to {@link StreamEvent}s. A successful turn ends with `done`; a turn whose stop reason
@@ -284,26 +343,26 @@ export const toEvents = <E, R>(
   context: { readonly agentId?: string | undefined } = {}
 ): Stream.Stream<StreamEvent.StreamEvent, E | LettaError.LettaError, R> =>
   Stream.suspend(() => {
-    let last = initial
-    let failure = Option.none<E>()
-    const track = (state: State, input: Input<E>): [State, ReadonlyArray<StreamEvent.StreamEvent>] => {
-      if (input instanceof End) failure = input.failure
-      const next = step(state, input)
-      last = next[0]
-      return next
+    let state = initial
+    const run = (input: Input<E>): ReadonlyArray<StreamEvent.StreamEvent> => {
+      const [next, events] = step(state, input)
+      state = next
+      return events
     }
-    const ending = Stream.suspend((): Stream.Stream<never, E | LettaError.LettaError> => {
-      if (Option.isSome(failure)) return Stream.fail(failure.value)
-      const failed = failureOf(last, context.agentId)
-      return failed === undefined ? Stream.empty : Stream.fail(failed)
-    })
-    const inputs: Stream.Stream<Input<E>, E, R> = messages
-    return inputs.pipe(
-      Stream.concat(Stream.succeed(new End<E>(Option.none()))),
-      Stream.catchAll((error) => Stream.succeed(new End(Option.some(error)))),
-      mapAccumConcat(initial, track),
-      Stream.concat(ending)
-    )
+    return messages.pipe(stage<LettaSchema.LettaMessage, StreamEvent.StreamEvent, E, E | LettaError.LettaError>({
+      onChunk: (chunk) => {
+        const out: Array<StreamEvent.StreamEvent> = []
+        for (const message of chunk) for (const event of run(message)) out.push(event)
+        return { emit: out }
+      },
+      // the events that came first stay; the turn's open statuses and calls are closed before it fails
+      onFailure: (error) => ({ emit: run(new End(Option.some(error))), end: { error } }),
+      onEnd: () => {
+        const events = run(new End<E>(Option.none()))
+        const failed = failureOf(state, context.agentId)
+        return { emit: events, end: failed === undefined ? true : { error: failed } }
+      }
+    }))
   })
 
 // ---------------------------------------------------------------------------------------------------------------------

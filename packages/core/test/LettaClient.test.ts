@@ -359,6 +359,8 @@ describe("LettaClient timeouts", () => {
       (body) => new Response(body, { headers: { "content-type": "text/event-stream" } })
     )
   const pingEvery20s = Stream.repeatValue(Mock.frames(Letta.ping)).pipe(Stream.schedule(Schedule.spaced("20 seconds")))
+  // the first ping comes at 20 s: a first-event limit of exactly 20 s would make it a tie with the watchdog's check
+  const pingTimeouts = { ...timeouts, firstEvent: Duration.seconds(25) }
 
   it.effect("pings count as activity: a quiet agent that pings never hits the idle timeout", () =>
     Effect.gen(function*() {
@@ -370,7 +372,7 @@ describe("LettaClient timeouts", () => {
       assert.strictEqual(messages.at(-1)?.message_type, "stop_reason")
     }).pipe(Effect.provide(Mock.clientLayer(() =>
       timedSse(Stream.concat(Stream.take(pingEvery20s, 5), Stream.make(Mock.frames(Letta.stopReason(), "[DONE]"))))
-    , { timeouts }))))
+    , { timeouts: pingTimeouts }))))
 
   it.effect("turn: the whole turn is bounded even while frames keep coming", () =>
     Effect.gen(function*() {
@@ -381,7 +383,7 @@ describe("LettaClient timeouts", () => {
       for (let i = 0; i < 2; i++) yield* TestClock.adjust(Duration.seconds(20))
       const error = yield* Fiber.join(fiber)
       assert.strictEqual(error._tag === "HttpError" && error.phase, "turn")
-    }).pipe(Effect.provide(Mock.clientLayer(() => timedSse(pingEvery20s), { timeouts }))))
+    }).pipe(Effect.provide(Mock.clientLayer(() => timedSse(pingEvery20s), { timeouts: pingTimeouts }))))
 })
 
 describe("a base URL that leads to no Letta API", () => {

@@ -199,8 +199,13 @@ export const fromPipelineError = (error: LettaError.PipelineError | LettaError.S
 }
 
 /** The operator's log line of a failure a user was told about in short (`LettaError.forUser`). */
-const logFull = (error: LettaError.PipelineError | LettaError.StoreError) =>
+/** Logs a failed turn in full (upstream details included), for the operator. @category logging */
+export const logFull = (error: LettaError.PipelineError | LettaError.StoreError) =>
   Effect.logWarning(`Turn failed: ${error.message}`)
+
+/** The `error` event the user sees for a failed turn: the cause in plain words (`LettaError.forUser`). @category constructors */
+export const errorEvent = (error: LettaError.PipelineError | LettaError.StoreError): StreamEvent.StreamEvent =>
+  StreamEvent.fromError(error, LettaError.forUser)
 
 /**
  * How any failure maps to a status: the request errors as their docs say, core's by {@link fromPipelineError}.

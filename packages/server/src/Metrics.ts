@@ -64,22 +64,21 @@ export const layer: Layer.Layer<Metrics> = Layer.sync(Metrics, () => {
 
   return Metrics.of({
     request: (route, method, status) => Effect.sync(() => requests.inc({ route, method, status: String(status) })),
+    // a fold at the stream's end, not a stage per element (`acquireRelease` then `flatMap` costs one)
     track: (surface) => (stream) =>
-      Stream.acquireRelease(
-        Effect.sync(() => {
-          open++
-          active.inc({ surface })
-          return durations.startTimer({ surface })
-        }),
-        (stop, exit) =>
+      Stream.suspend(() => {
+        open++
+        active.inc({ surface })
+        const stop = durations.startTimer({ surface })
+        return Stream.ensuringWith(stream, (exit) =>
           Effect.sync(() => {
             open--
             active.dec({ surface })
             stop()
             const end: StreamEnd = Exit.isSuccess(exit) ? "completed" : Exit.isInterrupted(exit) ? "client_closed" : "error"
             streams.inc({ surface, end })
-          })
-      ).pipe(Stream.flatMap(() => stream)),
+          }))
+      }),
     userAgentCreated: (reason) => Effect.sync(() => userAgents.inc({ reason })),
     activeStreams: Effect.sync(() => open),
     text: Effect.promise(() => registry.metrics()),

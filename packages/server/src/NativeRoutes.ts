@@ -75,6 +75,7 @@ export const layer: Layer.Layer<
 > = HttpLayerRouter.addAll(Effect.gen(function*() {
   const turns = yield* ChatTurn.ChatTurn
   const settings = yield* ServerConfig.ServerConfig
+  const heartbeats = SseResponse.heartbeats(settings.heartbeat)
   const metrics = yield* Metrics.Metrics
 
   /** A turn's events, failures included as events; prepared before the response starts. */
@@ -101,7 +102,7 @@ export const layer: Layer.Layer<
       Stream.map(([event, index]) => SseResponse.event(event.type, encodeEvent(event), index + 1)),
       metrics.track("pipe")
     )
-    return yield* SseResponse.make(frames, settings.heartbeat)
+    return yield* heartbeats.respond(frames)
   })
 
   const tooLarge = `message larger than ${settings.maxBodyBytes} bytes (PIPELINE_MAX_BODY)`

@@ -537,6 +537,8 @@ const maxNoteChars = 4096
 const note = (text: string): string => (text.length <= maxNoteChars ? text : `${text.slice(0, maxNoteChars - 1)}…`)
 
 /** The pure renderer both the stream and the whole completion are made from. */
+type Rendered = [RenderState, ReadonlyArray<Output>]
+
 const renderer = (options: RenderOptions) => {
   const chunk = (delta: typeof Delta.Type, finish: string | null = null): typeof Chunk.Type => ({
     id: options.id,
@@ -548,8 +550,6 @@ const renderer = (options: RenderOptions) => {
   // what a delta may hold: the line limit less the rest of its chunk (`data: `, the envelope, two line ends)
   const budget = Math.max(1024, maxLineBytes - utf8.encode(`data: ${encodeData(chunk({ reasoning_content: "" }))}\n\n`).length)
   const toolResultMax = options.toolResultMax ?? defaultToolResultMax
-
-  type Rendered = [RenderState, ReadonlyArray<Output>]
 
   const contentChunks = (text: string) => (text === "" ? [] : pieces(text, budget).map((piece) => chunk({ content: piece })))
   const reasoningChunks = (text: string) =>
@@ -729,18 +729,83 @@ const noUsage: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0
  * @category combinators
  */
 export const toChunks = (options: RenderOptions) =>
-<E, R>(events: Stream.Stream<StreamEvent.StreamEvent, E, R>): Stream.Stream<string, E, R> => {
-  const { end, first, initial, step } = renderer(options)
-  const inputs: Stream.Stream<Option.Option<StreamEvent.StreamEvent>, E, R> = events.pipe(
-    Stream.map(Option.some),
-    Stream.concat(Stream.succeed(Option.none()))
-  )
-  return Stream.concat(
-    Stream.succeed(first),
-    inputs.pipe(ChatStream.mapAccumConcat(initial, (state, input) =>
-      Option.match(input, { onNone: () => end(state), onSome: (event) => step(state, event) })))
-  ).pipe(Stream.map(encodeData))
-}
+<E, R>(events: Stream.Stream<StreamEvent.StreamEvent, E, R>): Stream.Stream<string, E, R> =>
+  Stream.suspend(() => {
+    const { end, first, initial, step } = renderer(options)
+    let state = initial
+    let started = false
+    const render = (outputs: Array<string>, rendered: Rendered) => {
+      state = rendered[0]
+      for (const output of rendered[1]) outputs.push(encodeData(output))
+    }
+    const opening = (): Array<string> => {
+      if (started) return []
+      started = true
+      return [encodeData(first)]
+    }
+    return events.pipe(ChatStream.stage<StreamEvent.StreamEvent, string, E, E>({
+      onChunk: (chunk) => {
+        const outputs = opening()
+        for (const event of chunk) render(outputs, step(state, event))
+        return { emit: outputs }
+      },
+      onFailure: (error) => {
+        const outputs = opening()
+        render(outputs, end(state))
+        return { emit: outputs, end: { error } }
+      },
+      onEnd: () => {
+        const outputs = opening()
+        render(outputs, end(state))
+        return { emit: outputs, end: true }
+      }
+    }))
+  })
+
+/**
+ * A whole OpenAI chat-completion response stream, in one stream stage: each event rendered (`toChunks`), framed as
+ * `data: …` and, at the end, `data: [DONE]`. A failure becomes its `error` event (`toError`), then the stream ends as
+ * any other.
+ *
+ * @category combinators
+ */
+export const toSseFrames = <E>(options: RenderOptions, toError: (error: E) => StreamEvent.StreamEvent) =>
+<R>(events: Stream.Stream<StreamEvent.StreamEvent, E, R>): Stream.Stream<string, never, R> =>
+  Stream.suspend(() => {
+    const { end, first, initial, step } = renderer(options)
+    let state = initial
+    let started = false
+    const frame = (payload: typeof StreamData.Type) => `data: ${encodeData(payload)}\n\n`
+    const render = (frames: Array<string>, rendered: Rendered) => {
+      state = rendered[0]
+      for (const output of rendered[1]) frames.push(frame(output))
+    }
+    const opening = (): Array<string> => {
+      if (started) return []
+      started = true
+      return [frame(first)]
+    }
+    const closing = (frames: Array<string>): ChatStream.StageOutput<string, never> => {
+      render(frames, end(state))
+      frames.push(doneFrame)
+      return { emit: frames, end: true }
+    }
+    return events.pipe(ChatStream.stage<StreamEvent.StreamEvent, string, E, never>({
+      onChunk: (chunk) => {
+        const frames = opening()
+        for (const event of chunk) render(frames, step(state, event))
+        return { emit: frames }
+      },
+      onFailure: (error) => {
+        const frames = opening()
+        render(frames, step(state, toError(error)))
+        return closing(frames)
+      },
+      onEnd: () => closing(opening())
+    }))
+  })
+
+const doneFrame = "data: [DONE]\n\n"
 
 /**
  * A whole turn as one chat completion: the content a stream would have shown (tool calls as `options.toolCalls` says,

@@ -63,6 +63,7 @@ export const layer: Layer.Layer<
   const turns = yield* ChatTurn.ChatTurn
   const models = yield* Models.Models
   const settings = yield* ServerConfig.ServerConfig
+  const heartbeats = SseResponse.heartbeats(settings.heartbeat)
   const metrics = yield* Metrics.Metrics
 
   const listModels = (flavour: "openai" | "pipelines"): Http.Handler<ApiError.Failure> =>
@@ -116,19 +117,17 @@ export const layer: Layer.Layer<
     // a failure before the first event (or within PIPELINE_FIRST_EVENT_WAIT) still gets its HTTP status
     const peeked = yield* SseResponse.peek(events, settings.firstEventWait)
     const frames = peeked.pipe(
-      ApiError.toErrorEvent,
-      OpenAi.toChunks({
+      Stream.tapError(ApiError.logFull),
+      OpenAi.toSseFrames({
         ...options,
         // Open WebUI asks for usage only for models an admin marked with the usage capability, yet stores it always
         includeUsage: chat.stream_options?.include_usage === true || openWebUI,
         statusEvents,
         toolCalls
-      }),
-      Stream.map(SseResponse.data),
-      Stream.concat(Stream.succeed(SseResponse.done)),
+      }, ApiError.errorEvent),
       metrics.track("openai")
     )
-    return yield* SseResponse.make(frames, settings.heartbeat)
+    return yield* heartbeats.respond(frames)
   })
 
   return [

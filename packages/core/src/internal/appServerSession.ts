@@ -26,7 +26,7 @@ import { DecodeError, excerptOf, HttpError, LettaError, type PipelineError } fro
 import type * as LettaSchema from "../LettaSchema.js"
 import * as Frames from "./appServerFrames.js"
 import { retryTransient } from "./retry.js"
-import { withTimeouts } from "./timeouts.js"
+import * as Timeouts from "./timeouts.js"
 import { randomUUID } from "./uuid.js"
 
 /**
@@ -97,6 +97,7 @@ const open = (construct: Constructor, url: string, headers: Readonly<Record<stri
 export const make = (options: Options): Effect.Effect<Session, never, Socket.WebSocketConstructor> =>
   Effect.map(Socket.WebSocketConstructor, (construct) => {
     const limits = options.timeouts
+    const watchdog = Timeouts.make({ first: limits.firstEvent, idle: limits.idle, turn: limits.turn })
     const label = `WebSocket ${options.url}`
     const maxFrameSize = options.maxFrameSize ?? defaultMaxFrameSize
     const headers = Option.match(options.token, {
@@ -269,7 +270,7 @@ export const make = (options: Options): Effect.Effect<Session, never, Socket.Web
         return connection.frames.pipe(
           Stream.tap(resumeWhenQueued),
           // every frame counts as activity, status updates included
-          withTimeouts(label, { first: limits.firstEvent, idle: limits.idle, turn: limits.turn }, connection.abort),
+          watchdog.withTimeouts(label, connection.abort),
           Stream.mapAccum<Frames.TurnState, Frames.Frame, Frames.TurnStep>(Frames.startState, Frames.normalise(runtime, label, ids)),
           Stream.takeUntil((step) => step.end || step.error !== undefined),
           Stream.mapEffect((step) => {

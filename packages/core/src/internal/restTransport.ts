@@ -4,9 +4,10 @@
  *
  * Stateless once made: two services made over the same settings behave as one.
  */
-import type * as Sse from "@effect/experimental/Sse"
+import * as Sse from "@effect/experimental/Sse"
 import { Headers, HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import {
+  Chunk,
   Duration,
   Effect,
   Either,
@@ -19,6 +20,7 @@ import {
   Scope,
   Stream
 } from "effect"
+import * as ChatStream from "../ChatStream.js"
 import * as Json from "../JsonText.js"
 import type * as LettaConfig from "../LettaConfig.js"
 import { DecodeError, excerptOf, LettaError, type PipelineError } from "../LettaError.js"
@@ -26,7 +28,7 @@ import * as LettaSchema from "../LettaSchema.js"
 import * as Http from "./http.js"
 import { retryTransient, waitWhileBusy } from "./retry.js"
 import * as SseDecoder from "./sse.js"
-import { withTimeouts } from "./timeouts.js"
+import * as Timeouts from "./timeouts.js"
 
 /** What the transport needs: an `HttpClient` and the connection part of `LettaConfig.Settings`. */
 export interface Options {
@@ -117,6 +119,7 @@ export const make = (options: Options): Transport => {
     )
   )
   const scopedClient = HttpClient.withScope(client)
+  const watchdog = Timeouts.make({ first: limits.firstEvent, idle: limits.idle, turn: limits.turn })
 
   /** Executes and checks the status; headers must arrive within `timeout`. */
   const send = <R>(
@@ -198,20 +201,10 @@ export const make = (options: Options): Transport => {
               })
             )
           }
-          return response.stream.pipe(
-            Stream.mapError(Http.fromRequestError),
-            SseDecoder.decode(),
-            Stream.catchTag("EventTooLarge", (error) => Stream.fail(Http.frameTooLarge(label, error))),
-            Stream.filterMap((event) => toFrame(event, label, ids)),
-            untilDone(label, ids)
-          )
+          return response.stream.pipe(frames(label, ids))
         }
       ))
-      return messages.pipe(withTimeouts(
-        label,
-        { first: limits.firstEvent, idle: limits.idle, turn: limits.turn },
-        Scope.close(requestScope, Exit.void)
-      ))
+      return messages.pipe(watchdog.withTimeouts(label, Scope.close(requestScope, Exit.void)))
     }))
   }
 
@@ -293,39 +286,56 @@ const toFrame = (event: Sse.Event, request: string, ids: Ids): Option.Option<Fra
 }
 
 /**
- * Ends at `[DONE]` or at a failing frame (after the frames before it). A stream may also just end (Letta omits `[DONE]`
- * at times); that is fine once Letta said why it stopped, and an `Incomplete` error otherwise. Every step works on
- * whole chunks.
+ * The response's bytes to Letta's messages, in one stage: SSE events, each to its frame, up to `[DONE]` or a failing
+ * frame (after the frames before it). A stream may also just end (Letta omits `[DONE]` at times); that is fine once
+ * Letta said why it stopped, and an `Incomplete` error otherwise.
  */
-const untilDone = (request: string, ids: Ids) =>
-<E, R>(frames: Stream.Stream<Frame, E, R>): Stream.Stream<LettaSchema.LettaMessage, E | LettaError | DecodeError, R> =>
+const frames = (request: string, ids: Ids) =>
+<R>(
+  bytes: Stream.Stream<Uint8Array, HttpClientError.ResponseError, R>
+): Stream.Stream<LettaSchema.LettaMessage, PipelineError, R> =>
   Stream.suspend(() => {
+    const decoder = SseDecoder.make()
     let finished = false
-    let failure: LettaError | DecodeError | undefined
-    return frames.pipe(
-      Stream.takeWhile((frame): frame is LettaSchema.LettaMessage => {
-        if (frame === Done) {
-          finished = true
-          return false
+    const messagesOf = (events: ReadonlyArray<Sse.Event> | Sse.EventTooLarge): ChatStream.StageOutput<LettaSchema.LettaMessage, PipelineError> => {
+      if (events instanceof Sse.EventTooLarge) return { emit: [], end: { error: Http.frameTooLarge(request, events) } }
+      const out: Array<LettaSchema.LettaMessage> = []
+      for (const event of events) {
+        const frame = toFrame(event, request, ids)
+        if (Option.isNone(frame)) continue
+        if (frame.value === Done) return { emit: out, end: true }
+        if (frame.value instanceof Failed) return { emit: out, end: { error: frame.value.error } }
+        if (frame.value.message_type === "stop_reason") finished = true
+        out.push(frame.value)
+      }
+      return { emit: out }
+    }
+    return bytes.pipe(ChatStream.stage({
+      onChunk: (chunk) => {
+        if (chunk.length === 1) return messagesOf(decoder.feed(Chunk.unsafeHead(chunk)))
+        const out: Array<LettaSchema.LettaMessage> = []
+        for (const read of chunk) {
+          const output = messagesOf(decoder.feed(read))
+          for (const message of output.emit) out.push(message)
+          if (output.end !== undefined) return { emit: out, end: output.end }
         }
-        if (frame instanceof Failed) {
-          failure = frame.error
-          return false
-        }
-        if (frame.message_type === "stop_reason") finished = true
-        return true
-      }),
-      Stream.concat(
-        Stream.suspend(() =>
-          failure !== undefined ? Stream.fail(failure) : finished ? Stream.empty : Stream.fail(
-            new LettaError({
+        return { emit: out }
+      },
+      onFailure: (error) => ({ emit: [], end: { error: Http.fromRequestError(error) } }),
+      onEnd: () => {
+        const output = messagesOf(decoder.end())
+        if (output.end !== undefined || finished) return { emit: output.emit, end: output.end ?? true }
+        return {
+          emit: output.emit,
+          end: {
+            error: new LettaError({
               reason: "Incomplete",
               detail: "the stream ended without a stop_reason or [DONE]",
               request,
               ...(ids.agentId === undefined ? {} : { agentId: ids.agentId })
             })
-          )
-        )
-      )
-    )
+          }
+        }
+      }
+    }))
   })

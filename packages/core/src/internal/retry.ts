@@ -59,19 +59,19 @@ export const isBusy = (error: PipelineError): boolean =>
  */
 export const waitWhileBusy = (maxWait: Duration.Duration, what: string) =>
 <A, E extends PipelineError, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Duration.toMillis(maxWait) <= 0 ? effect : Effect.suspend(() => {
-    let told = false
+  Duration.toMillis(maxWait) <= 0 ? effect : Effect.catchIf(effect, isBusy, (first) => {
+    // built only once Letta said busy: the common turn pays for one failure check, not for a retry schedule
     const pauses = Schedule.exponential(Duration.millis(250), 2).pipe(
       Schedule.modifyDelay((delay) => Duration.min(delay, Duration.seconds(1))),
       Schedule.upTo(maxWait)
     )
-    return effect.pipe(
-      Effect.tapError((error) => {
-        if (!isBusy(error) || told) return Effect.void
-        told = true
-        return Effect.logInfo(`${what}: Letta is still busy with an earlier run (HTTP 409: ${error.message}); ` +
-          `sending again for up to ${Duration.format(maxWait)}`)
-      }),
-      Effect.retry({ schedule: pauses, while: isBusy })
-    )
+    return Effect.logInfo(`${what}: Letta is still busy with an earlier run (HTTP 409: ${first.message}); ` +
+      `sending again for up to ${Duration.format(maxWait)}`).pipe(
+        Effect.zipRight(Effect.suspend(() => {
+          // the schedule starts at the refusal already received: its first pause comes before the second attempt
+          let refused = true
+          const attempt = Effect.suspend(() => (refused ? ((refused = false), Effect.fail(first)) : effect))
+          return Effect.retry(attempt, { schedule: pauses, while: isBusy })
+        }))
+      )
   })

@@ -2,11 +2,13 @@
  * Stream timeouts shared by the Letta clients: the wait for the first element, for each later one, and for the whole
  * turn.
  *
- * Effect's per-pull timeouts and `Stream.interruptWhen` race a fiber per element; at token rates that was most of a
- * turn's CPU time. Here one watchdog fiber watches the pull in progress and, when a limit passes, aborts the upstream
- * (the caller says how: close the HTTP request, end the socket's queue); the failure that follows becomes the timeout.
+ * Effect's per-pull timeouts and `Stream.interruptWhen` race a fiber per element, and a watchdog fiber per stream
+ * still cost a fork, a scope and a sleeping fiber per turn. Here one watchdog per client watches every stream it has
+ * open: a fiber that runs only while some stream is open, wakes every `tick` and, for a stream past a limit, aborts
+ * its upstream (the caller says how: close the HTTP request, end the socket's queue); the failure that follows
+ * becomes the timeout. A limit is therefore noticed up to one tick late (a tenth of the shortest limit, at most 1 s).
  */
-import { Chunk, Duration, Effect, Option, Stream } from "effect"
+import { Cause, Channel, type Chunk, Duration, Effect, Stream } from "effect"
 import type { HttpError } from "../LettaError.js"
 import * as Http from "./http.js"
 
@@ -16,63 +18,110 @@ export interface Limits {
   readonly turn: Duration.Duration
 }
 
-/**
- * Bounds the wait for the first element by `first`, every later wait by `idle` (time the consumer takes between pulls
- * is not counted) and the whole stream by `turn`. `abort` must make the pending pull end or fail soon.
- */
-export const withTimeouts = (request: string, limits: Limits, abort: Effect.Effect<void>) =>
-<A, E, R>(stream: Stream.Stream<A, E, R>): Stream.Stream<A, E | HttpError, R> =>
-  Stream.unwrapScoped(Effect.gen(function*() {
-    const pull = yield* Stream.toPull(stream)
-    const clock = yield* Effect.clock
-    const startedAt = clock.unsafeCurrentTimeMillis()
-    const turnEnds = startedAt + Duration.toMillis(limits.turn)
-    const shortest = Math.min(Duration.toMillis(limits.first), Duration.toMillis(limits.idle))
-    let started = false
-    let fired: HttpError | null = null
-    // when the pull in progress began; null between pulls
-    let waitingSince: number | null = null
+interface Watched {
+  /** The timeout this stream has passed by `now`, if any. */
+  readonly check: (now: number) => HttpError | undefined
+  readonly fire: (error: HttpError) => Effect.Effect<void>
+}
 
-    const fire = (error: HttpError) =>
-      Effect.suspend(() => {
-        fired = error
-        return abort
-      })
-    const watchdog: Effect.Effect<void> = Effect.suspend(() => {
-      const now = clock.unsafeCurrentTimeMillis()
-      if (now >= turnEnds) return fire(Http.timeoutError(request, "turn", limits.turn))
-      const wait = started ? limits.idle : limits.first
-      const waitEnds = waitingSince === null ? Infinity : waitingSince + Duration.toMillis(wait)
-      if (now >= waitEnds) return fire(Http.timeoutError(request, started ? "idle" : "first-event", wait))
-      // wake when the turn or the current wait would end, and at least every shorter limit: a wait that begins
-      // during this sleep cannot end before it is over
-      const next = Math.min(turnEnds, waitEnds, now + shortest)
-      return Effect.zipRight(Effect.sleep(Duration.millis(next - now)), watchdog)
-    })
-    yield* Effect.forkScoped(watchdog)
+export interface Watchdog {
+  /**
+   * Bounds the wait for the first element by `first`, every later wait by `idle` (time the consumer takes between
+   * pulls is not counted) and the whole stream by `turn`. `abort` must make the pending pull end or fail soon.
+   */
+  readonly withTimeouts: (
+    request: string,
+    abort: Effect.Effect<void>
+  ) => <A, E, R>(stream: Stream.Stream<A, E, R>) => Stream.Stream<A, E | HttpError, R>
+}
 
-    const timedOut = () => (fired === null ? Option.none() : Option.some(Effect.fail(Option.some<E | HttpError>(fired))))
-    return Stream.repeatEffectChunkOption(Effect.suspend(() => {
-      const early = timedOut()
-      if (Option.isSome(early)) return early.value
-      if (waitingSince === null) waitingSince = clock.unsafeCurrentTimeMillis()
-      return Effect.matchCauseEffect(pull, {
-        onSuccess: (chunk) => {
-          // only a frame is activity: an empty chunk (bytes that complete no frame) keeps the wait running
-          if (Chunk.isNonEmpty(chunk)) {
-            waitingSince = null
-            started = true
+/** A watchdog for streams under these limits. Its fiber is forked by the first stream, with that stream's clock. */
+export const make = (limits: Limits): Watchdog => {
+  const firstMillis = Duration.toMillis(limits.first)
+  const idleMillis = Duration.toMillis(limits.idle)
+  const turnMillis = Duration.toMillis(limits.turn)
+  const tick = Duration.millis(Math.max(1, Math.min(1000, Math.min(firstMillis, idleMillis, turnMillis) / 10)))
+  const watched = new Set<Watched>()
+  let running = false
+
+  const sweep: Effect.Effect<void> = Effect.suspend(() => {
+    if (watched.size === 0) {
+      running = false
+      return Effect.void
+    }
+    return Effect.zipRight(
+      Effect.sleep(tick),
+      Effect.clockWith((clock) => {
+        const now = clock.unsafeCurrentTimeMillis()
+        const fired: Array<Effect.Effect<void>> = []
+        for (const stream of watched) {
+          const error = stream.check(now)
+          if (error !== undefined) {
+            watched.delete(stream)
+            fired.push(stream.fire(error))
           }
-          return Effect.succeed(chunk)
-        },
-        // whatever the aborted upstream did (failed, ended), the stream failed by its timeout
-        onFailure: (cause) => {
-          waitingSince = null
-          return Option.getOrElse(timedOut(), () => Effect.failCause(cause))
         }
+        return fired.length === 0 ? sweep : Effect.zipRight(Effect.all(fired, { discard: true }), sweep)
       })
+    )
+  })
+
+  const watch = (stream: Watched): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      watched.add(stream)
+      if (running) return Effect.void
+      running = true
+      return Effect.asVoid(Effect.forkDaemon(sweep))
+    })
+
+  const withTimeouts = (request: string, abort: Effect.Effect<void>) =>
+  <A, E, R>(stream: Stream.Stream<A, E, R>): Stream.Stream<A, E | HttpError, R> =>
+    Stream.unwrap(Effect.clockWith((clock) => {
+      const startedAt = clock.unsafeCurrentTimeMillis()
+      let started = false
+      let fired: HttpError | undefined
+      // when the pull in progress began; undefined between pulls
+      let waitingSince: number | undefined = startedAt
+      const entry: Watched = {
+        check: (now) => {
+          if (now >= startedAt + turnMillis) return Http.timeoutError(request, "turn", limits.turn)
+          if (waitingSince === undefined) return undefined
+          const wait = started ? idleMillis : firstMillis
+          return now >= waitingSince + wait
+            ? Http.timeoutError(request, started ? "idle" : "first-event", started ? limits.idle : limits.first)
+            : undefined
+        },
+        fire: (error) =>
+          Effect.suspend(() => {
+            fired = error
+            return abort
+          })
+      }
+      type Out = Channel.Channel<Chunk.Chunk<A>, Chunk.Chunk<A>, E | HttpError, E, unknown, unknown>
+      const pull: Out = Channel.suspend(() => {
+        if (fired !== undefined) return Channel.fail(fired)
+        if (waitingSince === undefined) waitingSince = clock.unsafeCurrentTimeMillis()
+        return Channel.readWithCause({
+          onInput: (chunk: Chunk.Chunk<A>) => {
+            // only an element is activity: an empty chunk (bytes that complete no frame) keeps the wait running
+            if (chunk.length === 0) return pull
+            waitingSince = undefined
+            started = true
+            return Channel.zipRight(Channel.write(chunk), pull)
+          },
+          // whatever the aborted upstream did (failed, ended), the stream failed by its timeout
+          onFailure: (cause: Cause.Cause<E>): Out => (fired !== undefined ? Channel.fail(fired) : Channel.failCause(cause)),
+          onDone: (): Out => (fired !== undefined ? Channel.fail(fired) : Channel.void)
+        })
+      })
+      return Effect.as(
+        watch(entry),
+        Stream.pipeThroughChannel(stream, pull).pipe(Stream.ensuring(Effect.sync(() => watched.delete(entry))))
+      )
     }))
-  }))
+
+  return { withTimeouts }
+}
 
 /** Fails the stream with a `turn` timeout once `duration` has passed (for streams with few elements). */
 export const turnTimeout = (request: string, duration: Duration.Duration) =>
