@@ -14,10 +14,11 @@
  *
  * @since 0.1.0
  */
-import { Cause, Channel, Chunk, Effect, Either, Option, Stream } from "effect"
+import { Effect, Option, Stream } from "effect"
 import * as LettaError from "./LettaError.js"
 import type * as LettaSchema from "./LettaSchema.js"
 import * as StreamEvent from "./StreamEvent.js"
+import * as StreamStage from "./StreamStage.js"
 
 interface Call {
   readonly id: string
@@ -262,52 +263,7 @@ const step = <E>(current: State, input: Input<E>): [State, ReadonlyArray<StreamE
 }
 
 /**
- * What a {@link stage} does with what it read: `emit` these elements, then go on (`end` absent), end the stream
- * (`end: true`) or fail it (`end: { error }`).
- *
- * @category models
- */
-export interface StageOutput<B, E> {
-  readonly emit: ReadonlyArray<B>
-  readonly end?: true | { readonly error: E } | undefined
-}
-
-/**
- * A stream stage from synchronous functions: each chunk read, the upstream's failure and its end, handled in one place.
- *
- * One stage costs a step per chunk however much it does, where a chain of `map`, `mapAccum`, `takeWhile`, `catchAll`
- * and `concat` costs a step per operator: at token rates the steps, not the work, were most of a turn's CPU time. A
- * stage that ends early (`end`) releases its upstream. Defects and interruptions pass through untouched.
- *
- * @category combinators
- */
-export const stage = <A, B, E, E2>(handlers: {
-  readonly onChunk: (chunk: Chunk.Chunk<A>) => StageOutput<B, E2>
-  readonly onFailure: (error: E) => StageOutput<B, E2>
-  readonly onEnd: () => StageOutput<B, E2>
-}) =>
-<R>(self: Stream.Stream<A, E, R>): Stream.Stream<B, E2, R> => {
-  const emit = (output: StageOutput<B, E2>, then: Channel.Channel<Chunk.Chunk<B>, Chunk.Chunk<A>, E2, E, unknown, unknown>) =>
-    output.emit.length === 0 ? then : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(output.emit)), then)
-  const finish = (output: StageOutput<B, E2>) =>
-    emit(output, output.end === undefined || output.end === true ? Channel.void : Channel.fail(output.end.error))
-  const loop: Channel.Channel<Chunk.Chunk<B>, Chunk.Chunk<A>, E2, E, unknown, unknown> = Channel.readWithCause({
-    onInput: (chunk: Chunk.Chunk<A>) => {
-      const output = handlers.onChunk(chunk)
-      return output.end === undefined ? emit(output, loop) : finish(output)
-    },
-    onFailure: (cause: Cause.Cause<E>) =>
-      Either.match(Cause.failureOrCause(cause), {
-        onLeft: (error) => finish(handlers.onFailure(error)),
-        onRight: (other) => Channel.failCause(other)
-      }),
-    onDone: () => finish(handlers.onEnd())
-  })
-  return Stream.pipeThroughChannel(self, loop)
-}
-
-/**
- * `Stream.mapAccum` to any number of outputs per input, in one {@link stage}: one chunk out per chunk in.
+ * `Stream.mapAccum` to any number of outputs per input, in one `StreamStage.stage`: one chunk out per chunk in.
  *
  * @category combinators
  */
@@ -315,7 +271,7 @@ export const mapAccumConcat = <S, A, B>(initial: S, step: (state: S, input: A) =
 <E, R>(self: Stream.Stream<A, E, R>): Stream.Stream<B, E, R> =>
   Stream.suspend(() => {
     let state = initial
-    return self.pipe(stage<A, B, E, E>({
+    return self.pipe(StreamStage.stage<A, B, E, E>({
       onChunk: (chunk) => {
         const out: Array<B> = []
         for (const input of chunk) {
@@ -349,7 +305,7 @@ export const toEvents = <E, R>(
       state = next
       return events
     }
-    return messages.pipe(stage<LettaSchema.LettaMessage, StreamEvent.StreamEvent, E, E | LettaError.LettaError>({
+    return messages.pipe(StreamStage.stage<LettaSchema.LettaMessage, StreamEvent.StreamEvent, E, E | LettaError.LettaError>({
       onChunk: (chunk) => {
         const out: Array<StreamEvent.StreamEvent> = []
         for (const message of chunk) for (const event of run(message)) out.push(event)

@@ -55,6 +55,7 @@ import * as OpenWebUITask from "./OpenWebUITask.js"
 import * as PipeRequest from "./PipeRequest.js"
 import * as PipelineHooks from "./PipelineHooks.js"
 import type * as StreamEvent from "./StreamEvent.js"
+import * as StreamStage from "./StreamStage.js"
 
 /** @category models */
 export interface Service {
@@ -218,7 +219,7 @@ export const make: Effect.Effect<
         Stream.tap(() => Effect.logDebug(`Answered Open WebUI task ${task.value} locally`))
       )
     }
-    return Stream.unwrap(
+    return StreamStage.unwrap(
       Effect.gen(function*() {
         const agentId = yield* resolveAgent(request)
         const content = yield* PipeRequest.lettaContent(request, settings.imageUrlHosts)

@@ -374,6 +374,27 @@ describe("LettaClient timeouts", () => {
       timedSse(Stream.concat(Stream.take(pingEvery20s, 5), Stream.make(Mock.frames(Letta.stopReason(), "[DONE]"))))
     , { timeouts: pingTimeouts }))))
 
+  it.effect("one client's streams are watched together: a silent one times out, a busy one beside it does not", () =>
+    Effect.gen(function*() {
+      const client = yield* LettaClient.LettaClient
+      const silent = yield* Effect.fork(Effect.flip(Stream.runDrain(client.streamMessage(Letta.agentId, turn))))
+      const busy = yield* Effect.fork(Stream.runCollect(client.streamMessage(Letta.agentId, turn)))
+      for (let i = 0; i < 6; i++) yield* TestClock.adjust(Duration.seconds(20))
+      const error = yield* Fiber.join(silent)
+      assert.strictEqual(error._tag === "HttpError" && error.phase, "idle")
+      const messages = Chunk.toReadonlyArray(yield* Fiber.join(busy))
+      assert.strictEqual(messages.at(-1)?.message_type, "stop_reason")
+    }).pipe(Effect.provide(Mock.clientLayer(
+      (() => {
+        let calls = 0
+        return () =>
+          calls++ === 0
+            ? Mock.sseThenSilence([Mock.frames(Letta.ping)])
+            : timedSse(Stream.concat(Stream.take(pingEvery20s, 5), Stream.make(Mock.frames(Letta.stopReason(), "[DONE]"))))
+      })(),
+      { timeouts: pingTimeouts }
+    ))))
+
   it.effect("turn: the whole turn is bounded even while frames keep coming", () =>
     Effect.gen(function*() {
       const client = yield* LettaClient.LettaClient

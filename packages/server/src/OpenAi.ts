@@ -20,7 +20,7 @@
  *
  * @since 0.1.0
  */
-import { ChatStream, JsonText, PipeRequest, SchemaText, type StreamEvent } from "@letta-pipeline/core"
+import { ChatStream, JsonText, PipeRequest, SchemaText, type StreamEvent, StreamStage } from "@letta-pipeline/core"
 import { Either, Option, Schema, Stream } from "effect"
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -743,7 +743,7 @@ export const toChunks = (options: RenderOptions) =>
       started = true
       return [encodeData(first)]
     }
-    return events.pipe(ChatStream.stage<StreamEvent.StreamEvent, string, E, E>({
+    return events.pipe(StreamStage.stage<StreamEvent.StreamEvent, string, E, E>({
       onChunk: (chunk) => {
         const outputs = opening()
         for (const event of chunk) render(outputs, step(state, event))
@@ -785,12 +785,12 @@ export const toSseFrames = <E>(options: RenderOptions, toError: (error: E) => St
       started = true
       return [frame(first)]
     }
-    const closing = (frames: Array<string>): ChatStream.StageOutput<string, never> => {
+    const closing = (frames: Array<string>): StreamStage.StageOutput<string, never> => {
       render(frames, end(state))
       frames.push(doneFrame)
       return { emit: frames, end: true }
     }
-    return events.pipe(ChatStream.stage<StreamEvent.StreamEvent, string, E, never>({
+    return events.pipe(StreamStage.stage<StreamEvent.StreamEvent, string, E, never>({
       onChunk: (chunk) => {
         const frames = opening()
         for (const event of chunk) render(frames, step(state, event))

@@ -7,6 +7,7 @@
 import * as Sse from "@effect/experimental/Sse"
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
+import { StreamStage } from "@letta-pipeline/core"
 import { Cause, Chunk, Deferred, Duration, Effect, Exit, Fiber, Option, type Scope, Stream } from "effect"
 
 const utf8 = new TextEncoder()
@@ -136,7 +137,7 @@ export const peek = <A, E>(
       const failure = Option.flatten(Cause.failureOption(early.cause))
       if (Option.isSome(failure)) return yield* Effect.fail(failure.value)
     }
-    return Stream.unwrap(Effect.matchEffect(Fiber.join(first), {
+    return StreamStage.unwrap(Effect.matchEffect(Fiber.join(first), {
       onFailure: Option.match({ onNone: () => Effect.succeed(Stream.empty), onSome: Effect.fail }),
       onSuccess: (chunk) => Effect.succeed(Stream.concat(Stream.fromChunk(chunk), Stream.repeatEffectChunkOption(pull)))
     }))

@@ -20,11 +20,11 @@ import {
   Scope,
   Stream
 } from "effect"
-import * as ChatStream from "../ChatStream.js"
 import * as Json from "../JsonText.js"
 import type * as LettaConfig from "../LettaConfig.js"
 import { DecodeError, excerptOf, LettaError, type PipelineError } from "../LettaError.js"
 import * as LettaSchema from "../LettaSchema.js"
+import * as StreamStage from "../StreamStage.js"
 import * as Http from "./http.js"
 import { retryTransient, waitWhileBusy } from "./retry.js"
 import * as SseDecoder from "./sse.js"
@@ -180,10 +180,10 @@ export const make = (options: Options): Transport => {
     ids: Ids
   ): Stream.Stream<LettaSchema.LettaMessage, PipelineError> => {
     const label = Http.describeRequest(request)
-    return Stream.unwrapScoped(Effect.gen(function*() {
+    return StreamStage.unwrapScoped(Effect.gen(function*() {
       // the HTTP request lives in its own scope, so that a timeout can abort it
       const requestScope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
-      const messages = Stream.unwrap(Effect.map(
+      const messages = StreamStage.unwrap(Effect.map(
         send(scopedClient, HttpClientRequest.accept(request, "text/event-stream"), ids, limits.connect, "connect").pipe(
           Scope.extend(requestScope),
           // every stream is a turn: sent again while Letta is still busy with an earlier one
@@ -297,7 +297,7 @@ const frames = (request: string, ids: Ids) =>
   Stream.suspend(() => {
     const decoder = SseDecoder.make()
     let finished = false
-    const messagesOf = (events: ReadonlyArray<Sse.Event> | Sse.EventTooLarge): ChatStream.StageOutput<LettaSchema.LettaMessage, PipelineError> => {
+    const messagesOf = (events: ReadonlyArray<Sse.Event> | Sse.EventTooLarge): StreamStage.StageOutput<LettaSchema.LettaMessage, PipelineError> => {
       if (events instanceof Sse.EventTooLarge) return { emit: [], end: { error: Http.frameTooLarge(request, events) } }
       const out: Array<LettaSchema.LettaMessage> = []
       for (const event of events) {
@@ -310,7 +310,7 @@ const frames = (request: string, ids: Ids) =>
       }
       return { emit: out }
     }
-    return bytes.pipe(ChatStream.stage({
+    return bytes.pipe(StreamStage.stage({
       onChunk: (chunk) => {
         if (chunk.length === 1) return messagesOf(decoder.feed(Chunk.unsafeHead(chunk)))
         const out: Array<LettaSchema.LettaMessage> = []

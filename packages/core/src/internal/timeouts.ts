@@ -10,6 +10,7 @@
  */
 import { Cause, Channel, type Chunk, Duration, Effect, Stream } from "effect"
 import type { HttpError } from "../LettaError.js"
+import * as StreamStage from "../StreamStage.js"
 import * as Http from "./http.js"
 
 export interface Limits {
@@ -76,7 +77,7 @@ export const make = (limits: Limits): Watchdog => {
 
   const withTimeouts = (request: string, abort: Effect.Effect<void>) =>
   <A, E, R>(stream: Stream.Stream<A, E, R>): Stream.Stream<A, E | HttpError, R> =>
-    Stream.unwrap(Effect.clockWith((clock) => {
+    StreamStage.unwrap(Effect.clockWith((clock) => {
       const startedAt = clock.unsafeCurrentTimeMillis()
       let started = false
       let fired: HttpError | undefined

@@ -1,0 +1,111 @@
+/**
+ * `StreamStage`: one stage from synchronous functions (chunks, the upstream's failure, its end), and `unwrap` /
+ * `unwrapScoped` without a `flatMap` stage. The hot path of every turn is built from these, so each behaviour the
+ * operators they replace had is checked here.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Cause, Chunk, Effect, Exit, Option, Ref, Stream } from "effect"
+import { StreamStage } from "../src/index.js"
+
+/** Sums what it reads, emits the running sums, ends at a negative number, fails at NaN. */
+const sums = () => {
+  let total = 0
+  return StreamStage.stage<number, number, string, string>({
+    onChunk: (chunk) => {
+      const out: Array<number> = []
+      for (const n of chunk) {
+        if (Number.isNaN(n)) return { emit: out, end: { error: "NaN read" } }
+        if (n < 0) return { emit: out, end: true }
+        total += n
+        out.push(total)
+      }
+      return { emit: out }
+    },
+    onFailure: (error) => ({ emit: [-1], end: { error: `upstream: ${error}` } }),
+    onEnd: () => ({ emit: [total * 100], end: true })
+  })
+}
+
+describe("StreamStage.stage", () => {
+  it.effect("maps each chunk with its state, one chunk out per chunk in, and emits what its end adds", () =>
+    Effect.gen(function*() {
+      const chunks = yield* Stream.runCollect(
+        Stream.fromChunks(Chunk.make(1, 2), Chunk.make(3)).pipe(sums(), Stream.chunks)
+      )
+      assert.deepStrictEqual(Chunk.toReadonlyArray(chunks).map(Chunk.toReadonlyArray), [[1, 3], [6], [600]])
+    }))
+
+  it.effect("an early end emits what came before it, skips onEnd and releases the upstream", () =>
+    Effect.gen(function*() {
+      const released = yield* Ref.make(false)
+      const upstream = Stream.concat(Stream.make(1, 2, -1, 5), Stream.never).pipe(
+        Stream.ensuring(Ref.set(released, true))
+      )
+      const out = yield* Stream.runCollect(upstream.pipe(sums()))
+      assert.deepStrictEqual(Chunk.toReadonlyArray(out), [1, 3])
+      assert.isTrue(yield* Ref.get(released))
+    }))
+
+  it.effect("a failing chunk fails the stream after its elements before the failure", () =>
+    Effect.gen(function*() {
+      const out = yield* Stream.runCollect(Stream.either(Stream.make(1, Number.NaN, 2).pipe(sums())))
+      assert.deepStrictEqual(Chunk.toReadonlyArray(out).map((e) => (e._tag === "Right" ? e.right : e.left)), [
+        1,
+        "NaN read"
+      ])
+    }))
+
+  it.effect("the upstream's failure goes to onFailure, which may emit before it fails", () =>
+    Effect.gen(function*() {
+      const out = yield* Stream.runCollect(
+        Stream.either(Stream.concat(Stream.make(4), Stream.fail("gone")).pipe(sums()))
+      )
+      assert.deepStrictEqual(Chunk.toReadonlyArray(out).map((e) => (e._tag === "Right" ? e.right : e.left)), [
+        4,
+        -1,
+        "upstream: gone"
+      ])
+    }))
+
+  it.effect("a defect passes through untouched", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(Stream.runDrain(Stream.concat(Stream.make(1), Stream.die("boom")).pipe(sums())))
+      assert.isTrue(Exit.isFailure(exit) && Option.getOrUndefined(Cause.dieOption(exit.cause)) === "boom")
+    }))
+})
+
+describe("StreamStage.unwrap / unwrapScoped", () => {
+  it.effect("unwrap: the effect's stream, and the effect's failure", () =>
+    Effect.gen(function*() {
+      const out = yield* Stream.runCollect(StreamStage.unwrap(Effect.succeed(Stream.make(1, 2, 3))))
+      assert.deepStrictEqual(Chunk.toReadonlyArray(out), [1, 2, 3])
+      const failed = yield* Effect.flip(Stream.runDrain(StreamStage.unwrap<number, never, never, string, never>(Effect.fail("no stream"))))
+      assert.strictEqual(failed, "no stream")
+    }))
+
+  it.effect("unwrapScoped: the scope lasts while the stream runs and closes when it ends, failed or not", () =>
+    Effect.gen(function*() {
+      const log: Array<string> = []
+      const opened = (result: Stream.Stream<number, string>) =>
+        StreamStage.unwrapScoped(Effect.gen(function*() {
+          yield* Effect.acquireRelease(Effect.sync(() => log.push("open")), () => Effect.sync(() => log.push("closed")))
+          return Stream.tap(result, (n) => Effect.sync(() => log.push(`element ${n}`)))
+        }))
+      yield* Stream.runDrain(opened(Stream.make(1, 2)))
+      assert.deepStrictEqual(log, ["open", "element 1", "element 2", "closed"])
+      log.length = 0
+      yield* Effect.flip(Stream.runDrain(opened(Stream.concat(Stream.make(1), Stream.fail("x")))))
+      assert.deepStrictEqual(log, ["open", "element 1", "closed"])
+    }))
+
+  it.effect("unwrapScoped: a consumer that stops early closes the scope too", () =>
+    Effect.gen(function*() {
+      const closed = yield* Ref.make(false)
+      const stream = StreamStage.unwrapScoped(
+        Effect.as(Effect.addFinalizer(() => Ref.set(closed, true)), Stream.iterate(0, (n) => n + 1))
+      )
+      const out = yield* Stream.runCollect(Stream.take(stream, 3))
+      assert.deepStrictEqual(Chunk.toReadonlyArray(out), [0, 1, 2])
+      assert.isTrue(yield* Ref.get(closed))
+    }))
+})
