@@ -724,26 +724,36 @@ const tailAfter = (tail: string, outputs: ReadonlyArray<Output>): string =>
 const noUsage: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 }
 
 /**
- * Core's events as the `data:` payloads of an OpenAI chat-completion stream (without the final `[DONE]`).
- *
- * @category combinators
+ * The renderer as one stream stage: the opening chunk, each event's outputs (`encode`d), what is still held back at the
+ * end, then `trailer`. A failure either fails the stream after what was held back, or (`failure` gives an `event`)
+ * is rendered as that event and ends the stream as any other.
  */
-export const toChunks = (options: RenderOptions) =>
-<E, R>(events: Stream.Stream<StreamEvent.StreamEvent, E, R>): Stream.Stream<string, E, R> =>
+const rendering = <E, E2>(
+  options: RenderOptions,
+  encode: (payload: typeof StreamData.Type) => string,
+  failure: (error: E) => { readonly event?: StreamEvent.StreamEvent; readonly end: true | { readonly error: E2 } },
+  trailer: ReadonlyArray<string>
+) =>
+<R>(events: Stream.Stream<StreamEvent.StreamEvent, E, R>): Stream.Stream<string, E2, R> =>
   Stream.suspend(() => {
     const { end, first, initial, step } = renderer(options)
     let state = initial
     let started = false
     const render = (outputs: Array<string>, rendered: Rendered) => {
       state = rendered[0]
-      for (const output of rendered[1]) outputs.push(encodeData(output))
+      for (const output of rendered[1]) outputs.push(encode(output))
     }
     const opening = (): Array<string> => {
       if (started) return []
       started = true
-      return [encodeData(first)]
+      return [encode(first)]
     }
-    return events.pipe(StreamStage.stage<StreamEvent.StreamEvent, string, E, E>({
+    const closing = (outputs: Array<string>, ending: true | { readonly error: E2 }) => {
+      render(outputs, end(state))
+      for (const line of trailer) outputs.push(line)
+      return { emit: outputs, end: ending }
+    }
+    return events.pipe(StreamStage.stage<StreamEvent.StreamEvent, string, E, E2>({
       onChunk: (chunk) => {
         const outputs = opening()
         for (const event of chunk) render(outputs, step(state, event))
@@ -751,16 +761,22 @@ export const toChunks = (options: RenderOptions) =>
       },
       onFailure: (error) => {
         const outputs = opening()
-        render(outputs, end(state))
-        return { emit: outputs, end: { error } }
+        const { end: ending, event } = failure(error)
+        if (event !== undefined) render(outputs, step(state, event))
+        return closing(outputs, ending)
       },
-      onEnd: () => {
-        const outputs = opening()
-        render(outputs, end(state))
-        return { emit: outputs, end: true }
-      }
+      onEnd: () => closing(opening(), true)
     }))
   })
+
+/**
+ * Core's events as the `data:` payloads of an OpenAI chat-completion stream (without the final `[DONE]`).
+ *
+ * @category combinators
+ */
+export const toChunks = (options: RenderOptions) =>
+<E, R>(events: Stream.Stream<StreamEvent.StreamEvent, E, R>): Stream.Stream<string, E, R> =>
+  rendering<E, E>(options, encodeData, (error) => ({ end: { error } }), [])(events)
 
 /**
  * A whole OpenAI chat-completion response stream, in one stream stage: each event rendered (`toChunks`), framed as
@@ -771,39 +787,12 @@ export const toChunks = (options: RenderOptions) =>
  */
 export const toSseFrames = <E>(options: RenderOptions, toError: (error: E) => StreamEvent.StreamEvent) =>
 <R>(events: Stream.Stream<StreamEvent.StreamEvent, E, R>): Stream.Stream<string, never, R> =>
-  Stream.suspend(() => {
-    const { end, first, initial, step } = renderer(options)
-    let state = initial
-    let started = false
-    const frame = (payload: typeof StreamData.Type) => `data: ${encodeData(payload)}\n\n`
-    const render = (frames: Array<string>, rendered: Rendered) => {
-      state = rendered[0]
-      for (const output of rendered[1]) frames.push(frame(output))
-    }
-    const opening = (): Array<string> => {
-      if (started) return []
-      started = true
-      return [frame(first)]
-    }
-    const closing = (frames: Array<string>): StreamStage.StageOutput<string, never> => {
-      render(frames, end(state))
-      frames.push(doneFrame)
-      return { emit: frames, end: true }
-    }
-    return events.pipe(StreamStage.stage<StreamEvent.StreamEvent, string, E, never>({
-      onChunk: (chunk) => {
-        const frames = opening()
-        for (const event of chunk) render(frames, step(state, event))
-        return { emit: frames }
-      },
-      onFailure: (error) => {
-        const frames = opening()
-        render(frames, step(state, toError(error)))
-        return closing(frames)
-      },
-      onEnd: () => closing(opening())
-    }))
-  })
+  rendering<E, never>(
+    options,
+    (payload) => `data: ${encodeData(payload)}\n\n`,
+    (error) => ({ event: toError(error), end: true }),
+    [doneFrame]
+  )(events)
 
 const doneFrame = "data: [DONE]\n\n"
 

@@ -7,7 +7,7 @@
 import * as Sse from "@effect/experimental/Sse"
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import { StreamStage } from "@letta-pipeline/core"
+import { StreamStage, Ticker } from "@letta-pipeline/core"
 import { Cause, Chunk, Deferred, Duration, Effect, Exit, Fiber, Option, type Scope, Stream } from "effect"
 
 const utf8 = new TextEncoder()
@@ -44,9 +44,9 @@ interface Open {
 /**
  * SSE responses with a heartbeat comment after `interval` of quiet.
  *
- * One fiber beats for every open response, written straight to the Node response between frames (the platform writes
- * each frame whole, and with backpressure). It runs only while a response is open and wakes every quarter interval,
- * so a quiet stream gets its comment after one to one and a quarter intervals. A fiber per response cost a fork, a
+ * One `Ticker` beats for every open response, written straight to the Node response between frames (the platform
+ * writes each frame whole, and with backpressure). It wakes every quarter interval, so a quiet stream gets its comment
+ * after one to one and a quarter intervals. A fiber per response cost a fork, a
  * timer and an interruption per turn (1.6 ms of CPU each, measured), and merging a timer stream into the frames a
  * fiber race per frame.
  *
@@ -54,29 +54,13 @@ interface Open {
  */
 export const heartbeats = (interval: Duration.Duration): Heartbeats => {
   const quietFor = Duration.toMillis(interval)
-  const tick = Duration.millis(Math.max(1, quietFor / 4))
-  const open = new Set<Open>()
-  let running = false
-
-  const beat: Effect.Effect<void> = Effect.suspend(() => {
-    if (open.size === 0) {
-      running = false
-      return Effect.void
+  const ticker = Ticker.make<Open>(Duration.millis(Math.max(1, quietFor / 4)), (response, now, remove) => {
+    if (response.node.writableEnded || response.node.destroyed) remove(response)
+    else if (now - response.lastSent >= quietFor && response.node.headersSent) {
+      response.node.write(heartbeat)
+      response.lastSent = now
     }
-    return Effect.zipRight(
-      Effect.sleep(tick),
-      Effect.clockWith((clock) => {
-        const now = clock.unsafeCurrentTimeMillis()
-        for (const response of open) {
-          if (response.node.writableEnded || response.node.destroyed) open.delete(response)
-          else if (now - response.lastSent >= quietFor && response.node.headersSent) {
-            response.node.write(heartbeat)
-            response.lastSent = now
-          }
-        }
-        return beat
-      })
-    )
+    return undefined
   })
 
   const respond: Heartbeats["respond"] = (frames) =>
@@ -86,12 +70,8 @@ export const heartbeats = (interval: Duration.Duration): Heartbeats => {
         node: NodeHttpServerRequest.toServerResponse(yield* HttpServerRequest.HttpServerRequest),
         lastSent: clock.unsafeCurrentTimeMillis()
       }
-      open.add(response)
-      yield* Effect.addFinalizer(() => Effect.sync(() => open.delete(response)))
-      if (!running) {
-        running = true
-        yield* Effect.forkDaemon(beat)
-      }
+      yield* ticker.add(response)
+      yield* Effect.addFinalizer(() => Effect.sync(() => ticker.remove(response)))
       // the frames of one chunk in one write, encoded in the same stage
       const sent = frames.pipe(Stream.mapChunks((chunk): Chunk.Chunk<Uint8Array> => {
         if (Chunk.isEmpty(chunk)) return Chunk.empty()

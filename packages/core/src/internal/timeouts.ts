@@ -3,14 +3,15 @@
  * turn.
  *
  * Effect's per-pull timeouts and `Stream.interruptWhen` race a fiber per element, and a watchdog fiber per stream
- * still cost a fork, a scope and a sleeping fiber per turn. Here one watchdog per client watches every stream it has
- * open: a fiber that runs only while some stream is open, wakes every `tick` and, for a stream past a limit, aborts
- * its upstream (the caller says how: close the HTTP request, end the socket's queue); the failure that follows
- * becomes the timeout. A limit is therefore noticed up to one tick late (a tenth of the shortest limit, at most 1 s).
+ * still cost a fork, a scope and a sleeping fiber per turn. Here one `Ticker` per client watches every stream it has
+ * open and, for a stream past a limit, aborts its upstream (the caller says how: close the HTTP request, end the
+ * socket's queue); the failure that follows becomes the timeout. A limit is therefore noticed up to one tick late (a
+ * tenth of the shortest limit, at most 1 s).
  */
 import { Cause, Channel, type Chunk, Duration, Effect, Stream } from "effect"
 import type { HttpError } from "../LettaError.js"
 import * as StreamStage from "../StreamStage.js"
+import * as Ticker from "../Ticker.js"
 import * as Http from "./http.js"
 
 export interface Limits {
@@ -41,39 +42,15 @@ export const make = (limits: Limits): Watchdog => {
   const firstMillis = Duration.toMillis(limits.first)
   const idleMillis = Duration.toMillis(limits.idle)
   const turnMillis = Duration.toMillis(limits.turn)
-  const tick = Duration.millis(Math.max(1, Math.min(1000, Math.min(firstMillis, idleMillis, turnMillis) / 10)))
-  const watched = new Set<Watched>()
-  let running = false
-
-  const sweep: Effect.Effect<void> = Effect.suspend(() => {
-    if (watched.size === 0) {
-      running = false
-      return Effect.void
+  const ticker = Ticker.make<Watched>(
+    Duration.millis(Math.max(1, Math.min(1000, Math.min(firstMillis, idleMillis, turnMillis) / 10))),
+    (stream, now, remove) => {
+      const error = stream.check(now)
+      if (error === undefined) return undefined
+      remove(stream)
+      return stream.fire(error)
     }
-    return Effect.zipRight(
-      Effect.sleep(tick),
-      Effect.clockWith((clock) => {
-        const now = clock.unsafeCurrentTimeMillis()
-        const fired: Array<Effect.Effect<void>> = []
-        for (const stream of watched) {
-          const error = stream.check(now)
-          if (error !== undefined) {
-            watched.delete(stream)
-            fired.push(stream.fire(error))
-          }
-        }
-        return fired.length === 0 ? sweep : Effect.zipRight(Effect.all(fired, { discard: true }), sweep)
-      })
-    )
-  })
-
-  const watch = (stream: Watched): Effect.Effect<void> =>
-    Effect.suspend(() => {
-      watched.add(stream)
-      if (running) return Effect.void
-      running = true
-      return Effect.asVoid(Effect.forkDaemon(sweep))
-    })
+  )
 
   const withTimeouts = (request: string, abort: Effect.Effect<void>) =>
   <A, E, R>(stream: Stream.Stream<A, E, R>): Stream.Stream<A, E | HttpError, R> =>
@@ -116,8 +93,8 @@ export const make = (limits: Limits): Watchdog => {
         })
       })
       return Effect.as(
-        watch(entry),
-        Stream.pipeThroughChannel(stream, pull).pipe(Stream.ensuring(Effect.sync(() => watched.delete(entry))))
+        ticker.add(entry),
+        Stream.pipeThroughChannel(stream, pull).pipe(Stream.ensuring(Effect.sync(() => ticker.remove(entry))))
       )
     }))
 
