@@ -297,7 +297,8 @@ const frames = (request: string, ids: Ids) =>
   Stream.suspend(() => {
     const decoder = SseDecoder.make()
     let finished = false
-    const messagesOf = (events: ReadonlyArray<Sse.Event> | Sse.EventTooLarge): StreamStage.StageOutput<LettaSchema.LettaMessage, PipelineError> => {
+    type Output = StreamStage.StageOutput<LettaSchema.LettaMessage, PipelineError>
+    const messagesOf = (events: ReadonlyArray<Sse.Event> | Sse.EventTooLarge): Output => {
       if (events instanceof Sse.EventTooLarge) return { emit: [], end: { error: Http.frameTooLarge(request, events) } }
       const out: Array<LettaSchema.LettaMessage> = []
       for (const event of events) {
