@@ -726,7 +726,7 @@ const noUsage: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0
 /**
  * The renderer as one stream stage: the opening chunk, each event's outputs (`encode`d), what is still held back at the
  * end, then `trailer`. A failure either fails the stream after what was held back, or (`failure` gives an `event`)
- * is rendered as that event and ends the stream as any other.
+ * is rendered as that event, and the stream then ends as a clean end does.
  */
 const rendering = <E, E2>(
   options: RenderOptions,
@@ -780,8 +780,8 @@ export const toChunks = (options: RenderOptions) =>
 
 /**
  * A whole OpenAI chat-completion response stream, in one stream stage: each event rendered (`toChunks`), framed as
- * `data: …` and, at the end, `data: [DONE]`. A failure becomes its `error` event (`toError`), then the stream ends as
- * any other.
+ * `data: …` and, at the end, `data: [DONE]`. A failure becomes its `error` event (`toError`), then the stream ends
+ * as a clean end does.
  *
  * @category combinators
  */
