@@ -789,6 +789,7 @@ export const toSseFrames = <E>(options: RenderOptions, toError: (error: E) => St
 <R>(events: Stream.Stream<StreamEvent.StreamEvent, E, R>): Stream.Stream<string, never, R> =>
   rendering<E, never>(
     options,
+    // `encodeData` leaves no line break in a payload, so each is one `data:` line (as `SseResponse.data` writes it)
     (payload) => `data: ${encodeData(payload)}\n\n`,
     (error) => ({ event: toError(error), end: true }),
     [doneFrame]

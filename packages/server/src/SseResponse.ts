@@ -46,9 +46,8 @@ interface Open {
  *
  * One `Ticker` beats for every open response, written straight to the Node response between frames (the platform
  * writes each frame whole, and with backpressure). It wakes every quarter interval, so a quiet stream gets its comment
- * after one to one and a quarter intervals. A fiber per response cost a fork, a
- * timer and an interruption per turn (1.6 ms of CPU each, measured), and merging a timer stream into the frames a
- * fiber race per frame.
+ * after one to one and a quarter intervals. A fiber per response cost a fork, a timer and an interruption per turn
+ * (1.6 ms of CPU, measured), and merging a timer stream into the frames a fiber race per frame.
  *
  * @category constructors
  */
