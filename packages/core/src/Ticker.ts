@@ -1,12 +1,13 @@
 /**
  * One fiber for many timers: it wakes every `tick` while any entry is registered and visits each (timeouts of every
  * stream of a client, heartbeats of every open response), instead of a fiber, a timer and an interruption per stream.
- * It is forked by the registration that finds it stopped, with that fiber's clock (the `TestClock` in tests), and
- * stops once no entry is left. An entry is therefore visited up to one `tick` after its moment.
+ * It is forked by the registration that finds it stopped, with that fiber's clock (the `TestClock` in tests), and is
+ * stopped as the last entry is removed, so that no timer of its own outlives the work. An entry is visited up to one
+ * `tick` after its moment.
  *
  * @since 0.1.0
  */
-import { Duration, Effect } from "effect"
+import { Duration, Effect, type Fiber, FiberId } from "effect"
 
 /** @category models */
 export interface Ticker<A> {
@@ -27,23 +28,39 @@ export const make = <A>(
 ): Ticker<A> => {
   const every = Duration.decode(tick)
   const entries = new Set<A>()
-  let running = false
+  let fiber: Fiber.RuntimeFiber<void> | undefined
+  let starting = false
+  // only a sleeping ticker is stopped from outside: while it visits, an effect a visit returned may still be to run
+  let sleeping = false
+
   const remove = (entry: A) => {
+    entries.delete(entry)
+    // a sleeping ticker would hold a timer, and keep a process that is done alive, for up to a tick
+    if (entries.size === 0 && sleeping && fiber !== undefined) {
+      const stopped = fiber
+      fiber = undefined
+      stopped.unsafeInterruptAsFork(FiberId.none)
+    }
+  }
+
+  const drop = (entry: A) => {
     entries.delete(entry)
   }
 
   const loop: Effect.Effect<void> = Effect.suspend(() => {
     if (entries.size === 0) {
-      running = false
+      fiber = undefined
       return Effect.void
     }
+    sleeping = true
     return Effect.zipRight(
       Effect.sleep(every),
       Effect.clockWith((clock) => {
+        sleeping = false
         const now = clock.unsafeCurrentTimeMillis()
         const effects: Array<Effect.Effect<void>> = []
         for (const entry of entries) {
-          const effect = visit(entry, now, remove)
+          const effect = visit(entry, now, drop)
           if (effect !== undefined) effects.push(effect)
         }
         return effects.length === 0 ? loop : Effect.zipRight(Effect.all(effects, { discard: true }), loop)
@@ -54,9 +71,13 @@ export const make = <A>(
   const add = (entry: A): Effect.Effect<void> =>
     Effect.suspend(() => {
       entries.add(entry)
-      if (running) return Effect.void
-      running = true
-      return Effect.asVoid(Effect.forkDaemon(loop))
+      if (fiber !== undefined || starting) return Effect.void
+      starting = true
+      return Effect.map(Effect.forkDaemon(loop), (forked) => {
+        starting = false
+        if (entries.size > 0) fiber = forked
+        else forked.unsafeInterruptAsFork(FiberId.none)
+      })
     })
 
   return { add, remove }

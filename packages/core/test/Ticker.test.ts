@@ -26,6 +26,30 @@ describe("Ticker", () => {
       assert.strictEqual(visits.length, 5)
     }))
 
+  it.effect("removing the last entry stops a sleeping ticker at once: no timer of its own outlives the work", () =>
+    Effect.gen(function*() {
+      const ticker = Ticker.make<number>(Duration.seconds(1), () => undefined)
+      const before = (yield* Fiber.roots).length
+      yield* ticker.add(1)
+      yield* TestClock.adjust(Duration.millis(1500))
+      assert.strictEqual((yield* Fiber.roots).length, before + 1)
+      ticker.remove(1)
+      yield* Effect.yieldNow()
+      assert.strictEqual((yield* Fiber.roots).length, before)
+    }))
+
+  it.effect("an entry removed by a visit still gets the effect that visit returned", () =>
+    Effect.gen(function*() {
+      const fired: Array<number> = []
+      const ticker = Ticker.make<number>(Duration.seconds(1), (entry, now, remove) => {
+        remove(entry)
+        return Effect.sync(() => fired.push(now))
+      })
+      yield* ticker.add(1)
+      yield* TestClock.adjust(Duration.seconds(1))
+      assert.deepStrictEqual(fired, [1000])
+    }))
+
   it.effect("its fiber ends once no entry is left, and the next entry starts one again", () =>
     Effect.gen(function*() {
       const visits: Array<number> = []
