@@ -7,7 +7,6 @@
 import * as Sse from "@effect/experimental/Sse"
 import { Headers, HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import {
-  Chunk,
   Duration,
   Effect,
   Either,
@@ -313,7 +312,6 @@ const frames = (request: string, ids: Ids) =>
     }
     return bytes.pipe(StreamStage.stage({
       onChunk: (chunk) => {
-        if (chunk.length === 1) return messagesOf(decoder.feed(Chunk.unsafeHead(chunk)))
         const out: Array<LettaSchema.LettaMessage> = []
         for (const read of chunk) {
           const output = messagesOf(decoder.feed(read))
