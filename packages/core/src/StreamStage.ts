@@ -23,6 +23,18 @@ export interface StageOutput<B, E> {
 }
 
 /**
+ * The synchronous functions of a {@link stage}: what to do with each chunk read, with the upstream's failure and with
+ * its end. A consumer that pulls chunks itself (a response written in one loop) can apply them without a stage.
+ *
+ * @category models
+ */
+export interface Handlers<A, B, E, E2> {
+  readonly onChunk: (chunk: Chunk.Chunk<A>) => StageOutput<B, E2>
+  readonly onFailure: (error: E) => StageOutput<B, E2>
+  readonly onEnd: () => StageOutput<B, E2>
+}
+
+/**
  * A stream stage from synchronous functions: each chunk read, the upstream's failure and its end, handled in one place.
  *
  * One stage costs a step per chunk however much it does, where a chain of `map`, `mapAccum`, `takeWhile`, `catchAll`
@@ -31,11 +43,7 @@ export interface StageOutput<B, E> {
  *
  * @category combinators
  */
-export const stage = <A, B, E, E2>(handlers: {
-  readonly onChunk: (chunk: Chunk.Chunk<A>) => StageOutput<B, E2>
-  readonly onFailure: (error: E) => StageOutput<B, E2>
-  readonly onEnd: () => StageOutput<B, E2>
-}) =>
+export const stage = <A, B, E, E2>(handlers: Handlers<A, B, E, E2>) =>
 <R>(self: Stream.Stream<A, E, R>): Stream.Stream<B, E2, R> => {
   const emit = (output: StageOutput<B, E2>, then: Channel.Channel<Chunk.Chunk<B>, Chunk.Chunk<A>, E2, E, unknown, unknown>) =>
     output.emit.length === 0 ? then : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(output.emit)), then)

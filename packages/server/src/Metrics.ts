@@ -15,6 +15,8 @@ export interface Service {
   readonly request: (route: string, method: string, status: number) => Effect.Effect<void>
   /** Counts a response stream of `surface` while it is open, and how it ended. */
   readonly track: (surface: string) => <A, E, R>(stream: Stream.Stream<A, E, R>) => Stream.Stream<A, E, R>
+  /** `track` for a response written by an effect (`SseResponse`): open while it runs. */
+  readonly trackEffect: (surface: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /** Counts a user's own agent made from a template: on the user's first message, to replace one gone from Letta, or on a reset. */
   readonly userAgentCreated: (reason: "first" | "replaced" | "reset") => Effect.Effect<void>
   readonly activeStreams: Effect.Effect<number>
@@ -61,24 +63,26 @@ export const layer: Layer.Layer<Metrics> = Layer.sync(Metrics, () => {
     registers: [registry]
   })
   let open = 0
+  /** Counts a stream as open; the function given back counts it closed, by how it ended. */
+  const opened = (surface: string) => {
+    open++
+    active.inc({ surface })
+    const stop = durations.startTimer({ surface })
+    return (exit: Exit.Exit<unknown, unknown>) =>
+      Effect.sync(() => {
+        open--
+        active.dec({ surface })
+        stop()
+        const end: StreamEnd = Exit.isSuccess(exit) ? "completed" : Exit.isInterrupted(exit) ? "client_closed" : "error"
+        streams.inc({ surface, end })
+      })
+  }
 
   return Metrics.of({
     request: (route, method, status) => Effect.sync(() => requests.inc({ route, method, status: String(status) })),
     // a fold at the stream's end, not a stage per element (`acquireRelease` then `flatMap` costs one)
-    track: (surface) => (stream) =>
-      Stream.suspend(() => {
-        open++
-        active.inc({ surface })
-        const stop = durations.startTimer({ surface })
-        return Stream.ensuringWith(stream, (exit) =>
-          Effect.sync(() => {
-            open--
-            active.dec({ surface })
-            stop()
-            const end: StreamEnd = Exit.isSuccess(exit) ? "completed" : Exit.isInterrupted(exit) ? "client_closed" : "error"
-            streams.inc({ surface, end })
-          }))
-      }),
+    track: (surface) => (stream) => Stream.suspend(() => Stream.ensuringWith(stream, opened(surface))),
+    trackEffect: (surface) => (effect) => Effect.suspend(() => Effect.onExit(effect, opened(surface))),
     userAgentCreated: (reason) => Effect.sync(() => userAgents.inc({ reason })),
     activeStreams: Effect.sync(() => open),
     text: Effect.promise(() => registry.metrics()),

@@ -14,7 +14,7 @@
 import { HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { JsonText, PipeRequest, StreamEvent } from "@letta-pipeline/core"
-import { Deferred, Duration, Effect, Exit, FiberHandle, Layer, Option, Queue, Schema, Stream } from "effect"
+import { absurd, Chunk, Deferred, Duration, Effect, Exit, FiberHandle, Layer, Option, Queue, Schema, Stream } from "effect"
 import type { IncomingMessage } from "node:http"
 import { type RawData, WebSocket, WebSocketServer } from "ws"
 import * as ApiError from "./ApiError.js"
@@ -75,7 +75,7 @@ export const layer: Layer.Layer<
 > = HttpLayerRouter.addAll(Effect.gen(function*() {
   const turns = yield* ChatTurn.ChatTurn
   const settings = yield* ServerConfig.ServerConfig
-  const heartbeats = SseResponse.heartbeats(settings.heartbeat)
+  const responses = SseResponse.responder(settings.heartbeat)
   const metrics = yield* Metrics.Metrics
 
   /** A turn's events, failures included as events; prepared before the response starts. */
@@ -97,12 +97,13 @@ export const layer: Layer.Layer<
     const parsed = yield* Http.jsonBody(settings.maxBodyBytes)
     const body = yield* Http.decodeBody(PipeBody, parsed)
     const events = yield* turnEvents(body, Http.asRecord(parsed), request.headers)
-    const frames = events.pipe(
-      Stream.zipWithIndex,
-      Stream.map(([event, index]) => SseResponse.event(event.type, encodeEvent(event), index + 1)),
-      metrics.track("pipe")
-    )
-    return yield* heartbeats.respond(frames)
+    // every event is one frame, numbered from 1; failures are events already
+    let sent = 0
+    return yield* responses.respond(events, {
+      onChunk: (chunk) => ({ emit: Chunk.toReadonlyArray(Chunk.map(chunk, (event) => SseResponse.event(event.type, encodeEvent(event), ++sent))) }),
+      onFailure: absurd,
+      onEnd: () => ({ emit: [] })
+    }, { track: metrics.trackEffect("pipe") })
   })
 
   const tooLarge = `message larger than ${settings.maxBodyBytes} bytes (PIPELINE_MAX_BODY)`

@@ -724,50 +724,48 @@ const tailAfter = (tail: string, outputs: ReadonlyArray<Output>): string =>
 const noUsage: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 }
 
 /**
- * The renderer as one stream stage: the opening chunk, each event's outputs (`encode`d), what is still held back at the
- * end, then `trailer`. A failure either fails the stream after what was held back, or (`failure` gives an `event`)
- * is rendered as that event, and the stream then ends as a clean end does.
+ * The renderer as the handlers of one stream stage, with fresh state: the opening chunk, each event's outputs
+ * (`encode`d), what is still held back at the end, then `trailer`. A failure either fails the stream after what was held
+ * back, or (`failure` gives an `event`) is rendered as that event, and the stream then ends as a clean end does.
  */
-const rendering = <E, E2>(
+const renderingHandlers = <E, E2>(
   options: RenderOptions,
   encode: (payload: typeof StreamData.Type) => string,
   failure: (error: E) => { readonly event?: StreamEvent.StreamEvent; readonly end: true | { readonly error: E2 } },
   trailer: ReadonlyArray<string>
-) =>
-<R>(events: Stream.Stream<StreamEvent.StreamEvent, E, R>): Stream.Stream<string, E2, R> =>
-  Stream.suspend(() => {
-    const { end, first, initial, step } = renderer(options)
-    let state = initial
-    let started = false
-    const render = (outputs: Array<string>, rendered: Rendered) => {
-      state = rendered[0]
-      for (const output of rendered[1]) outputs.push(encode(output))
-    }
-    const opening = (): Array<string> => {
-      if (started) return []
-      started = true
-      return [encode(first)]
-    }
-    const closing = (outputs: Array<string>, ending: true | { readonly error: E2 }) => {
-      render(outputs, end(state))
-      for (const line of trailer) outputs.push(line)
-      return { emit: outputs, end: ending }
-    }
-    return events.pipe(StreamStage.stage<StreamEvent.StreamEvent, string, E, E2>({
-      onChunk: (chunk) => {
-        const outputs = opening()
-        for (const event of chunk) render(outputs, step(state, event))
-        return { emit: outputs }
-      },
-      onFailure: (error) => {
-        const outputs = opening()
-        const { end: ending, event } = failure(error)
-        if (event !== undefined) render(outputs, step(state, event))
-        return closing(outputs, ending)
-      },
-      onEnd: () => closing(opening(), true)
-    }))
-  })
+): StreamStage.Handlers<StreamEvent.StreamEvent, string, E, E2> => {
+  const { end, first, initial, step } = renderer(options)
+  let state = initial
+  let started = false
+  const render = (outputs: Array<string>, rendered: Rendered) => {
+    state = rendered[0]
+    for (const output of rendered[1]) outputs.push(encode(output))
+  }
+  const opening = (): Array<string> => {
+    if (started) return []
+    started = true
+    return [encode(first)]
+  }
+  const closing = (outputs: Array<string>, ending: true | { readonly error: E2 }) => {
+    render(outputs, end(state))
+    for (const line of trailer) outputs.push(line)
+    return { emit: outputs, end: ending }
+  }
+  return {
+    onChunk: (chunk) => {
+      const outputs = opening()
+      for (const event of chunk) render(outputs, step(state, event))
+      return { emit: outputs }
+    },
+    onFailure: (error) => {
+      const outputs = opening()
+      const { end: ending, event } = failure(error)
+      if (event !== undefined) render(outputs, step(state, event))
+      return closing(outputs, ending)
+    },
+    onEnd: () => closing(opening(), true)
+  }
+}
 
 /**
  * Core's events as the `data:` payloads of an OpenAI chat-completion stream (without the final `[DONE]`).
@@ -776,24 +774,38 @@ const rendering = <E, E2>(
  */
 export const toChunks = (options: RenderOptions) =>
 <E, R>(events: Stream.Stream<StreamEvent.StreamEvent, E, R>): Stream.Stream<string, E, R> =>
-  rendering<E, E>(options, encodeData, (error) => ({ end: { error } }), [])(events)
+  Stream.suspend(() =>
+    events.pipe(StreamStage.stage(renderingHandlers<E, E>(options, encodeData, (error) => ({ end: { error } }), [])))
+  )
 
 /**
- * A whole OpenAI chat-completion response stream, in one stream stage: each event rendered (`toChunks`), framed as
- * `data: …` and, at the end, `data: [DONE]`. A failure becomes its `error` event (`toError`), then the stream ends
- * as a clean end does.
+ * The handlers of a whole OpenAI chat-completion response stream, with fresh state: each event rendered (`toChunks`),
+ * framed as `data: …` and, at the end, `data: [DONE]`. A failure becomes its `error` event (`toError`), then the
+ * stream ends as a clean end does. For a response written chunk by chunk (`SseResponse`); {@link toSseFrames} is the
+ * same as a stream stage.
  *
  * @category combinators
  */
-export const toSseFrames = <E>(options: RenderOptions, toError: (error: E) => StreamEvent.StreamEvent) =>
-<R>(events: Stream.Stream<StreamEvent.StreamEvent, E, R>): Stream.Stream<string, never, R> =>
-  rendering<E, never>(
+export const sseFrames = <E>(
+  options: RenderOptions,
+  toError: (error: E) => StreamEvent.StreamEvent
+): StreamStage.Handlers<StreamEvent.StreamEvent, string, E, never> =>
+  renderingHandlers<E, never>(
     options,
     // `encodeData` leaves no line break in a payload, so each is one `data:` line (as `SseResponse.data` writes it)
     (payload) => `data: ${encodeData(payload)}\n\n`,
     (error) => ({ event: toError(error), end: true }),
     [doneFrame]
-  )(events)
+  )
+
+/**
+ * A whole OpenAI chat-completion response stream ({@link sseFrames}) in one stream stage.
+ *
+ * @category combinators
+ */
+export const toSseFrames = <E>(options: RenderOptions, toError: (error: E) => StreamEvent.StreamEvent) =>
+<R>(events: Stream.Stream<StreamEvent.StreamEvent, E, R>): Stream.Stream<string, never, R> =>
+  Stream.suspend(() => events.pipe(StreamStage.stage(sseFrames(options, toError))))
 
 const doneFrame = "data: [DONE]\n\n"
 

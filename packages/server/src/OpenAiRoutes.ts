@@ -63,7 +63,7 @@ export const layer: Layer.Layer<
   const turns = yield* ChatTurn.ChatTurn
   const models = yield* Models.Models
   const settings = yield* ServerConfig.ServerConfig
-  const heartbeats = SseResponse.heartbeats(settings.heartbeat)
+  const responses = SseResponse.responder(settings.heartbeat)
   const metrics = yield* Metrics.Metrics
 
   const listModels = (flavour: "openai" | "pipelines"): Http.Handler<ApiError.Failure> =>
@@ -114,20 +114,19 @@ export const layer: Layer.Layer<
     }
 
     const statusEvents = turn.valves.status_events === "on" || (turn.valves.status_events === "auto" && openWebUI)
-    // a failure before the first event (or within PIPELINE_FIRST_EVENT_WAIT) still gets its HTTP status
-    const peeked = yield* SseResponse.peek(events, settings.firstEventWait)
-    const frames = peeked.pipe(
-      Stream.tapError(ApiError.logFull),
-      OpenAi.toSseFrames({
-        ...options,
-        // Open WebUI asks for usage only for models an admin marked with the usage capability, yet stores it always
-        includeUsage: chat.stream_options?.include_usage === true || openWebUI,
-        statusEvents,
-        toolCalls
-      }, ApiError.errorEvent),
-      metrics.track("openai")
-    )
-    return yield* heartbeats.respond(frames)
+    const frames = OpenAi.sseFrames({
+      ...options,
+      // Open WebUI asks for usage only for models an admin marked with the usage capability, yet stores it always
+      includeUsage: chat.stream_options?.include_usage === true || openWebUI,
+      statusEvents,
+      toolCalls
+    }, ApiError.errorEvent)
+    return yield* responses.respond(events, frames, {
+      // a failure before the first event (or within PIPELINE_FIRST_EVENT_WAIT) still gets its HTTP status
+      firstEventWait: settings.firstEventWait,
+      onFailure: ApiError.logFull,
+      track: metrics.trackEffect("openai")
+    })
   })
 
   return [

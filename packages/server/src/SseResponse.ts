@@ -1,16 +1,15 @@
 /**
- * Server-sent event responses: frames through `@effect/experimental`'s encoder, comment heartbeats while the stream is
- * quiet, and a first-event peek so that a turn failing at once still gets an HTTP error status.
+ * Server-sent event responses: frames through `@effect/experimental`'s encoder, written to the Node response in one
+ * loop, comment heartbeats while the stream is quiet, and a first-event wait so that a turn failing at once still gets
+ * an HTTP error status.
  *
  * @since 0.1.0
  */
 import * as Sse from "@effect/experimental/Sse"
-import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Headers, HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import { StreamStage, Ticker } from "@letta-pipeline/core"
-import { Cause, Chunk, Deferred, Duration, Effect, Exit, Fiber, Option, type Scope, Stream } from "effect"
-
-const utf8 = new TextEncoder()
+import { type StreamStage, Ticker } from "@letta-pipeline/core"
+import { Cause, Chunk, Duration, Effect, Exit, FiberRef, Option, type Scope, Stream } from "effect"
 
 /** An SSE comment: ignored by every SSE client, it keeps proxies and idle timers from closing the stream. */
 export const heartbeat = ": ping\n\n"
@@ -26,32 +25,78 @@ export const data = (text: string): string => event("message", text)
 export const done = data("[DONE]")
 
 /** @category models */
-export interface Heartbeats {
+export interface RespondOptions<E> {
   /**
-   * The response: frames as they come (the frames of one chunk in one write), and a heartbeat comment whenever
-   * nothing was sent for the interval. Needs the request's scope, which lasts while the response streams.
+   * Waits up to this long for the first element before the response starts: a failure by then fails the effect, so
+   * that it is answered with an HTTP status. Later failures, and all without this option, go to the renderer.
    */
-  readonly respond: (
-    frames: Stream.Stream<string>
-  ) => Effect.Effect<HttpServerResponse.HttpServerResponse, never, HttpServerRequest.HttpServerRequest | Scope.Scope>
+  readonly firstEventWait?: Duration.Duration | undefined
+  /** Runs with each failure before it is rendered (the full error to the log). */
+  readonly onFailure?: ((error: E) => Effect.Effect<void>) | undefined
+  /** Wraps the writing of the response, once it has started (stream metrics). */
+  readonly track?: ((writing: Effect.Effect<void>) => Effect.Effect<void>) | undefined
 }
 
+/** @category models */
+export interface Responder {
+  /**
+   * Streams an SSE response to the current request: `events` pulled chunk by chunk, each rendered to frames by
+   * `render` (synchronous handlers, fresh for this response) and the frames of a chunk sent in one write, with
+   * backpressure. A heartbeat comment goes out whenever nothing was sent for the interval. The effect ends when the
+   * response has ended; it needs the request's scope.
+   */
+  readonly respond: <A, E>(
+    events: Stream.Stream<A, E>,
+    render: StreamStage.Handlers<A, string, E, never>,
+    options?: RespondOptions<E>
+  ) => Effect.Effect<HttpServerResponse.HttpServerResponse, E, HttpServerRequest.HttpServerRequest | Scope.Scope>
+}
+
+type NodeResponse = ReturnType<typeof NodeHttpServerRequest.toServerResponse>
+
 interface Open {
-  readonly node: ReturnType<typeof NodeHttpServerRequest.toServerResponse>
+  readonly node: NodeResponse
   lastSent: number
 }
+
+const sseHeaders = {
+  "content-type": "text/event-stream",
+  // no-transform and X-Accel-Buffering: keep proxies (nginx, …) from buffering the stream
+  "cache-control": "no-cache, no-transform",
+  "x-accel-buffering": "no"
+}
+
+/** Resumes once the response can take more (`drain`) or is gone (`close`: the request's fiber is interrupted then). */
+const drained = (node: NodeResponse): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    const done = () => {
+      node.off("drain", done)
+      node.off("close", done)
+      resume(Effect.void)
+    }
+    node.on("drain", done)
+    node.on("close", done)
+    return Effect.sync(() => {
+      node.off("drain", done)
+      node.off("close", done)
+    })
+  })
 
 /**
  * SSE responses with a heartbeat comment after `interval` of quiet.
  *
- * One `Ticker` beats for every open response, written straight to the Node response between frames (the platform
- * writes each frame whole, and with backpressure). It wakes every quarter interval, so a quiet stream gets its comment
- * after one to one and a quarter intervals. A fiber per response cost a fork, a timer and an interruption per turn
- * (1.6 ms of CPU, measured), and merging a timer stream into the frames a fiber race per frame.
+ * The response is one loop in the request's fiber, written straight to the Node response: pull a chunk of events,
+ * render it synchronously, write its frames. The platform's streamed body ran a stream per response (a fiber, a scope,
+ * two deferreds) behind a stage per step (encode, track, render), and the first-event wait forked a fiber of its own.
+ * The headers are the platform's (its pre-response handlers, such as CORS, applied) and the platform writes nothing
+ * once the response has ended.
+ *
+ * One `Ticker` beats for every open response, written between frames. It wakes every quarter interval, so a quiet
+ * stream gets its comment after one to one and a quarter intervals.
  *
  * @category constructors
  */
-export const heartbeats = (interval: Duration.Duration): Heartbeats => {
+export const responder = (interval: Duration.Duration): Responder => {
   const quietFor = Duration.toMillis(interval)
   const ticker = Ticker.make<Open>(Duration.millis(Math.max(1, quietFor / 4)), (response, now, remove) => {
     if (response.node.writableEnded || response.node.destroyed) remove(response)
@@ -62,62 +107,87 @@ export const heartbeats = (interval: Duration.Duration): Heartbeats => {
     return undefined
   })
 
-  const respond: Heartbeats["respond"] = (frames) =>
+  const respond: Responder["respond"] = <A, E>(
+    events: Stream.Stream<A, E>,
+    render: StreamStage.Handlers<A, string, E, never>,
+    options: RespondOptions<E> = {}
+  ) =>
     Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
       const clock = yield* Effect.clock
-      const response: Open = {
-        node: NodeHttpServerRequest.toServerResponse(yield* HttpServerRequest.HttpServerRequest),
-        lastSent: clock.unsafeCurrentTimeMillis()
+      const node = NodeHttpServerRequest.toServerResponse(request)
+      const preResponse = yield* FiberRef.get(HttpApp.currentPreResponseHandlers)
+      const plain = HttpServerResponse.empty({ status: 200, headers: Headers.fromInput(sseHeaders) })
+      // the platform's pre-response handlers (CORS) set headers on a response it writes; this one is written here
+      const response = Option.isSome(preResponse)
+        ? yield* Effect.orElseSucceed(preResponse.value(request, plain), () => plain)
+        : plain
+      const open: Open = { node, lastSent: clock.unsafeCurrentTimeMillis() }
+      const start = () => {
+        if (node.headersSent || node.destroyed) return
+        node.writeHead(response.status, response.headers)
+        node.flushHeaders()
+        open.lastSent = clock.unsafeCurrentTimeMillis()
       }
-      yield* ticker.add(response)
-      yield* Effect.addFinalizer(() => Effect.sync(() => ticker.remove(response)))
-      // the frames of one chunk in one write, encoded in the same stage
-      const sent = frames.pipe(Stream.mapChunks((chunk): Chunk.Chunk<Uint8Array> => {
-        if (Chunk.isEmpty(chunk)) return Chunk.empty()
-        response.lastSent = clock.unsafeCurrentTimeMillis()
-        return Chunk.of(utf8.encode(chunk.length === 1 ? Chunk.unsafeHead(chunk) : Chunk.join(chunk, "")))
-      }))
-      return HttpServerResponse.stream(sent, {
-        contentType: "text/event-stream",
-        // no-transform and X-Accel-Buffering: keep proxies (nginx, …) from buffering the stream
-        headers: { "cache-control": "no-cache, no-transform", "x-accel-buffering": "no" }
-      })
+      yield* ticker.add(open)
+      yield* Effect.addFinalizer(() => Effect.sync(() => ticker.remove(open)))
+      const pull = yield* Stream.toPull(events)
+
+      /** Writes what the renderer gave; false when the response is over. */
+      const send = (output: StreamStage.StageOutput<string, never>): Effect.Effect<boolean> => {
+        if (output.emit.length > 0 && !node.destroyed) {
+          start()
+          open.lastSent = clock.unsafeCurrentTimeMillis()
+          const written = node.write(output.emit.length === 1 ? output.emit[0] : output.emit.join(""))
+          if (output.end !== undefined) return Effect.succeed(false)
+          return written ? Effect.succeed(true) : Effect.as(drained(node), !node.destroyed)
+        }
+        return Effect.succeed(output.end === undefined && !node.destroyed)
+      }
+      const failed = (error: E): Effect.Effect<boolean> =>
+        Effect.as(
+          options.onFailure === undefined
+            ? send(render.onFailure(error))
+            : Effect.zipRight(options.onFailure(error), Effect.suspend(() => send(render.onFailure(error)))),
+          false
+        )
+      const step = (chunk: Effect.Effect<Chunk.Chunk<A>, Option.Option<E>>): Effect.Effect<boolean> =>
+        Effect.matchEffect(chunk, {
+          // the events are over whatever the renderer says: the pull must not be called again
+          onFailure: Option.match({ onNone: () => Effect.as(send(render.onEnd()), false), onSome: failed }),
+          onSuccess: (chunk) => send(render.onChunk(chunk))
+        })
+      const loop: Effect.Effect<void> = Effect.flatMap(step(pull), (more) => (more ? loop : Effect.void))
+
+      let first: Effect.Effect<Chunk.Chunk<A>, Option.Option<E>> = pull
+      // without a wait the response starts at once, and heartbeats go out while the first event is awaited
+      if (options.firstEventWait === undefined) start()
+      else {
+        // an empty chunk (a ping that makes no event) is not the first element
+        const nonEmpty: Effect.Effect<Chunk.Chunk<A>, Option.Option<E>> = Effect.flatMap(
+          pull,
+          (chunk) => (Chunk.isEmpty(chunk) ? nonEmpty : Effect.succeed(chunk))
+        )
+        // past the wait, the response starts (a 200 and heartbeats) while the pull goes on in this fiber
+        const timer = setTimeout(start, Math.min(Duration.toMillis(options.firstEventWait), 2 ** 31 - 1))
+        const exit = yield* Effect.exit(Effect.ensuring(nonEmpty, Effect.sync(() => clearTimeout(timer))))
+        if (Exit.isFailure(exit) && !node.headersSent) {
+          // a pull fails with Some(error), or with None when the stream simply ended
+          const failure = Option.flatten(Cause.failureOption(exit.cause))
+          if (Option.isSome(failure)) return yield* Effect.fail(failure.value)
+        }
+        first = exit
+      }
+      const writing = Effect.zipRight(
+        Effect.flatMap(step(first), (more) => (more ? loop : Effect.void)),
+        Effect.sync(() => {
+          start()
+          if (!node.writableEnded && !node.destroyed) node.end()
+        })
+      )
+      yield* options.track === undefined ? writing : options.track(writing)
+      return response
     })
 
   return { respond }
 }
-
-/**
- * Waits up to `wait` for the stream's first element. A failure by then fails the effect (answer it with an HTTP
- * status); otherwise the whole stream, first element included. Needs the request's scope, which lasts while the
- * response streams.
- *
- * @category combinators
- */
-export const peek = <A, E>(
-  stream: Stream.Stream<A, E>,
-  wait: Duration.Duration
-): Effect.Effect<Stream.Stream<A, E>, E, Scope.Scope> =>
-  Effect.gen(function*() {
-    const pull = yield* Stream.toPull(stream)
-    // an empty chunk (a ping that makes no event) is not the first element
-    const nonEmpty: Effect.Effect<Chunk.Chunk<A>, Option.Option<E>> = Effect.flatMap(
-      pull,
-      (chunk) => (Chunk.isEmpty(chunk) ? nonEmpty : Effect.succeed(chunk))
-    )
-    // one fiber for the first pull and a plain timer for the wait: a timeout race would fork two more per turn
-    const decided = yield* Deferred.make<void>()
-    const first = yield* Effect.forkScoped(Effect.ensuring(nonEmpty, Deferred.done(decided, Exit.void)))
-    const timer = setTimeout(() => Deferred.unsafeDone(decided, Exit.void), Math.min(Duration.toMillis(wait), 2 ** 31 - 1))
-    yield* Effect.ensuring(Deferred.await(decided), Effect.sync(() => clearTimeout(timer)))
-    const early = first.unsafePoll()
-    if (early !== null && Exit.isFailure(early)) {
-      // a pull fails with Some(error), or with None when the stream simply ended
-      const failure = Option.flatten(Cause.failureOption(early.cause))
-      if (Option.isSome(failure)) return yield* Effect.fail(failure.value)
-    }
-    return StreamStage.unwrap(Effect.matchEffect(Fiber.join(first), {
-      onFailure: Option.match({ onNone: () => Effect.succeed(Stream.empty), onSome: Effect.fail }),
-      onSuccess: (chunk) => Effect.succeed(Stream.concat(Stream.fromChunk(chunk), Stream.repeatEffectChunkOption(pull)))
-    }))
-  })

@@ -5,7 +5,7 @@
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible"
 import { assert, describe, layer } from "@effect/vitest"
 import { generateText, streamText } from "ai"
-import { Effect } from "effect"
+import { Duration, Effect } from "effect"
 import OpenAI from "openai"
 import { call, chat, contentOf, dataLines, demoAgent, fields, json, serverLayer, serverUrl } from "./utils/harness.js"
 
@@ -240,5 +240,25 @@ layer(serverLayer({ server: { toolCalls: "details" } }), { excludeTestServices: 
       assert.include(JSON.parse(unescape(block?.[3] ?? "")), "Found 3 results")
       assert.notInclude(block?.[2] ?? "", "\"")
       assert.notInclude(block?.[3] ?? "", "<")
+    }))
+})
+
+// Letta silent for 3 s, then the connect timeout (1 s) fails the turn: past PIPELINE_FIRST_EVENT_WAIT (200 ms) the
+// answer has started with a 200 and heartbeats, so the failure arrives as its error chunk
+layer(serverLayer({
+  emulator: { firstByteDelay: Duration.seconds(3) },
+  letta: { timeouts: { connect: Duration.seconds(1) } },
+  server: { firstEventWait: Duration.millis(200), heartbeat: Duration.millis(100) }
+}), { excludeTestServices: true })("OpenAI-compatible API, a failure after the first-event wait", (it) => {
+  it.effect("the response starts once the wait is over (200, heartbeats); the later failure is an {error} chunk, then [DONE]", () =>
+    Effect.gen(function*() {
+      const body = yield* chat("hello [[fault:slow-first-byte]]", { stream: true })
+      const answer = yield* call("POST", "/v1/chat/completions", { body })
+      assert.strictEqual(answer.status, 200)
+      assert.include(answer.text, ": ping")
+      const lines = dataLines(answer.text)
+      assert.strictEqual(lines.at(-1), "[DONE]")
+      const error = fields(fields(lines.at(-2)).error)
+      assert.include(String(error.message), "did not answer in time")
     }))
 })

@@ -56,6 +56,19 @@ layer(serverLayer({ server: { corsOrigins: ["https://chat.example"] } }), { excl
       const other = yield* call("GET", "/health", { headers: { origin: "https://evil.example" } })
       assert.notStrictEqual(other.headers["access-control-allow-origin"], "https://evil.example")
     }))
+
+  it.effect("streamed answers, written by the server itself, carry the CORS headers too", () =>
+    Effect.gen(function*() {
+      const origin = { origin: "https://chat.example" }
+      const completion = yield* call("POST", "/v1/chat/completions", { body: yield* chat("hi", { stream: true }), headers: origin })
+      assert.strictEqual(completion.status, 200)
+      assert.include(completion.headers["content-type"], "text/event-stream")
+      assert.include(completion.text, "data: [DONE]")
+      assert.strictEqual(completion.headers["access-control-allow-origin"], "https://chat.example")
+      const pipe = yield* call("POST", "/v1/pipe", { body: yield* chat("hi"), headers: origin })
+      assert.include(pipe.text, "event: done")
+      assert.strictEqual(pipe.headers["access-control-allow-origin"], "https://chat.example")
+    }))
 })
 
 layer(serverLayer({ emulator: { tokenDelay: Duration.millis(20) } }), { excludeTestServices: true })("operations", (it) => {

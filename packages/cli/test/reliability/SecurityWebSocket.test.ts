@@ -7,10 +7,9 @@ import { NodeContext } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
 import { Emulator } from "@letta-pipeline/emulator"
 import { Clock, Console, Deferred, Duration, Effect, FiberId, Layer, Schedule } from "effect"
-import * as net from "node:net"
 import { afterAll } from "vitest"
 import WebSocket from "ws"
-import { call, emulatorLayer, serverProcess, upstreamSettled, withKey } from "./stack.js"
+import { call, countingRelay, emulatorLayer, mb, readUntilHeld, residentMemory, serverProcess, upstreamSettled, withKey } from "./stack.js"
 
 interface Event {
   readonly type: string
@@ -105,62 +104,6 @@ const runTurn = (peer: Peer, content: string, within: Duration.DurationInput = "
     yield* peer.send(turn(content))
     return yield* end
   }).pipe(Effect.timeoutFail({ duration: within, onTimeout: () => new Error(`the turn ${JSON.stringify(content.slice(0, 40))} did not end`) }))
-
-/** A TCP relay in front of the emulator that counts the bytes the emulator sent through it, with backpressure. */
-const countingRelay = (target: string) =>
-  Effect.acquireRelease(
-    Effect.async<{ readonly server: net.Server; readonly sent: { bytes: number } }>((resume) => {
-      const { hostname, port } = new URL(target)
-      const sent = { bytes: 0 }
-      const server = net.createServer((downstream) => {
-        const upstream = net.connect(Number(port), hostname)
-        upstream.on("data", (chunk: Buffer) => {
-          sent.bytes += chunk.length
-        })
-        downstream.pipe(upstream)
-        upstream.pipe(downstream)
-        downstream.on("error", () => upstream.destroy())
-        upstream.on("error", () => downstream.destroy())
-        downstream.on("close", () => upstream.destroy())
-        upstream.on("close", () => downstream.destroy())
-      })
-      server.listen(0, "127.0.0.1", () => resume(Effect.succeed({ server, sent })))
-    }),
-    ({ server }) => Effect.sync(() => server.close())
-  ).pipe(Effect.map(({ server, sent }) => {
-    const address = server.address()
-    return { url: `http://127.0.0.1:${typeof address === "object" && address !== null ? address.port : 0}`, sent }
-  }))
-
-/**
- * Polls `read` (bytes the server took from Letta) until the agent's stream is over, or until `read` is past `floor`
- * (the turn's tokens are flowing; the emulator takes a while to script a long turn before its first token) and has
- * not moved for `quiet`; its last value.
- */
-const readUntilHeld = (read: () => number, streamOver: Effect.Effect<boolean>, floor: number, quiet: Duration.Duration) =>
-  Effect.gen(function*() {
-    const clock = yield* Effect.clock
-    let last = read()
-    let since = clock.unsafeCurrentTimeMillis()
-    for (;;) {
-      yield* Effect.sleep("200 millis")
-      const now = read()
-      if (yield* streamOver) return now
-      if (now !== last) {
-        last = now
-        since = clock.unsafeCurrentTimeMillis()
-      } else if (now >= floor && clock.unsafeCurrentTimeMillis() - since >= Duration.toMillis(quiet)) {
-        return now
-      }
-    }
-  })
-
-/** The server's resident memory, from `/metrics`. */
-const residentMemory = (base: string) =>
-  Effect.map(call(`${base}/metrics`, { headers: withKey }), (answer) =>
-    Number(/^letta_pipeline_process_resident_memory_bytes (\d+)/m.exec(answer.text)?.[1] ?? Number.NaN))
-
-const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`
 
 /** The suite's figures: each attempt against the server, and whether the server held. */
 const figures: Array<{ readonly attempt: string; readonly held: boolean }> = []

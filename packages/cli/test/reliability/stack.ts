@@ -10,6 +10,7 @@ import { Emulator, type EmulatorConfig } from "@letta-pipeline/emulator"
 import { ConversationStore, Server, ServerConfig } from "@letta-pipeline/server"
 import { Duration, Effect, Layer, Logger, Option, Redacted, Schedule } from "effect"
 import { createServer } from "node:http"
+import * as net from "node:net"
 import { startAndWait } from "../utils/cli.js"
 
 /** The secrets of the suite: none of them may appear in any log line, error body, event or CLI output. */
@@ -123,3 +124,59 @@ process.on("unhandledRejection", () => {
 process.on("uncaughtExceptionMonitor", () => {
   crashes.uncaughtExceptions += 1
 })
+
+/** A TCP relay in front of the emulator that counts the bytes the emulator sent through it, with backpressure. */
+export const countingRelay = (target: string) =>
+  Effect.acquireRelease(
+    Effect.async<{ readonly server: net.Server; readonly sent: { bytes: number } }>((resume) => {
+      const { hostname, port } = new URL(target)
+      const sent = { bytes: 0 }
+      const server = net.createServer((downstream) => {
+        const upstream = net.connect(Number(port), hostname)
+        upstream.on("data", (chunk: Buffer) => {
+          sent.bytes += chunk.length
+        })
+        downstream.pipe(upstream)
+        upstream.pipe(downstream)
+        downstream.on("error", () => upstream.destroy())
+        upstream.on("error", () => downstream.destroy())
+        downstream.on("close", () => upstream.destroy())
+        upstream.on("close", () => downstream.destroy())
+      })
+      server.listen(0, "127.0.0.1", () => resume(Effect.succeed({ server, sent })))
+    }),
+    ({ server }) => Effect.sync(() => server.close())
+  ).pipe(Effect.map(({ server, sent }) => {
+    const address = server.address()
+    return { url: `http://127.0.0.1:${typeof address === "object" && address !== null ? address.port : 0}`, sent }
+  }))
+
+/**
+ * Polls `read` (bytes the server took from Letta) until the agent's stream is over, or until `read` is past `floor`
+ * (the turn's tokens are flowing; the emulator takes a while to script a long turn before its first token) and has
+ * not moved for `quiet`; its last value.
+ */
+export const readUntilHeld = (read: () => number, streamOver: Effect.Effect<boolean>, floor: number, quiet: Duration.Duration) =>
+  Effect.gen(function*() {
+    const clock = yield* Effect.clock
+    let last = read()
+    let since = clock.unsafeCurrentTimeMillis()
+    for (;;) {
+      yield* Effect.sleep("200 millis")
+      const now = read()
+      if (yield* streamOver) return now
+      if (now !== last) {
+        last = now
+        since = clock.unsafeCurrentTimeMillis()
+      } else if (now >= floor && clock.unsafeCurrentTimeMillis() - since >= Duration.toMillis(quiet)) {
+        return now
+      }
+    }
+  })
+
+/** The server's resident memory, from `/metrics`. */
+export const residentMemory = (base: string) =>
+  Effect.map(call(`${base}/metrics`, { headers: withKey }), (answer) =>
+    Number(/^letta_pipeline_process_resident_memory_bytes (\d+)/m.exec(answer.text)?.[1] ?? Number.NaN))
+
+export const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`
