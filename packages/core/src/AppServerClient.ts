@@ -26,6 +26,7 @@ import * as LettaClient from "./LettaClient.js"
 import * as LettaConfig from "./LettaConfig.js"
 import { LettaError, type PipelineError } from "./LettaError.js"
 import * as LettaSchema from "./LettaSchema.js"
+import * as StreamStage from "./StreamStage.js"
 
 const AgentResponse = Schema.Struct({ agent: Schema.NullOr(LettaSchema.AgentState) })
 const CreatedAgentResponse = Schema.Struct({ agent: LettaSchema.AgentState })
@@ -74,11 +75,11 @@ export const make: Effect.Effect<
   })
 
   const streamMessage: LettaClient.Service["streamMessage"] = (agentId, body) =>
-    Stream.unwrap(Effect.map(LettaClient.checkAgentId(agentId), (id) =>
+    StreamStage.unwrap(Effect.map(LettaClient.checkAgentId(agentId), (id) =>
       turn({ agent_id: id, conversation_id: "default" }, body.messages.at(-1)?.content ?? "")))
 
   const streamConversation: LettaClient.Service["streamConversation"] = (conversationId, body) =>
-    Stream.unwrap(Effect.gen(function*() {
+    StreamStage.unwrap(Effect.gen(function*() {
       const id = yield* LettaClient.checkConversationId(conversationId)
       if (body.agent_id === undefined) {
         return yield* new LettaError({

@@ -47,6 +47,7 @@ import type { LettaError, PipelineError } from "./LettaError.js"
 import * as LettaIdentities from "./LettaIdentities.js"
 import * as LettaRuns from "./LettaRuns.js"
 import * as LettaSchema from "./LettaSchema.js"
+import * as StreamStage from "./StreamStage.js"
 
 /** Query of `GET /v1/agents/`. @category models */
 export interface ListAgentsQuery {
@@ -184,13 +185,13 @@ export const make: Effect.Effect<Service, never, HttpClient.HttpClient | LettaCo
 
     return LettaClient.of({
       streamMessage: (agentId, body) =>
-        Stream.unwrap(Effect.map(checkAgentId(agentId), (id) =>
+        StreamStage.unwrap(Effect.map(checkAgentId(agentId), (id) =>
           stream(
             post(`/v1/agents/${id}/messages/stream`, Schema.encodeSync(LettaSchema.LettaStreamingRequest)(body)),
             { agentId: id }
           ))),
       streamConversation: (conversationId, body) =>
-        Stream.unwrap(Effect.gen(function*() {
+        StreamStage.unwrap(Effect.gen(function*() {
           const id = yield* checkConversationId(conversationId)
           if (body.agent_id !== undefined) yield* checkAgentId(body.agent_id)
           const encoded = Schema.encodeSync(LettaSchema.ConversationMessageRequest)({ ...body, streaming: true })

@@ -159,7 +159,7 @@ export const make: Effect.Effect<
    * a `stop_reason` message, so a failed run fails by the same rule as a streamed one (`ChatStream.toEvents`).
    */
   const pollRun = (runs: LettaRuns.Service, agentId: string, messages: ReadonlyArray<LettaSchema.MessageCreate>) =>
-    Stream.unwrap(
+    StreamStage.unwrap(
       Effect.map(runs.createRun(agentId, { messages }), (run) =>
         Stream.paginateChunkEffect<PollState, LettaSchema.LettaMessage, PipelineError, never>(
           { after: undefined, wait: false },

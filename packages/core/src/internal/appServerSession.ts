@@ -24,6 +24,7 @@ import {
 import type * as LettaConfig from "../LettaConfig.js"
 import { DecodeError, excerptOf, HttpError, LettaError, type PipelineError } from "../LettaError.js"
 import type * as LettaSchema from "../LettaSchema.js"
+import * as StreamStage from "../StreamStage.js"
 import * as Frames from "./appServerFrames.js"
 import { retryTransient } from "./retry.js"
 import * as Timeouts from "./timeouts.js"
@@ -213,7 +214,7 @@ export const make = (options: Options): Effect.Effect<Session, never, Socket.Web
       runtime: Frames.Runtime,
       content: LettaSchema.MessageCreate["content"]
     ): Stream.Stream<LettaSchema.LettaMessage, PipelineError> =>
-      Stream.unwrapScoped(Effect.gen(function*() {
+      StreamStage.unwrapScoped(Effect.gen(function*() {
         const agentId = runtime.agent_id
         const connection = yield* connect
         let finished = false
@@ -228,6 +229,8 @@ export const make = (options: Options): Effect.Effect<Session, never, Socket.Web
             )
         )
         const ids: Frames.TurnIds = { requestId: `lp-${randomUUID()}`, clientMessageId: `lp-${randomUUID()}` }
+        const normalise = Frames.normalise(runtime, label, ids)
+        let state = Frames.startState
         yield* connection.send({
           type: "input",
           request_id: ids.requestId,
@@ -242,9 +245,11 @@ export const make = (options: Options): Effect.Effect<Session, never, Socket.Web
             }]
           }
         })
-        const ended = Stream.fail(
-          new LettaError({ reason: "Incomplete", detail: "the App Server closed the socket before the turn finished", agentId })
-        )
+        const ended = new LettaError({
+          reason: "Incomplete",
+          detail: "the App Server closed the socket before the turn finished",
+          agentId
+        })
         // A queued input can stay queued for good: when the turn before it ends, the App Server schedules one pump of
         // its queue on that turn's socket, which a client that stopped the turn has closed, and the pump gives up.
         // `resume_queue` schedules a pump on this socket, but not while the stale one is still scheduled: so it is sent
@@ -271,14 +276,26 @@ export const make = (options: Options): Effect.Effect<Session, never, Socket.Web
           Stream.tap(resumeWhenQueued),
           // every frame counts as activity, status updates included
           watchdog.withTimeouts(label, connection.abort),
-          Stream.mapAccum<Frames.TurnState, Frames.Frame, Frames.TurnStep>(Frames.startState, Frames.normalise(runtime, label, ids)),
-          Stream.takeUntil((step) => step.end || step.error !== undefined),
-          Stream.mapEffect((step) => {
-            if (step.end) finished = true
-            return step.error === undefined ? Effect.succeed(step) : Effect.fail(step.error)
-          }),
-          Stream.concat(Stream.suspend(() => (finished ? Stream.empty : ended))),
-          Stream.flatMap((step) => Stream.fromIterable(step.emit))
+          // frames to Letta's messages in one stage: up to the step that ends the turn, or fails it (without what that
+          // step would emit); a socket that closes before then fails the turn as incomplete
+          StreamStage.stage<Frames.Frame, LettaSchema.LettaMessage, PipelineError, PipelineError>({
+            onChunk: (chunk) => {
+              const out: Array<LettaSchema.LettaMessage> = []
+              for (const frame of chunk) {
+                const [next, step] = normalise(state, frame)
+                state = next
+                if (step.error !== undefined) return { emit: out, end: { error: step.error } }
+                for (const message of step.emit) out.push(message)
+                if (step.end) {
+                  finished = true
+                  return { emit: out, end: true }
+                }
+              }
+              return { emit: out }
+            },
+            onFailure: (error) => ({ emit: [], end: { error } }),
+            onEnd: () => (finished ? { emit: [], end: true } : { emit: [], end: { error: ended } })
+          })
         )
       }))
 
