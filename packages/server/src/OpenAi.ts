@@ -781,8 +781,8 @@ export const toChunks = (options: RenderOptions) =>
 /**
  * The handlers of a whole OpenAI chat-completion response stream, with fresh state: each event rendered (`toChunks`),
  * framed as `data: …` and, at the end, `data: [DONE]`. A failure becomes its `error` event (`toError`), then the
- * stream ends as a clean end does. For a response written chunk by chunk (`SseResponse`); {@link toSseFrames} is the
- * same as a stream stage.
+ * stream ends as a clean end does. For a response written chunk by chunk (`SseResponse.responder`); as a stream stage,
+ * `StreamStage.stage(sseFrames(…))`.
  *
  * @category combinators
  */
@@ -797,15 +797,6 @@ export const sseFrames = <E>(
     (error) => ({ event: toError(error), end: true }),
     [doneFrame]
   )
-
-/**
- * A whole OpenAI chat-completion response stream ({@link sseFrames}) in one stream stage.
- *
- * @category combinators
- */
-export const toSseFrames = <E>(options: RenderOptions, toError: (error: E) => StreamEvent.StreamEvent) =>
-<R>(events: Stream.Stream<StreamEvent.StreamEvent, E, R>): Stream.Stream<string, never, R> =>
-  Stream.suspend(() => events.pipe(StreamStage.stage(sseFrames(options, toError))))
 
 const doneFrame = "data: [DONE]\n\n"
 

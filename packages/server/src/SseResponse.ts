@@ -59,12 +59,12 @@ interface Open {
   lastSent: number
 }
 
-const sseHeaders = {
+const sseHeaders = Headers.fromInput({
   "content-type": "text/event-stream",
   // no-transform and X-Accel-Buffering: keep proxies (nginx, …) from buffering the stream
   "cache-control": "no-cache, no-transform",
   "x-accel-buffering": "no"
-}
+})
 
 /** Resumes once the response can take more (`drain`) or is gone (`close`: the request's fiber is interrupted then). */
 const drained = (node: NodeResponse): Effect.Effect<void> =>
@@ -117,7 +117,7 @@ export const responder = (interval: Duration.Duration): Responder => {
       const clock = yield* Effect.clock
       const node = NodeHttpServerRequest.toServerResponse(request)
       const preResponse = yield* FiberRef.get(HttpApp.currentPreResponseHandlers)
-      const plain = HttpServerResponse.empty({ status: 200, headers: Headers.fromInput(sseHeaders) })
+      const plain = HttpServerResponse.empty({ status: 200, headers: sseHeaders })
       // the platform's pre-response handlers (CORS) set headers on a response it writes; this one is written here
       const response = Option.isSome(preResponse)
         ? yield* Effect.orElseSucceed(preResponse.value(request, plain), () => plain)

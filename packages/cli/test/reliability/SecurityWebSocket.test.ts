@@ -5,11 +5,21 @@
  */
 import { NodeContext } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
-import { Emulator } from "@letta-pipeline/emulator"
 import { Clock, Console, Deferred, Duration, Effect, FiberId, Layer, Schedule } from "effect"
 import { afterAll } from "vitest"
 import WebSocket from "ws"
-import { call, countingRelay, emulatorLayer, mb, readUntilHeld, residentMemory, serverProcess, upstreamSettled, withKey } from "./stack.js"
+import {
+  call,
+  emulatorLayer,
+  longMessage,
+  mb,
+  readUntilHeld,
+  residentMemory,
+  serverBehindRelay,
+  serverProcess,
+  upstreamSettled,
+  withKey
+} from "./stack.js"
 
 interface Event {
   readonly type: string
@@ -122,26 +132,15 @@ const Live = Layer.mergeAll(emulatorLayer({ tokenSize: 16 }), NodeContext.layer)
 layer(Live, { excludeTestServices: true })("WebSocket security", (it) => {
   it.effect("a client that stops reading holds the agent's stream back; cancel still works, then the socket serves on", () =>
     Effect.gen(function*() {
-      const emulator = yield* Emulator.Emulator
-      const relay = yield* countingRelay(emulator.url)
-      // pings far apart: a client that does not read does not answer them either; the emulator takes seconds to
-      // script a turn this long before it answers
-      const base = yield* Effect.orDie(serverProcess({
-        LETTA_BASE_URL: relay.url,
-        LETTA_CONNECT_TIMEOUT: "120",
-        LETTA_FIRST_EVENT_TIMEOUT: "120",
-        PIPELINE_WS_PING_INTERVAL: "600",
-        PIPELINE_WS_IDLE_TIMEOUT: "600"
-      }))
+      // pings far apart: a client that does not read does not answer them either
+      const { base, emulator, relay } = yield* serverBehindRelay({ PIPELINE_WS_PING_INTERVAL: "600", PIPELINE_WS_IDLE_TIMEOUT: "600" })
       const before = yield* residentMemory(base)
       const peer = yield* connect(base)
-      const words = "the agent quotes every word of this message back, token by token; "
-      const content = words.repeat(Math.ceil(3_000_000 / words.length))
       const done = yield* peer.expect(isDone)
       const streamsBefore = (yield* emulator.stats.snapshot).total_streams
       peer.ws.pause()
       // a chat of its own: later turns of the agent's thread would quote this message back
-      yield* peer.send({ ...turn(content), chat_id: "slow-reader" })
+      yield* peer.send({ ...turn(longMessage), chat_id: "slow-reader" })
       const streamOver = Effect.map(emulator.stats.snapshot, (stats) => stats.total_streams > streamsBefore && stats.active_streams === 0)
       const held = yield* readUntilHeld(() => relay.sent.bytes, streamOver, 1e6, Duration.seconds(3)).pipe(Effect.timeout("180 seconds"))
       const during = yield* residentMemory(base)

@@ -5,10 +5,9 @@
  */
 import { NodeContext } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
-import { Emulator } from "@letta-pipeline/emulator"
 import { Console, Duration, Effect, Layer } from "effect"
 import * as http from "node:http"
-import { countingRelay, emulatorLayer, mb, readUntilHeld, residentMemory, serverProcess, upstreamSettled, withKey } from "./stack.js"
+import { emulatorLayer, longMessage, mb, readUntilHeld, residentMemory, serverBehindRelay, upstreamSettled, withKey } from "./stack.js"
 
 interface Reader {
   readonly request: http.ClientRequest
@@ -40,21 +39,12 @@ const Live = Layer.mergeAll(emulatorLayer({ tokenSize: 16 }), NodeContext.layer)
 layer(Live, { excludeTestServices: true })("SSE backpressure", (it) => {
   it.effect("an SSE client that stops reading holds the agent's stream back; when it leaves, the agent's stream closes", () =>
     Effect.gen(function*() {
-      const emulator = yield* Emulator.Emulator
-      const relay = yield* countingRelay(emulator.url)
-      // the emulator takes seconds to script a turn this long before it answers
-      const base = yield* Effect.orDie(serverProcess({
-        LETTA_BASE_URL: relay.url,
-        LETTA_CONNECT_TIMEOUT: "120",
-        LETTA_FIRST_EVENT_TIMEOUT: "120"
-      }))
+      const { base, emulator, relay } = yield* serverBehindRelay()
       const before = yield* residentMemory(base)
-      const words = "the agent quotes every word of this message back, token by token; "
-      const content = words.repeat(Math.ceil(3_000_000 / words.length))
       const streamsBefore = (yield* emulator.stats.snapshot).total_streams
       const reader = yield* stopAfterFirstBytes(
         `${base}/v1/chat/completions`,
-        JSON.stringify({ model: emulator.demoAgent.id, stream: true, messages: [{ role: "user", content }], user: "slow-sse-reader" })
+        JSON.stringify({ model: emulator.demoAgent.id, stream: true, messages: [{ role: "user", content: longMessage }], user: "slow-sse-reader" })
       )
       assert.strictEqual(reader.status, 200)
       const streamOver = Effect.map(emulator.stats.snapshot, (stats) => stats.total_streams > streamsBefore && stats.active_streams === 0)

@@ -180,3 +180,26 @@ export const residentMemory = (base: string) =>
     Number(/^letta_pipeline_process_resident_memory_bytes (\d+)/m.exec(answer.text)?.[1] ?? Number.NaN))
 
 export const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`
+
+/**
+ * The built server reading Letta through a `countingRelay`, with connect and first-event timeouts long enough for the
+ * emulator to script a long turn before it answers; `env` adds to or overrides the server's environment.
+ */
+export const serverBehindRelay = (env: Record<string, string> = {}) =>
+  Effect.gen(function*() {
+    const emulator = yield* Emulator.Emulator
+    const relay = yield* countingRelay(emulator.url)
+    const base = yield* Effect.orDie(serverProcess({
+      LETTA_BASE_URL: relay.url,
+      LETTA_CONNECT_TIMEOUT: "120",
+      LETTA_FIRST_EVENT_TIMEOUT: "120",
+      ...env
+    }))
+    return { emulator, relay, base }
+  })
+
+/** A 3 MB message: with 16 characters per token frame, the agent's answer is ~380 000 frames, ~150 MB from Letta. */
+export const longMessage = (() => {
+  const words = "the agent quotes every word of this message back, token by token; "
+  return words.repeat(Math.ceil(3_000_000 / words.length))
+})()
