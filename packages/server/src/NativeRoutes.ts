@@ -100,7 +100,9 @@ export const layer: Layer.Layer<
     // every event is one frame, numbered from 1; failures are events already
     let sent = 0
     return yield* responses.respond(events, {
-      onChunk: (chunk) => ({ emit: Chunk.toReadonlyArray(Chunk.map(chunk, (event) => SseResponse.event(event.type, encodeEvent(event), ++sent))) }),
+      onChunk: (chunk) => ({
+        emit: Chunk.toReadonlyArray(Chunk.map(chunk, (event) => SseResponse.event(event.type, encodeEvent(event), ++sent)))
+      }),
       onFailure: absurd,
       onEnd: () => ({ emit: [] })
     }, { track: metrics.trackEffect("pipe") })
