@@ -157,7 +157,9 @@ export const responder = (interval: Duration.Duration): Responder => {
           onFailure: Option.match({ onNone: () => Effect.as(send(render.onEnd()), false), onSome: failed }),
           onSuccess: (chunk) => send(render.onChunk(chunk))
         })
-      const loop: Effect.Effect<void> = Effect.flatMap(step(pull), (more) => (more ? loop : Effect.void))
+      /** Writes `next`'s chunk, then every later one. */
+      const writeFrom = (next: Effect.Effect<Chunk.Chunk<A>, Option.Option<E>>): Effect.Effect<void> =>
+        Effect.flatMap(step(next), (more) => (more ? writeFrom(pull) : Effect.void))
 
       let first: Effect.Effect<Chunk.Chunk<A>, Option.Option<E>> = pull
       // without a wait the response starts at once, and heartbeats go out while the first event is awaited
@@ -179,7 +181,7 @@ export const responder = (interval: Duration.Duration): Responder => {
         first = exit
       }
       const writing = Effect.zipRight(
-        Effect.flatMap(step(first), (more) => (more ? loop : Effect.void)),
+        writeFrom(first),
         Effect.sync(() => {
           start()
           if (!node.writableEnded && !node.destroyed) node.end()
