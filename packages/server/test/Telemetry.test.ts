@@ -5,9 +5,11 @@ import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Emulator } from "@letta-pipeline/emulator"
-import { Duration, Effect, Exit, Layer, Option, Ref, Schedule, Scope } from "effect"
+import { Duration, Effect, Exit, FiberRef, Layer, Option, Ref, Schedule, Scope } from "effect"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
+import * as ServerConfig from "../src/ServerConfig.js"
+import * as Telemetry from "../src/Telemetry.js"
 import { serverLayer, serverUrl } from "./utils/harness.js"
 
 interface Span {
@@ -71,4 +73,21 @@ describe("OpenTelemetry", () => {
       const upstream = spans.find((s) => s.name === "http.client POST" && s.traceId === server?.traceId)
       assert.isDefined(upstream, `spans: ${spans.map((s) => s.name).join(", ")}`)
     }).pipe(Effect.scoped), { timeout: 30_000 })
+
+  it.effect("without an endpoint no span is made (they would have nowhere to go); with one they are", () =>
+    Effect.gen(function*() {
+      const tracing = (otlpEndpoint: Option.Option<string>) =>
+        Effect.gen(function*() {
+          const enabled = yield* FiberRef.get(FiberRef.currentTracerEnabled)
+          const span = yield* Effect.currentSpan.pipe(Effect.option, Effect.withSpan("probe"))
+          return { enabled, spanIsRecorded: Option.isSome(span) && span.value.sampled && span.value.name === "probe" }
+        }).pipe(
+          Effect.scoped,
+          Effect.provide(Telemetry.layer.pipe(Layer.provide(ServerConfig.layer({ otlpEndpoint }))))
+        )
+      const off = yield* tracing(Option.none())
+      assert.deepStrictEqual(off, { enabled: false, spanIsRecorded: false })
+      const on = yield* tracing(Option.some("http://127.0.0.1:9"))
+      assert.deepStrictEqual(on, { enabled: true, spanIsRecorded: true })
+    }))
 })
