@@ -21,7 +21,7 @@
  * @since 0.1.0
  */
 import { ChatStream, JsonText, PipeRequest, SchemaText, type StreamEvent, StreamStage } from "@letta-pipeline/core"
-import { Either, Option, Schema, Stream } from "effect"
+import { Either, identity, Option, Schema, Stream } from "effect"
 
 // ---------------------------------------------------------------------------------------------------------------------
 // requests
@@ -160,6 +160,26 @@ export const StreamData = Schema.parseJson(Schema.Union(Chunk, EventChunk, Outpu
  * (the other boundaries it knows are control characters, which JSON escapes).
  */
 const encodeData = (data: typeof StreamData.Type): string => escapeLineBreaks(JSON.stringify(data))
+
+/**
+ * `encodeData` for the payloads of one response, with its chunks' envelope serialised once: a one-choice chunk without
+ * usage (every token's) is that envelope's JSON around its delta's, the same bytes `encodeData` writes (the keys in the
+ * order `renderer`'s `chunk` gives them) without building and walking the envelope per token.
+ */
+const payloadEncoder = (options: Pick<RenderOptions, "id" | "created" | "model">) => {
+  const head = escapeLineBreaks(
+    `${JSON.stringify({ id: options.id, object: "chat.completion.chunk", created: options.created, model: options.model }).slice(0, -1)},"choices":[{"index":0,"delta":`
+  )
+  return (payload: typeof StreamData.Type): string => {
+    if (!("choices" in payload) || payload.usage !== undefined || payload.choices.length !== 1) return encodeData(payload)
+    const [choice] = payload.choices
+    if (
+      choice === undefined || choice.index !== 0 || payload.id !== options.id || payload.created !== options.created ||
+      payload.model !== options.model
+    ) return encodeData(payload)
+    return `${head}${escapeLineBreaks(JSON.stringify(choice.delta))},"finish_reason":${JSON.stringify(choice.finish_reason)}}]}`
+  }
+}
 
 /** U+0085, U+2028 and U+2029 as JSON escapes; most payloads have none, and are returned as they are. */
 const escapeLineBreaks = (json: string): string =>
@@ -730,11 +750,13 @@ const noUsage: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0
  */
 const renderingHandlers = <E, E2>(
   options: RenderOptions,
-  encode: (payload: typeof StreamData.Type) => string,
+  frame: (json: string) => string,
   failure: (error: E) => { readonly event?: StreamEvent.StreamEvent; readonly end: true | { readonly error: E2 } },
   trailer: ReadonlyArray<string>
 ): StreamStage.Handlers<StreamEvent.StreamEvent, string, E, E2> => {
   const { end, first, initial, step } = renderer(options)
+  const encodeOutput = payloadEncoder(options)
+  const encode = (payload: Output) => frame(encodeOutput(payload))
   let state = initial
   let started = false
   const render = (outputs: Array<string>, rendered: Rendered) => {
@@ -775,7 +797,7 @@ const renderingHandlers = <E, E2>(
 export const toChunks = (options: RenderOptions) =>
 <E, R>(events: Stream.Stream<StreamEvent.StreamEvent, E, R>): Stream.Stream<string, E, R> =>
   Stream.suspend(() =>
-    events.pipe(StreamStage.stage(renderingHandlers<E, E>(options, encodeData, (error) => ({ end: { error } }), [])))
+    events.pipe(StreamStage.stage(renderingHandlers<E, E>(options, identity, (error) => ({ end: { error } }), [])))
   )
 
 /**
@@ -793,7 +815,7 @@ export const sseFrames = <E>(
   renderingHandlers<E, never>(
     options,
     // `encodeData` leaves no line break in a payload, so each is one `data:` line (as `SseResponse.data` writes it)
-    (payload) => `data: ${encodeData(payload)}\n\n`,
+    (json) => `data: ${json}\n\n`,
     (error) => ({ event: toError(error), end: true }),
     [doneFrame]
   )

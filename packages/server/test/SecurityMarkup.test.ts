@@ -575,3 +575,27 @@ layer(serverLayer(), { excludeTestServices: true })("prototype-named ids through
       }))
   }
 })
+
+describe("the chunks' JSON", () => {
+  it.effect("each payload is its value's own JSON (keys in order, escapes), whatever the text and the model hold", () =>
+    Effect.gen(function*() {
+      const lineBreaks = (json: string) =>
+        json.replace(/[\u0085\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+      const texts = ["plain", "quote \" and \\ back", "tab\tand\nnew line", "a\u2028b\u2029c\u0085d", "emoji 🦜", "lone \ud800 half", "</details>"]
+      const events = texts.flatMap((text, i) => [StreamEvent.reasoning(`r${i}`, text), StreamEvent.message(`m${i}`, text)])
+      const model = "agent \"odd\"\u2028model"
+      const lines = yield* Stream.runCollect(
+        OpenAi.toChunks({ ...options("details"), model })(Stream.fromIterable([...events, StreamEvent.done("end_turn", null)]))
+      ).pipe(Effect.map(Chunk.toReadonlyArray))
+      assert.isAbove(lines.length, texts.length)
+      for (const line of lines) {
+        const value: unknown = JSON.parse(line)
+        assert.strictEqual(line, lineBreaks(JSON.stringify(value)))
+        assert.strictEqual(fields(value).model, model)
+        assert.strictEqual(line.split(pythonLineBreak).length, 1)
+      }
+      const shown = lines.map((line) => deltaOf(JSON.parse(line)))
+      assert.include(shown.map((d) => String(d.content ?? "")).join(""), "lone \ud800 half")
+      assert.include(shown.map((d) => String(d.reasoning_content ?? "")).join(""), "a\u2028b\u2029c\u0085d")
+    }))
+})
