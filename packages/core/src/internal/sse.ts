@@ -1,16 +1,20 @@
 /**
- * Server-sent events in, through the parser of `@effect/experimental/Sse`, synchronously: the REST transport feeds it
- * the bytes of each read within its one stream stage.
+ * Server-sent events in, through `eventsource-parser`, synchronously: the REST transport feeds it the bytes of each
+ * read within its one stream stage. Events come out in `@effect/experimental/Sse`'s shape (`event` is `"message"` when
+ * the frame names none), and an event past the size bound is that module's `EventTooLarge`.
  *
- * `Sse.makeChannel` is not used: it turns an oversized event into a defect and answers a `retry:` field by sleeping,
- * where this client needs a typed error and no retries. Line endings are normalised before parsing because the parser
- * forgets a CR that ends one chunk when the LF starts the next; lines are fed one at a time (see `feedLines`).
+ * `eventsource-parser` (also the chat page's parser) finds line ends with `indexOf` and keeps a CR that ends one chunk
+ * until the next shows whether an LF follows; `@effect/experimental`'s parser reads character by character, which was
+ * a tenth of the server's CPU on a long turn (docs/benchmarks.md). `Sse.makeChannel` is not used either way: it turns
+ * an oversized event into a defect and answers a `retry:` field by sleeping, where this client needs a typed error and
+ * no retries.
  */
 import * as Sse from "@effect/experimental/Sse"
+import { createParser } from "eventsource-parser"
 
 export type SseEvent = Sse.Event
 
-/** Largest frame accepted; a larger one fails with `EventTooLarge`. */
+/** Largest frame accepted, in characters; a larger one fails with `EventTooLarge`. */
 export const defaultMaxEventSize = 8 * 1024 * 1024
 
 /** A decoder of one response's bytes. */
@@ -22,31 +26,25 @@ export interface Decoder {
 }
 
 export const make = (options?: { readonly maxEventSize?: number }): Decoder => {
+  const maxEventSize = options?.maxEventSize ?? defaultMaxEventSize
   const decoder = new TextDecoder("utf-8")
   let events: Array<Sse.Event> = []
-  let carriageReturnPending = false
-  const parser = Sse.makeParser((event) => {
-    if (event._tag === "Event") events.push(event)
-  }, { maxEventSize: options?.maxEventSize ?? defaultMaxEventSize })
-
-  // one line per call: within one call the parser rescans from the start of its buffer for every line, which is
-  // quadratic in the chunk (80 µs a frame in 16 KiB chunks, 2 µs line by line)
-  const feedLines = (text: string): Sse.SseError | undefined => {
-    let start = 0
-    for (let end = text.indexOf("\n"); end !== -1; end = text.indexOf("\n", start)) {
-      const error = parser.feed(text.slice(start, end + 1))
-      if (error !== undefined) return error
-      start = end + 1
-    }
-    return start < text.length ? parser.feed(text.slice(start)) : undefined
-  }
+  let tooLarge = false
+  const parser = createParser({
+    onEvent: (event) => {
+      // the parser bounds what it buffers across feeds; an event whole within one feed is bounded here
+      if (event.data.length > maxEventSize) tooLarge = true
+      else events.push({ _tag: "Event", event: event.event ?? "message", id: event.id, data: event.data })
+    },
+    onError: (error) => {
+      if (error.type === "max-buffer-size-exceeded") tooLarge = true
+    },
+    maxBufferSize: maxEventSize
+  })
 
   const feedText = (text: string): ReadonlyArray<Sse.Event> | Sse.EventTooLarge => {
-    let input = carriageReturnPending ? `\r${text}` : text
-    carriageReturnPending = input.endsWith("\r")
-    if (carriageReturnPending) input = input.slice(0, -1)
-    const error = feedLines(input.includes("\r") ? input.replace(/\r\n?/g, "\n") : input)
-    if (error !== undefined) return error.cause
+    if (!tooLarge) parser.feed(text)
+    if (tooLarge) return new Sse.EventTooLarge({ maxEventSize })
     const parsed = events
     events = []
     return parsed
