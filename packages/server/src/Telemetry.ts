@@ -2,7 +2,7 @@
  * Traces over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (spans of every request, of each Letta call inside
  * it, of the pipeline), through `@effect/opentelemetry`. Otherwise spans are not made at all: with nothing to export
  * them to they would only cost CPU and memory (the HTTP server's and client's spans, with their attributes, are
- * ~1 KiB per open stream).
+ * ~1.7 KiB per open stream).
  *
  * @since 0.1.0
  */
