@@ -185,7 +185,6 @@ layer(NodeContext.layer, { excludeTestServices: true })("packed, installed with 
         path.join(scratch, tarball ?? ""),
         at("effect"),
         at("@effect/platform"),
-        at("@effect/experimental"),
         at("@effect/platform-node"),
         at("typescript"),
         at("@types/node")

@@ -3,7 +3,6 @@
  * characters split between reads), the size bound whether an event comes whole or in pieces, the last event at a clean
  * end. Through the client these are covered too (LettaClientSse, Fuzz); here each read boundary is tried.
  */
-import * as Sse from "@effect/experimental/Sse"
 import { assert, describe, it } from "@effect/vitest"
 import * as SseDecoder from "../src/internal/sse.js"
 
@@ -12,16 +11,16 @@ const utf8 = new TextEncoder()
 /** Every event of `bytes` fed in reads cut at `cuts`, then the end; the error's tag if one. */
 const decode = (bytes: Uint8Array, cuts: ReadonlyArray<number>, maxEventSize?: number) => {
   const decoder = SseDecoder.make(maxEventSize === undefined ? undefined : { maxEventSize })
-  const events: Array<Pick<Sse.Event, "event" | "data" | "id">> = []
+  const events: Array<SseDecoder.SseEvent> = []
   let start = 0
   for (const cut of [...cuts, bytes.length]) {
     const out = decoder.feed(bytes.subarray(start, cut))
-    if (out instanceof Sse.EventTooLarge) return out._tag
+    if (out instanceof SseDecoder.EventTooLarge) return out._tag
     for (const e of out) events.push({ event: e.event, data: e.data, id: e.id })
     start = cut
   }
   const last = decoder.end()
-  if (last instanceof Sse.EventTooLarge) return last._tag
+  if (last instanceof SseDecoder.EventTooLarge) return last._tag
   for (const e of last) events.push({ event: e.event, data: e.data, id: e.id })
   return events
 }

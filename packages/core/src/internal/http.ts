@@ -1,13 +1,13 @@
 /**
  * Turning `@effect/platform` HTTP outcomes into core's three errors.
  */
-import type * as Sse from "@effect/experimental/Sse"
 import { HttpClientError, type HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import { Duration, Effect, Either, Option, ParseResult, Schema } from "effect"
 import { DecodeError, excerptOf, HttpError, LettaError, type LettaErrorReason, type TimeoutPhase } from "../LettaError.js"
 import * as Json from "../JsonText.js"
 import * as LettaSchema from "../LettaSchema.js"
 import * as SchemaText from "../SchemaText.js"
+import type { EventTooLarge } from "./sse.js"
 
 /** `METHOD url` without query string; base URLs never hold credentials (checked by the config). */
 export const describeRequest = (request: HttpClientRequest.HttpClientRequest): string => {
@@ -170,7 +170,7 @@ export const invalidJson = (what: string, request: string, input: string, detail
 export const invalidShape = (what: string, request: string, input: string, error: ParseResult.ParseError): DecodeError =>
   new DecodeError({ reason: "Schema", what, request, detail: formatParseError(error), excerpt: excerptOf(input) })
 
-export const frameTooLarge = (request: string, error: Sse.EventTooLarge): DecodeError =>
+export const frameTooLarge = (request: string, error: EventTooLarge): DecodeError =>
   new DecodeError({ reason: "TooLarge", what: "stream frame", request, detail: error.message })
 
 /** Reads a whole body, bounded by `timeout`; a read failure is a transport error. */

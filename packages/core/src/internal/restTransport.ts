@@ -4,7 +4,6 @@
  *
  * Stateless once made: two services made over the same settings behave as one.
  */
-import * as Sse from "@effect/experimental/Sse"
 import { Headers, HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import {
   Duration,
@@ -241,7 +240,7 @@ type Frame = LettaSchema.LettaMessage | typeof Done | Failed
  * One SSE event to a frame, synchronously, so that a whole chunk of events maps in one step. `event: error` (either
  * body shape) and `event: cancelled` fail the stream, other event names are skipped as the official SDK does.
  */
-const toFrame = (event: Sse.Event, request: string, ids: Ids): Option.Option<Frame> => {
+const toFrame = (event: SseDecoder.SseEvent, request: string, ids: Ids): Option.Option<Frame> => {
   switch (event.event) {
     case "message": {
       if (event.data === "[DONE]") return Option.some(Done)
@@ -297,8 +296,8 @@ const frames = (request: string, ids: Ids) =>
     const decoder = SseDecoder.make()
     let finished = false
     type Output = StreamStage.StageOutput<LettaSchema.LettaMessage, PipelineError>
-    const messagesOf = (events: ReadonlyArray<Sse.Event> | Sse.EventTooLarge): Output => {
-      if (events instanceof Sse.EventTooLarge) return { emit: [], end: { error: Http.frameTooLarge(request, events) } }
+    const messagesOf = (events: ReadonlyArray<SseDecoder.SseEvent> | SseDecoder.EventTooLarge): Output => {
+      if (events instanceof SseDecoder.EventTooLarge) return { emit: [], end: { error: Http.frameTooLarge(request, events) } }
       const out: Array<LettaSchema.LettaMessage> = []
       for (const event of events) {
         const frame = toFrame(event, request, ids)
