@@ -2,7 +2,8 @@
  * The client over real loopback sockets: cancellation reaches the server, TLS is verified, transport errors are typed.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Exit, Fiber, Layer, Logger, Option, Ref, Stream } from "effect"
+import { Chunk, Deferred, Duration, Effect, Exit, Fiber, Layer, Logger, Option, Ref, Stream, Tracer } from "effect"
+import type * as http from "node:http"
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { LettaClient, LettaConfig } from "../src/index.js"
@@ -45,12 +46,12 @@ describe("cancellation", () => {
   it.live("a consumer that stops early closes the upstream connection", () =>
     Effect.gen(function*() {
       const server = yield* holdingServer
-      const first = yield* Effect.gen(function*() {
+      yield* Effect.gen(function*() {
         const client = yield* LettaClient.LettaClient
-        return yield* Stream.runHead(client.streamMessage(Letta.agentId, turn))
+        const first = yield* Stream.runHead(client.streamMessage(Letta.agentId, turn))
+        assert.strictEqual(Option.getOrThrow(first).message_type, "ping")
+        yield* within(Deferred.await(server.closed), "server sees the close")
       }).pipe(Effect.provide(clientAt({ baseUrl: server.url })))
-      assert.strictEqual(Option.getOrThrow(first).message_type, "ping")
-      yield* within(Deferred.await(server.closed), "server sees the close")
     }).pipe(Effect.scoped))
 
   it.live("interrupting the fiber mid-stream aborts the request at once", () =>
@@ -63,6 +64,100 @@ describe("cancellation", () => {
         yield* Fiber.interrupt(fiber)
         yield* within(Deferred.await(server.closed), "server sees the close")
       }).pipe(Effect.provide(clientAt({ baseUrl: server.url })))
+    }).pipe(Effect.scoped))
+})
+
+describe("connections", () => {
+  const done = "data: [DONE]\n\n"
+  const answer = Mock.frames(Letta.assistant("hi"), Letta.stopReason()) + done
+  const streamTurn = Effect.flatMap(LettaClient.LettaClient, (client) => Stream.runCollect(client.streamMessage(Letta.agentId, turn)))
+
+  it.live("turns read to [DONE] leave their connection to the next turn", () =>
+    Effect.gen(function*() {
+      const server = yield* serve((request, response) => {
+        request.resume()
+        response.writeHead(200, { "content-type": "text/event-stream" })
+        response.end(answer)
+      })
+      const turns = yield* Effect.all(Array.from({ length: 10 }, () => streamTurn)).pipe(
+        Effect.provide(clientAt({ baseUrl: server.url }))
+      )
+      for (const messages of turns) {
+        assert.deepStrictEqual(Chunk.toArray(messages).map((m) => m.message_type), ["assistant_message", "stop_reason"])
+      }
+      // the next turn may start before the previous body's last bytes are in, and open a second connection; a client
+      // that closed each connection after [DONE] would open ten
+      assert.isAtMost(server.connections(), 3)
+    }).pipe(Effect.scoped))
+
+  it.live("a turn whose server goes on sending after [DONE] ends at [DONE], and its connection is closed", () =>
+    Effect.gen(function*() {
+      const closed = yield* Deferred.make<void>()
+      const server = yield* serve((request, response) => {
+        request.resume()
+        response.writeHead(200, { "content-type": "text/event-stream" })
+        response.write(answer)
+        const timer = setInterval(() => response.write(": still here\n\n"), 20)
+        response.on("close", () => {
+          clearInterval(timer)
+          Deferred.unsafeDone(closed, Exit.void)
+        })
+      })
+      // the client stays open: the close is its own, not its dispatcher's being shut down
+      yield* Effect.gen(function*() {
+        const messages = yield* within(streamTurn, "the turn ends")
+        assert.strictEqual(Chunk.size(messages), 2)
+        yield* within(Deferred.await(closed), "server sees the close")
+      }).pipe(Effect.provide(clientAt({ baseUrl: server.url })))
+    }).pipe(Effect.scoped))
+
+  it.live("an idle timeout closes the streamed request", () =>
+    Effect.gen(function*() {
+      const server = yield* holdingServer
+      const error = yield* within(
+        Effect.flip(
+          streamTurn.pipe(Effect.provide(clientAt({ baseUrl: server.url, timeouts: { idle: Duration.millis(300) } })))
+        ),
+        "the timeout"
+      )
+      assert.isTrue(error._tag === "HttpError" && error.reason === "Timeout" && error.phase === "idle", String(error))
+      yield* within(Deferred.await(server.closed), "server sees the close")
+    }).pipe(Effect.scoped))
+
+  /** A server answering one turn, keeping the `traceparent` header of each request. */
+  const tracedServer = Effect.gen(function*() {
+    const seen: Array<string | undefined> = []
+    const server = yield* serve((request: http.IncomingMessage, response: http.ServerResponse) => {
+      seen.push(request.headers["traceparent"] as string | undefined)
+      request.resume()
+      response.writeHead(200, { "content-type": "text/event-stream" })
+      response.end(answer)
+    })
+    return { ...server, seen }
+  })
+
+  it.live("under a tracer that exports spans, a Letta call is a client span whose trace reaches Letta", () =>
+    Effect.gen(function*() {
+      const server = yield* tracedServer
+      const native = yield* Effect.tracer
+      const names: Array<string> = []
+      const recording = Tracer.make({
+        span: (name, ...rest) => {
+          names.push(name)
+          return native.span(name, ...rest)
+        },
+        context: native.context
+      })
+      yield* streamTurn.pipe(Effect.provide(clientAt({ baseUrl: server.url })), Effect.withTracer(recording))
+      assert.include(names, "http.client POST")
+      assert.match(server.seen[0] ?? "", /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/)
+    }).pipe(Effect.scoped))
+
+  it.live("under Effect's default tracer, whose spans reach no one, a Letta call makes none and sends no trace", () =>
+    Effect.gen(function*() {
+      const server = yield* tracedServer
+      yield* streamTurn.pipe(Effect.provide(clientAt({ baseUrl: server.url })))
+      assert.deepStrictEqual(server.seen, [undefined])
     }).pipe(Effect.scoped))
 })
 
@@ -132,6 +227,23 @@ describe("transport errors", () => {
       assert.include(error.message, `GET http://127.0.0.1:${port}/v1/health/`)
       assert.include(error.message, "ECONNREFUSED")
     }))
+
+  it.live("a connection reset in the middle of a JSON answer is a Transport error, at once", () =>
+    Effect.gen(function*() {
+      const server = yield* serve((_, response) => {
+        response.writeHead(200, { "content-type": "application/json", "content-length": "1000" })
+        response.write("{\"version\":", () => response.socket?.destroy())
+      })
+      const error = yield* within(
+        Effect.flip(
+          Effect.flatMap(LettaClient.LettaClient, (client) => client.health).pipe(
+            Effect.provide(clientAt({ baseUrl: server.url }))
+          )
+        ),
+        "the failure"
+      )
+      assert.isTrue(error._tag === "HttpError" && error.reason === "Transport", String(error))
+    }).pipe(Effect.scoped))
 
   it.live("a connection reset mid-stream is a Transport error after the events before it", () =>
     Effect.gen(function*() {

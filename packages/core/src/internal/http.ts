@@ -2,12 +2,22 @@
  * Turning `@effect/platform` HTTP outcomes into core's three errors.
  */
 import { HttpClientError, type HttpClientRequest, type HttpClientResponse } from "@effect/platform"
-import { Duration, Effect, Either, Option, ParseResult, Schema } from "effect"
+import { Context, Duration, Effect, Either, Option, ParseResult, Schema, type Scope } from "effect"
 import { DecodeError, excerptOf, HttpError, LettaError, type LettaErrorReason, type TimeoutPhase } from "../LettaError.js"
 import * as Json from "../JsonText.js"
 import * as LettaSchema from "../LettaSchema.js"
 import * as SchemaText from "../SchemaText.js"
 import type { EventTooLarge } from "./sse.js"
+
+/**
+ * The scope of one streamed call: when it closes (the turn is over, or a timeout aborts it), the call's connection is
+ * released. A client marked {@link releasesWithRequestScope} honours it itself; any other is wrapped in the platform's
+ * `HttpClient.withScope`, which aborts every request when the scope in its context closes.
+ */
+export class RequestScope extends Context.Tag("@letta-pipeline/core/RequestScope")<RequestScope, Scope.Scope>() {}
+
+/** Marks an `HttpClient` that releases a response when the {@link RequestScope} it was executed in closes. */
+export const releasesWithRequestScope: unique symbol = Symbol.for("@letta-pipeline/core/releasesWithRequestScope")
 
 /** `METHOD url` without query string; base URLs never hold credentials (checked by the config). */
 export const describeRequest = (request: HttpClientRequest.HttpClientRequest): string => {

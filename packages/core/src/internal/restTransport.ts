@@ -116,6 +116,9 @@ export const make = (options: Options): Transport => {
       Effect.locallyWith(Headers.currentRedactedNames, (names) => [...names, ...redactedHeaderNames])
     )
   )
+  // the platform's `withScope` costs an AbortController per request, aborted (a DOMException and its stack) even when
+  // the response is over; a client that releases with the request scope itself does not need it
+  const releasesItself = Http.releasesWithRequestScope in options.httpClient
   const scopedClient = HttpClient.withScope(client)
   const watchdog = Timeouts.make({ first: limits.firstEvent, idle: limits.idle, turn: limits.turn })
 
@@ -181,9 +184,12 @@ export const make = (options: Options): Transport => {
     return StreamStage.unwrapScoped(Effect.gen(function*() {
       // the HTTP request lives in its own scope, so that a timeout can abort it
       const requestScope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
+      const streamRequest = HttpClientRequest.accept(request, "text/event-stream")
+      const response = releasesItself
+        ? Effect.provideService(send(client, streamRequest, ids, limits.connect, "connect"), Http.RequestScope, requestScope)
+        : Scope.extend(send(scopedClient, streamRequest, ids, limits.connect, "connect"), requestScope)
       const messages = StreamStage.unwrap(Effect.map(
-        send(scopedClient, HttpClientRequest.accept(request, "text/event-stream"), ids, limits.connect, "connect").pipe(
-          Scope.extend(requestScope),
+        response.pipe(
           // every stream is a turn: sent again while Letta is still busy with an earlier one
           waitWhileBusy(options.busyWait, label)
         ),

@@ -20,12 +20,13 @@
  *
  * @since 0.1.0
  */
-import { FileSystem, type HttpClient, type Socket } from "@effect/platform"
-import { NodeFileSystem, NodeHttpClient, NodeSocket } from "@effect/platform-node"
+import { FileSystem, HttpClient, type Socket } from "@effect/platform"
+import { NodeFileSystem, NodeSocket } from "@effect/platform-node"
 import * as Undici from "@effect/platform-node/Undici"
 import { ConfigError, Effect, Layer, Option } from "effect"
 import * as tls from "node:tls"
 import * as LettaConfig from "../LettaConfig.js"
+import * as UndiciHttpClient from "./UndiciHttpClient.js"
 
 const makeDispatcher = Effect.fnUntraced(function*(settings: LettaConfig.Settings) {
   const fs = yield* FileSystem.FileSystem
@@ -54,7 +55,8 @@ const makeDispatcher = Effect.fnUntraced(function*(settings: LettaConfig.Setting
 })
 
 /**
- * An undici-backed `HttpClient` honouring the TLS settings; its dispatcher is closed with the layer.
+ * An undici-backed `HttpClient` (`UndiciHttpClient.make`) honouring the TLS settings; its dispatcher is closed with the
+ * layer.
  *
  * Fails with a `ConfigError` naming `LETTA_CA_FILE` when that file cannot be read.
  *
@@ -63,8 +65,7 @@ const makeDispatcher = Effect.fnUntraced(function*(settings: LettaConfig.Setting
 export const layerHttpClient = (
   settings: LettaConfig.Settings
 ): Layer.Layer<HttpClient.HttpClient, ConfigError.ConfigError> =>
-  NodeHttpClient.layerUndiciWithoutDispatcher.pipe(
-    Layer.provide(Layer.scoped(NodeHttpClient.Dispatcher, makeDispatcher(settings))),
+  Layer.scoped(HttpClient.HttpClient, Effect.map(makeDispatcher(settings), UndiciHttpClient.make)).pipe(
     Layer.provide(NodeFileSystem.layer)
   )
 

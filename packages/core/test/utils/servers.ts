@@ -11,15 +11,21 @@ export type Handler = (request: http.IncomingMessage, response: http.ServerRespo
 export interface Started {
   readonly url: string
   readonly port: number
+  /** TCP connections accepted so far. */
+  readonly connections: () => number
 }
 
 export const serve = (
   handler: Handler,
   tls?: { readonly key: string; readonly cert: string }
-): Effect.Effect<Started, never, Scope.Scope> =>
-  Effect.acquireRelease(
+): Effect.Effect<Started, never, Scope.Scope> => {
+  let accepted = 0
+  return Effect.acquireRelease(
     Effect.async<http.Server>((resume) => {
       const server = tls === undefined ? http.createServer(handler) : https.createServer(tls, handler)
+      server.on(tls === undefined ? "connection" : "secureConnection", () => {
+        accepted += 1
+      })
       server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
     }),
     (server) =>
@@ -30,9 +36,10 @@ export const serve = (
   ).pipe(
     Effect.map((server) => {
       const port = (server.address() as AddressInfo).port
-      return { port, url: `${tls === undefined ? "http" : "https"}://127.0.0.1:${port}` }
+      return { port, url: `${tls === undefined ? "http" : "https"}://127.0.0.1:${port}`, connections: () => accepted }
     })
   )
+}
 
 /** A port nothing listens on (it was free a moment ago). */
 export const closedPort: Effect.Effect<number> = Effect.scoped(

@@ -1,0 +1,308 @@
+/**
+ * The `HttpClient` of core's Letta calls on Node: undici's `Dispatcher.request` with as little around it as a call
+ * needs, and the platform's own undici client (`NodeHttpClient.makeUndici`) wherever more is asked for.
+ *
+ * Measured in `docs/benchmarks.md`: a short streamed turn cost about 1 ms of CPU through the platform's client against
+ * 0.09 ms through undici alone. Most of the difference is work a Letta call does not use while nothing is traced: the
+ * client span, an `AbortController` per request whose `abort()` builds a `DOMException` with its stack trace even when
+ * the response is over, a `FinalizationRegistry` entry, and a body that is aborted, not read to its end, so that its
+ * connection is closed instead of kept alive.
+ *
+ * What this client does:
+ * - **Traced** (a tracer other than Effect's default one, e.g. an OTLP exporter, and tracing not disabled) or a body
+ *   other than bytes (a stream, form data): the call goes to the platform's client, spans and trace propagation
+ *   included. Effect's default tracer keeps its spans to itself, so nothing is lost by not making them.
+ * - **Otherwise**: one `Dispatcher.request`, interrupted by aborting it while its headers are awaited. The response's
+ *   body is read on demand: `text`/`json`/`arrayBuffer` read it whole, `stream` reads it as it comes.
+ * - **Release.** A body read to its end frees its connection for the next call. A `stream` its consumer leaves early
+ *   (Letta's `[DONE]` arrives just before the end of the body) is read on in the background, at most 64 KiB and 1 s,
+ *   then destroyed; an interrupted one is destroyed at once. A response executed with a {@link Http.RequestScope} is
+ *   destroyed when that scope closes if it is still being read (a timeout aborting its turn).
+ *
+ * @since 0.1.0
+ */
+import {
+  Cookies,
+  Headers,
+  HttpClient,
+  HttpClientError,
+  type HttpClientRequest,
+  HttpClientResponse,
+  HttpIncomingMessage,
+  UrlParams
+} from "@effect/platform"
+import { NodeHttpClient } from "@effect/platform-node"
+import type * as Undici from "@effect/platform-node/Undici"
+import { Cause, Channel, Chunk, Context, Effect, Exit, FiberRef, Inspectable, Option, Scope, Stream } from "effect"
+import * as Http from "../internal/http.js"
+
+/** What a stream its consumer left is still read for before its connection is closed instead. */
+const drainBytes = 64 * 1024
+const drainMillis = 1000
+
+function ignoreError(_: unknown) {}
+
+/** Effect's default tracer, whose spans reach no one: calls under it take the thin path. */
+const nativeTracer = Effect.runSync(Effect.tracer)
+
+type BodyState = "unread" | "reading" | "draining" | "done"
+
+class UndiciResponse extends Inspectable.Class implements HttpClientResponse.HttpClientResponse {
+  readonly [HttpIncomingMessage.TypeId]: HttpIncomingMessage.TypeId = HttpIncomingMessage.TypeId
+  readonly [HttpClientResponse.TypeId]: HttpClientResponse.TypeId = HttpClientResponse.TypeId
+  private state: BodyState = "unread"
+  private cachedHeaders: Headers.Headers | undefined
+  private textResult: Exit.Exit<string, HttpClientError.ResponseError> | undefined
+
+  constructor(
+    readonly request: HttpClientRequest.HttpClientRequest,
+    readonly source: Undici.Dispatcher.ResponseData
+  ) {
+    super()
+    // an error while nobody reads the body must not become an uncaught exception
+    source.body.on("error", ignoreError)
+    source.body.once("end", () => {
+      this.state = "done"
+    })
+  }
+
+  get status(): number {
+    return this.source.statusCode
+  }
+
+  get headers(): Headers.Headers {
+    return this.cachedHeaders ??= Headers.fromInput(this.source.headers)
+  }
+
+  get cookies(): Cookies.Cookies {
+    const header = this.source.headers["set-cookie"]
+    return header === undefined ? Cookies.empty : Cookies.fromSetCookie(Array.isArray(header) ? header : [header])
+  }
+
+  get remoteAddress(): Option.Option<string> {
+    return Option.none()
+  }
+
+  private decodeError(cause: unknown): HttpClientError.ResponseError {
+    return new HttpClientError.ResponseError({ request: this.request, response: this, reason: "Decode", cause })
+  }
+
+  /** Closes the connection unless the body is over or being drained (a {@link Http.RequestScope} closing). */
+  release(): void {
+    if (this.state === "unread" || this.state === "reading") {
+      this.state = "done"
+      this.source.body.destroy()
+    }
+  }
+
+  /** Reads on what its consumer left, bounded, so that the connection can be reused; destroys it past the bound. */
+  private drain(): void {
+    const body = this.source.body
+    if (this.state === "done" || body.destroyed || body.readableEnded) return
+    this.state = "draining"
+    let budget = drainBytes
+    const stop = () => {
+      clearTimeout(timer)
+      body.off("data", count)
+      if (!body.readableEnded) body.destroy()
+    }
+    const count = (chunk: Buffer) => {
+      budget -= chunk.length
+      if (budget < 0) stop()
+    }
+    const timer = setTimeout(stop, drainMillis)
+    timer.unref()
+    body.on("data", count)
+    body.once("end", () => clearTimeout(timer))
+    body.once("close", () => clearTimeout(timer))
+    body.resume()
+  }
+
+  get stream(): Stream.Stream<Uint8Array, HttpClientError.ResponseError> {
+    return Stream.fromChannel(Channel.suspend(() => {
+      const body = this.source.body
+      if (this.state !== "unread") return Channel.fail(this.decodeError(new Error("the body was already read")))
+      this.state = "reading"
+      // the pull that found no data waits for the next `readable`, `end` or `error`; one that came between that read
+      // and the wait (the fiber may yield in between) is kept in `pending`
+      let wake: (() => void) | undefined
+      let pending = false
+      let failure: unknown = body.errored
+      let failed = body.errored !== null || body.destroyed
+      const onEvent = () => {
+        const resume = wake
+        wake = undefined
+        if (resume === undefined) pending = true
+        else resume()
+      }
+      const onError = (error: unknown) => {
+        failed = true
+        failure = error
+        onEvent()
+      }
+      body.on("readable", onEvent)
+      body.on("end", onEvent)
+      body.on("close", onEvent)
+      body.on("error", onError)
+      const waitForData = Effect.async<void>((resume) => {
+        if (pending) return resume(Effect.void)
+        wake = () => resume(Effect.void)
+        return Effect.sync(() => {
+          wake = undefined
+        })
+      })
+      const pull: Channel.Channel<Chunk.Chunk<Uint8Array>, unknown, HttpClientError.ResponseError> = Channel.suspend(
+        () => {
+          if (failed) return Channel.fail(this.decodeError(failure ?? new Error("the body was closed")))
+          pending = false
+          const first = body.read() as Buffer | null
+          if (first === null) {
+            if (body.readableEnded) return Channel.void
+            if (body.destroyed) return Channel.fail(this.decodeError(body.errored ?? new Error("the body was closed")))
+            return Channel.flatMap(Channel.fromEffect(waitForData), () => pull)
+          }
+          const chunks: Array<Uint8Array> = [first]
+          for (let next = body.read() as Buffer | null; next !== null; next = body.read() as Buffer | null) {
+            chunks.push(next)
+          }
+          return Channel.zipRight(Channel.write(Chunk.unsafeFromArray(chunks)), pull)
+        }
+      )
+      return Channel.ensuringWith(pull, (exit) =>
+        Effect.sync(() => {
+          body.off("readable", onEvent)
+          body.off("end", onEvent)
+          body.off("close", onEvent)
+          body.off("error", onError)
+          if (this.state !== "reading") return
+          if (body.readableEnded) this.state = "done"
+          else if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) this.release()
+          else this.drain()
+        }))
+    }))
+  }
+
+  get text(): Effect.Effect<string, HttpClientError.ResponseError> {
+    return Effect.suspend(() => {
+      if (this.textResult !== undefined) return this.textResult
+      if (this.state !== "unread") return Effect.fail(this.decodeError(new Error("the body was already read")))
+      const body = this.source.body
+      if (body.errored !== null || body.destroyed) {
+        return Effect.fail(this.decodeError(body.errored ?? new Error("the body was closed")))
+      }
+      this.state = "reading"
+      return Effect.async<string, HttpClientError.ResponseError>((resume) => {
+        const parts: Array<Buffer> = []
+        const onData = (chunk: Buffer) => parts.push(chunk)
+        const finish = (result: Exit.Exit<string, HttpClientError.ResponseError>) => {
+          body.off("data", onData)
+          body.off("end", onEnd)
+          body.off("error", onError)
+          this.textResult = result
+          resume(result)
+        }
+        const onEnd = () => finish(Exit.succeed(Buffer.concat(parts).toString("utf8")))
+        const onError = (error: unknown) => finish(Exit.fail(this.decodeError(error)))
+        body.on("data", onData)
+        body.once("end", onEnd)
+        body.once("error", onError)
+        return Effect.sync(() => {
+          body.off("data", onData)
+          body.off("end", onEnd)
+          body.off("error", onError)
+          this.release()
+        })
+      })
+    })
+  }
+
+  get json(): Effect.Effect<unknown, HttpClientError.ResponseError> {
+    return Effect.flatMap(this.text, (text) =>
+      Effect.try({
+        try: () => (text === "" ? null : JSON.parse(text) as unknown),
+        catch: (cause) => this.decodeError(cause)
+      }))
+  }
+
+  get arrayBuffer(): Effect.Effect<ArrayBuffer, HttpClientError.ResponseError> {
+    return Effect.map(this.text, (text) => {
+      const bytes = Buffer.from(text, "utf8")
+      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
+    })
+  }
+
+  get urlParamsBody(): Effect.Effect<UrlParams.UrlParams, HttpClientError.ResponseError> {
+    return Effect.flatMap(this.text, (text) =>
+      Effect.try({
+        try: () => UrlParams.fromInput(new URLSearchParams(text)),
+        catch: (cause) => this.decodeError(cause)
+      }))
+  }
+
+  get formData(): Effect.Effect<FormData, HttpClientError.ResponseError> {
+    return Effect.fail(this.decodeError(new Error("form data answers are not read by this client")))
+  }
+
+  toJSON(): unknown {
+    return HttpIncomingMessage.inspect(this, {
+      _id: "@effect/platform/HttpClientResponse",
+      request: this.request.toJSON(),
+      status: this.status
+    })
+  }
+}
+
+/**
+ * A client over `dispatcher` (see the module's description).
+ *
+ * Errors: a failed request is a `RequestError` (`Transport`, its cause undici's error; `InvalidUrl`), a failed body a
+ * `ResponseError` (`Decode`), as from the platform's client.
+ *
+ * @category constructors
+ */
+export const make = (dispatcher: Undici.Dispatcher): HttpClient.HttpClient => {
+  const platform = NodeHttpClient.makeUndici(dispatcher)
+  const scopedPlatform = HttpClient.withScope(platform)
+  const client: HttpClient.HttpClient = HttpClient.makeWith<HttpClientError.HttpClientError, never, HttpClientError.HttpClientError, never>(
+    (effect) =>
+      Effect.flatMap(effect, (request) =>
+        Effect.withFiberRuntime<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>((fiber) => {
+          const requestScope = Context.getOption(fiber.currentContext, Http.RequestScope)
+          const traced = fiber.getFiberRef(FiberRef.currentTracerEnabled) && fiber.currentTracer !== nativeTracer
+          if (traced || (request.body._tag !== "Empty" && request.body._tag !== "Uint8Array")) {
+            return Option.isSome(requestScope)
+              ? Effect.provideService(scopedPlatform.execute(request), Scope.Scope, requestScope.value)
+              : platform.execute(request)
+          }
+          const url = UrlParams.makeUrl(request.url, request.urlParams, request.hash)
+          if (url._tag === "Left") {
+            return Effect.fail(new HttpClientError.RequestError({ request, reason: "InvalidUrl", cause: url.left }))
+          }
+          const send = Effect.async<UndiciResponse, HttpClientError.RequestError>((resume) => {
+            const controller = new AbortController()
+            dispatcher.request({
+              signal: controller.signal,
+              method: request.method,
+              headers: request.headers,
+              origin: url.right.origin,
+              path: url.right.pathname + url.right.search,
+              body: request.body._tag === "Uint8Array" ? request.body.body : null,
+              // timeouts are the caller's (Effect.timeout and core's watchdog)
+              headersTimeout: 60 * 60 * 1000,
+              bodyTimeout: 0
+            }, (error, data) => {
+              if (error !== null && error !== undefined) {
+                resume(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause: error })))
+              } else {
+                resume(Effect.succeed(new UndiciResponse(request, data)))
+              }
+            })
+            return Effect.sync(() => controller.abort())
+          })
+          if (Option.isNone(requestScope)) return send
+          return Effect.tap(send, (response) => Scope.addFinalizer(requestScope.value, Effect.sync(() => response.release())))
+        })),
+    Effect.succeed
+  )
+  return Object.assign(client, { [Http.releasesWithRequestScope]: true })
+}
