@@ -2,11 +2,11 @@
  * The `HttpClient` of core's Letta calls on Node: undici's `Dispatcher.request` with as little around it as a call
  * needs, and the platform's own undici client (`NodeHttpClient.makeUndici`) wherever more is asked for.
  *
- * Measured in `docs/benchmarks.md`: a short streamed turn cost about 1 ms of CPU through the platform's client against
- * 0.09 ms through undici alone. Most of the difference is work a Letta call does not use while nothing is traced: the
- * client span, an `AbortController` per request whose `abort()` builds a `DOMException` with its stack trace even when
- * the response is over, a `FinalizationRegistry` entry, and a body that is aborted, not read to its end, so that its
- * connection is closed instead of kept alive.
+ * Measured in one process (`docs/benchmarks.md`): a short streamed turn cost about 1 ms of CPU through the platform's
+ * client against 0.09 ms through undici alone. Much of the difference is work a Letta call does not use while nothing
+ * is traced: the client span, an `AbortController` per request whose `abort()` at the end of the scope builds a
+ * `DOMException` and its stack trace even when the response is over (undici adds a `RequestAbortedError` when the body
+ * was left before its end), a `FinalizationRegistry` entry and a wrapper per response.
  *
  * What this client does:
  * - **Traced** (a tracer other than Effect's default one, e.g. an OTLP exporter, and tracing not disabled) or a body
@@ -52,7 +52,7 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
   readonly [HttpClientResponse.TypeId]: HttpClientResponse.TypeId = HttpClientResponse.TypeId
   private state: BodyState = "unread"
   private cachedHeaders: Headers.Headers | undefined
-  private textResult: Exit.Exit<string, HttpClientError.ResponseError> | undefined
+  private bodyResult: Exit.Exit<Buffer, HttpClientError.ResponseError> | undefined
 
   constructor(
     readonly request: HttpClientRequest.HttpClientRequest,
@@ -182,26 +182,27 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
     }))
   }
 
-  get text(): Effect.Effect<string, HttpClientError.ResponseError> {
+  /** The whole body, read once; later reads get the same bytes. */
+  private get bytes(): Effect.Effect<Buffer, HttpClientError.ResponseError> {
     return Effect.suspend(() => {
-      if (this.textResult !== undefined) return this.textResult
+      if (this.bodyResult !== undefined) return this.bodyResult
       if (this.state !== "unread") return Effect.fail(this.decodeError(new Error("the body was already read")))
       const body = this.source.body
       if (body.errored !== null || body.destroyed) {
         return Effect.fail(this.decodeError(body.errored ?? new Error("the body was closed")))
       }
       this.state = "reading"
-      return Effect.async<string, HttpClientError.ResponseError>((resume) => {
+      return Effect.async<Buffer, HttpClientError.ResponseError>((resume) => {
         const parts: Array<Buffer> = []
         const onData = (chunk: Buffer) => parts.push(chunk)
-        const finish = (result: Exit.Exit<string, HttpClientError.ResponseError>) => {
+        const finish = (result: Exit.Exit<Buffer, HttpClientError.ResponseError>) => {
           body.off("data", onData)
           body.off("end", onEnd)
           body.off("error", onError)
-          this.textResult = result
+          this.bodyResult = result
           resume(result)
         }
-        const onEnd = () => finish(Exit.succeed(Buffer.concat(parts).toString("utf8")))
+        const onEnd = () => finish(Exit.succeed(Buffer.concat(parts)))
         const onError = (error: unknown) => finish(Exit.fail(this.decodeError(error)))
         body.on("data", onData)
         body.once("end", onEnd)
@@ -216,6 +217,10 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
     })
   }
 
+  get text(): Effect.Effect<string, HttpClientError.ResponseError> {
+    return Effect.map(this.bytes, (bytes) => bytes.toString("utf8"))
+  }
+
   get json(): Effect.Effect<unknown, HttpClientError.ResponseError> {
     return Effect.flatMap(this.text, (text) =>
       Effect.try({
@@ -225,10 +230,8 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
   }
 
   get arrayBuffer(): Effect.Effect<ArrayBuffer, HttpClientError.ResponseError> {
-    return Effect.map(this.text, (text) => {
-      const bytes = Buffer.from(text, "utf8")
-      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
-    })
+    return Effect.map(this.bytes, (bytes) =>
+      bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer)
   }
 
   get urlParamsBody(): Effect.Effect<UrlParams.UrlParams, HttpClientError.ResponseError> {
