@@ -10,10 +10,12 @@ import * as Http from "../src/internal/http.js"
 import * as UndiciHttpClient from "../src/node/UndiciHttpClient.js"
 import { serve } from "./utils/servers.js"
 
-const client = Effect.acquireRelease(
-  Effect.sync(() => new Undici.Agent()),
-  (agent) => Effect.promise(() => agent.destroy())
-).pipe(Effect.map(UndiciHttpClient.make))
+const clientWith = (options: Parameters<typeof UndiciHttpClient.make>[1] = {}) =>
+  Effect.acquireRelease(
+    Effect.sync(() => new Undici.Agent()),
+    (agent) => Effect.promise(() => agent.destroy())
+  ).pipe(Effect.map((agent) => UndiciHttpClient.make(agent, options)))
+const client = clientWith()
 
 /** Answers every request with `body`, and echoes its query and `content-type` in headers. */
 const server = (body: Buffer) =>
@@ -74,6 +76,18 @@ describe("UndiciHttpClient", () => {
       yield* read.text
       const after = yield* Effect.flip(Stream.runDrain(read.stream))
       assert.strictEqual(after.reason, "Decode")
+    }).pipe(Effect.scoped))
+
+  it.live("a body read whole is bounded: one byte past the bound fails, naming it; one at the bound passes", () =>
+    Effect.gen(function*() {
+      const small = yield* server(Buffer.alloc(1024, 0x61))
+      const large = yield* server(Buffer.alloc(1025, 0x61))
+      const http = yield* clientWith({ maxBodyBytes: 1024 })
+      const text = yield* Effect.flatMap(http.get(small.url), (response) => response.text)
+      assert.strictEqual(text.length, 1024)
+      const error = yield* Effect.flip(Effect.flatMap(http.get(large.url), (response) => response.text))
+      assert.strictEqual(error.reason, "Decode")
+      assert.include(String(error.cause), "larger than 1024 bytes")
     }).pipe(Effect.scoped))
 
   it.live("a URL that cannot be parsed is an InvalidUrl error, not a crash", () =>

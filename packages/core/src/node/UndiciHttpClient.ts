@@ -56,7 +56,8 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
 
   constructor(
     readonly request: HttpClientRequest.HttpClientRequest,
-    readonly source: Undici.Dispatcher.ResponseData
+    readonly source: Undici.Dispatcher.ResponseData,
+    private readonly maxBodyBytes: number
   ) {
     super()
     // an error while nobody reads the body must not become an uncaught exception
@@ -182,7 +183,7 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
     }))
   }
 
-  /** The whole body, read once; later reads get the same bytes. */
+  /** The whole body, read once (at most `maxBodyBytes`); later reads get the same bytes. */
   private get bytes(): Effect.Effect<Buffer, HttpClientError.ResponseError> {
     return Effect.suspend(() => {
       if (this.bodyResult !== undefined) return this.bodyResult
@@ -194,7 +195,15 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
       this.state = "reading"
       return Effect.async<Buffer, HttpClientError.ResponseError>((resume) => {
         const parts: Array<Buffer> = []
-        const onData = (chunk: Buffer) => parts.push(chunk)
+        let size = 0
+        const onData = (chunk: Buffer) => {
+          size += chunk.length
+          parts.push(chunk)
+          if (size > this.maxBodyBytes) {
+            finish(Exit.fail(this.decodeError(new Error(`the answer is larger than ${this.maxBodyBytes} bytes`))))
+            this.release()
+          }
+        }
         const finish = (result: Exit.Exit<Buffer, HttpClientError.ResponseError>) => {
           body.off("data", onData)
           body.off("end", onEnd)
@@ -259,11 +268,19 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
  * A client over `dispatcher` (see the module's description).
  *
  * Errors: a failed request is a `RequestError` (`Transport`, its cause undici's error; `InvalidUrl`), a failed body a
- * `ResponseError` (`Decode`), as from the platform's client.
+ * `ResponseError` (`Decode`), as from the platform's client; so is a body read whole past `maxBodyBytes`, which the
+ * platform's client does not bound.
  *
  * @category constructors
  */
-export const make = (dispatcher: Undici.Dispatcher): HttpClient.HttpClient => {
+export const make = (
+  dispatcher: Undici.Dispatcher,
+  options: {
+    /** The largest body `text`, `json` and `arrayBuffer` read (bytes; 64 MiB by default); `stream` is not bounded. */
+    readonly maxBodyBytes?: number | undefined
+  } = {}
+): HttpClient.HttpClient => {
+  const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024 * 1024
   const platform = NodeHttpClient.makeUndici(dispatcher)
   const scopedPlatform = HttpClient.withScope(platform)
   const client: HttpClient.HttpClient = HttpClient.makeWith<HttpClientError.HttpClientError, never, HttpClientError.HttpClientError, never>(
@@ -297,7 +314,7 @@ export const make = (dispatcher: Undici.Dispatcher): HttpClient.HttpClient => {
               if (error !== null && error !== undefined) {
                 resume(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause: error })))
               } else {
-                resume(Effect.succeed(new UndiciResponse(request, data)))
+                resume(Effect.succeed(new UndiciResponse(request, data, maxBodyBytes)))
               }
             })
             return Effect.sync(() => controller.abort())
