@@ -197,7 +197,7 @@ layer(Live, { excludeTestServices: true })("letta-pipeline", (it) => {
         assert.strictEqual(doctor.code, 0, doctor.stdout)
         assert.include(doctor.stdout, "✓ configuration: the built-in emulated Letta (LETTA_BASE_URL is not set)")
         assert.include(doctor.stdout, "✓ agent: demo-agent (agent-a1b2c3d4-0000-4000-8000-000000000001)")
-      }))
+      }), 60_000) // five runs, each starting its own emulated Letta
 
     it.effect("--base-url and --agent override the environment", () =>
       Effect.gen(function*() {

@@ -1,6 +1,8 @@
 /**
  * The client over real loopback sockets: cancellation reaches the server, TLS is verified, transport errors are typed.
  */
+import { HttpClient } from "@effect/platform"
+import * as Undici from "@effect/platform-node/Undici"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Deferred, Duration, Effect, Exit, Fiber, Layer, Logger, Option, Ref, Stream, Tracer } from "effect"
 import type * as http from "node:http"
@@ -8,9 +10,10 @@ import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { LettaClient, LettaConfig } from "../src/index.js"
 import { HttpTransport } from "../src/node.js"
+import * as UndiciHttpClient from "../src/node/UndiciHttpClient.js"
 import * as Letta from "./utils/letta.js"
 import * as Mock from "./utils/MockHttpClient.js"
-import { closedPort, serve } from "./utils/servers.js"
+import { awaitKeptConnection, closedPort, serve } from "./utils/servers.js"
 
 const certPath = fileURLToPath(new URL("./fixtures/tls-cert.pem", import.meta.url))
 const tls = {
@@ -108,6 +111,70 @@ describe("connections", () => {
         const messages = yield* within(streamTurn, "the turn ends")
         assert.strictEqual(Chunk.size(messages), 2)
         yield* within(Deferred.await(closed), "server sees the close")
+      }).pipe(Effect.provide(clientAt({ baseUrl: server.url })))
+    }).pipe(Effect.scoped))
+
+  it.live("a turn ended by [DONE] before the end of its body reads that end in the background, keeping the connection", () =>
+    Effect.gen(function*() {
+      const held = yield* Deferred.make<http.ServerResponse>()
+      const server = yield* serve((request, response) => {
+        request.resume()
+        response.writeHead(200, { "content-type": "text/event-stream" })
+        response.write(answer)
+        Deferred.unsafeDone(held, Exit.succeed(response))
+      })
+      const agent = yield* Effect.acquireRelease(
+        Effect.sync(() => new Undici.Agent()),
+        (agent) => Effect.promise(() => agent.destroy())
+      )
+      const messages = yield* within(streamTurn, "the turn").pipe(
+        Effect.provide(LettaClient.layerSettings(LettaConfig.make({ baseUrl: server.url })).pipe(
+          Layer.provide(Layer.succeed(HttpClient.HttpClient, UndiciHttpClient.make(agent)))
+        ))
+      )
+      assert.strictEqual(Chunk.size(messages), 2)
+      // the end of the body, once the turn is over
+      ;(yield* Deferred.await(held)).end()
+      yield* awaitKeptConnection(agent, server.url)
+    }).pipe(Effect.scoped))
+
+  it.live("a consumer that leaves before [DONE] closes its connection, even when the rest of the turn is short", () =>
+    Effect.gen(function*() {
+      // a client that goes away mid-turn: had the rest been read on to keep the connection, a long turn would run
+      // on for nothing; here the rest is short and comes only once the consumer has left
+      let requests = 0
+      let firstSocket: unknown
+      let secondSocket: unknown
+      const held = yield* Deferred.make<http.ServerResponse>()
+      const firstSocketClosed = yield* Deferred.make<void>()
+      const server = yield* serve((request, response) => {
+        request.resume()
+        requests += 1
+        response.writeHead(200, { "content-type": "text/event-stream" })
+        if (requests > 1) {
+          secondSocket = request.socket
+          return response.end(answer)
+        }
+        firstSocket = request.socket
+        request.socket.once("close", () => Deferred.unsafeDone(firstSocketClosed, Exit.void))
+        response.write(Mock.frames(Letta.ping))
+        Deferred.unsafeDone(held, Exit.succeed(response))
+      })
+      yield* Effect.gen(function*() {
+        const client = yield* LettaClient.LettaClient
+        const first = yield* within(Stream.runHead(client.streamMessage(Letta.agentId, turn)), "the first event")
+        assert.strictEqual(Option.getOrThrow(first).message_type, "ping")
+        // the rest of the first turn, [DONE] and the end of its body, once its consumer has gone
+        const response = yield* Deferred.await(held)
+        response.end(answer)
+        // well before undici's keep-alive (4 s, from the server's 5 s) would close a connection kept for reuse
+        yield* Deferred.await(firstSocketClosed).pipe(Effect.timeoutFail({
+          duration: Duration.seconds(2),
+          onTimeout: () => new Error("the first connection was kept")
+        }))
+        const messages = yield* within(streamTurn, "the second turn")
+        assert.deepStrictEqual(Chunk.toArray(messages).map((m) => m.message_type), ["assistant_message", "stop_reason"])
+        assert.notStrictEqual(secondSocket, firstSocket)
       }).pipe(Effect.provide(clientAt({ baseUrl: server.url })))
     }).pipe(Effect.scoped))
 

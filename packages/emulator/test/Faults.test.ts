@@ -6,7 +6,9 @@ import { LettaClient, Pipeline, StreamEvent } from "@letta-pipeline/core"
 import { Chunk, Duration, Effect, Layer, Option, Stream } from "effect"
 import { demoAgentId, emulatorLayer, coreLayer, fields, frames, json, payloads, request, turn } from "./utils/harness.js"
 
-const timeouts = { connect: Duration.millis(400), firstEvent: Duration.seconds(5), idle: Duration.millis(400), turn: Duration.seconds(20) }
+// connect and idle bounds of seconds: the suites around share two busy cores, and a stall or a slow first byte (30 s
+// here) still runs into them
+const timeouts = { connect: Duration.seconds(2), firstEvent: Duration.seconds(5), idle: Duration.seconds(2), turn: Duration.seconds(20) }
 
 const Live = coreLayer({ timeouts, streamTokens: true }).pipe(
   Layer.provideMerge(emulatorLayer({ stall: Duration.seconds(30), firstByteDelay: Duration.seconds(30) }))

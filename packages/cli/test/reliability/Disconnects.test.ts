@@ -1,7 +1,7 @@
 /**
  * 1,000 clients disconnecting at random points, over the three HTTP surfaces of a server process: every upstream
  * Letta stream that was open when its client left is closed within 2 s, none stays open, and on each surface most of
- * them are cut by the disconnect rather than run to their end.
+ * them (nine in ten at least) are cut by the disconnect rather than run to their end.
  *
  * The bounds are behavioural and hold on two busy cores (a clean-clone CI run once measured a 120 ms close, over the
  * 100 ms bound asserted then). How fast the streams close is printed, not asserted: p50, p99 and max.
@@ -118,10 +118,11 @@ layer(Live, { excludeTestServices: true })("disconnects", (it) => {
       )
       assert.deepStrictEqual(late, [])
       // a stream that ignored the disconnect would end within the turn, inside the bound: it is the disconnect that
-      // must end them (a stream may still finish as its client leaves, hence "most")
+      // must end them (a stream may still finish as its client leaves, hence not all). One read on after its client
+      // left (as a connection kept for reuse once was, for up to 1 s) ran to its end in about half the cases
       for (const surface of surfaces) {
-        const cut = `${surface}: most streams cut by the disconnect`
-        assert.isBelow(ranOn.get(surface) ?? 0, (open.get(surface) ?? 0) / 2, cut)
+        const cut = `${surface}: at least nine in ten streams cut by the disconnect`
+        assert.isAtMost(ranOn.get(surface) ?? 0, (open.get(surface) ?? 0) / 10, cut)
       }
       assert.isAbove(delays.length, clients / 2, "most clients left mid-turn")
       assert.strictEqual(stats.active_streams, 0)

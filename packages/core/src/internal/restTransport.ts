@@ -205,7 +205,7 @@ export const make = (options: Options): Transport => {
               })
             )
           }
-          return response.stream.pipe(frames(label, ids))
+          return response.stream.pipe(frames(label, ids, () => Http.consumerIsDone(response)))
         }
       ))
       return messages.pipe(watchdog.withTimeouts(label, Scope.close(requestScope, Exit.void)))
@@ -292,9 +292,10 @@ const toFrame = (event: SseDecoder.SseEvent, request: string, ids: Ids): Option.
 /**
  * The response's bytes to Letta's messages, in one stage: SSE events, each to its frame, up to `[DONE]` or a failing
  * frame (after the frames before it). A stream may also just end (Letta omits `[DONE]` at times); that is fine once
- * Letta said why it stopped, and an `Incomplete` error otherwise.
+ * Letta said why it stopped, and an `Incomplete` error otherwise. `onDone` is called at `[DONE]`, before the stage
+ * stops reading.
  */
-const frames = (request: string, ids: Ids) =>
+const frames = (request: string, ids: Ids, onDone: () => void) =>
 <R>(
   bytes: Stream.Stream<Uint8Array, HttpClientError.ResponseError, R>
 ): Stream.Stream<LettaSchema.LettaMessage, PipelineError, R> =>
@@ -308,7 +309,10 @@ const frames = (request: string, ids: Ids) =>
       for (const event of events) {
         const frame = toFrame(event, request, ids)
         if (Option.isNone(frame)) continue
-        if (frame.value === Done) return { emit: out, end: true }
+        if (frame.value === Done) {
+          onDone()
+          return { emit: out, end: true }
+        }
         if (frame.value instanceof Failed) return { emit: out, end: { error: frame.value.error } }
         if (frame.value.message_type === "stop_reason") finished = true
         out.push(frame.value)

@@ -14,9 +14,10 @@
  *   included. Effect's default tracer keeps its spans to itself, so nothing is lost by not making them.
  * - **Otherwise**: one `Dispatcher.request`, interrupted by aborting it while its headers are awaited. The response's
  *   body is read on demand: `text`/`json`/`arrayBuffer` read it whole, `stream` reads it as it comes.
- * - **Release.** A body read to its end frees its connection for the next call. A `stream` its consumer leaves early
- *   (Letta's `[DONE]` arrives just before the end of the body) is read on in the background, at most 64 KiB and 1 s,
- *   then destroyed; an interrupted one is destroyed at once. A response executed with a {@link Http.RequestScope} is
+ * - **Release.** A body read to its end frees its connection for the next call. A `stream` whose consumer says it has
+ *   all it wants (`Http.consumerIsDone`: Letta's `[DONE]` arrives just before the end of the body) is read on in the
+ *   background, at most 64 KiB and 1 s, then destroyed; one left for any other reason (its client went away, an
+ *   interruption, an error) is destroyed at once, since the rest of a turn may be long. A response executed with a {@link Http.RequestScope} is
  *   destroyed when that scope closes if it is still being read (a timeout aborting its turn).
  *
  * @since 0.1.0
@@ -33,7 +34,7 @@ import {
 } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import type * as Undici from "@effect/platform-node/Undici"
-import { Cause, Channel, Chunk, Context, Effect, Exit, FiberRef, Inspectable, Option, Scope, Stream } from "effect"
+import { Channel, Chunk, Context, Effect, Exit, FiberRef, Inspectable, Option, Scope, Stream } from "effect"
 import * as Http from "../internal/http.js"
 
 /** What a stream its consumer left is still read for before its connection is closed instead. */
@@ -47,12 +48,14 @@ const nativeTracer = Effect.runSync(Effect.tracer)
 
 type BodyState = "unread" | "reading" | "draining" | "done"
 
-class UndiciResponse extends Inspectable.Class implements HttpClientResponse.HttpClientResponse {
+class UndiciResponse extends Inspectable.Class implements HttpClientResponse.HttpClientResponse, Http.Drainable {
   readonly [HttpIncomingMessage.TypeId]: HttpIncomingMessage.TypeId = HttpIncomingMessage.TypeId
   readonly [HttpClientResponse.TypeId]: HttpClientResponse.TypeId = HttpClientResponse.TypeId
   private state: BodyState = "unread"
   private cachedHeaders: Headers.Headers | undefined
   private bodyResult: Exit.Exit<Buffer, HttpClientError.ResponseError> | undefined
+  /** The consumer of `stream` stopped because it had all it wanted (`Http.consumerIsDone`): the rest may be drained. */
+  private consumerDone = false
 
   constructor(
     readonly request: HttpClientRequest.HttpClientRequest,
@@ -86,6 +89,10 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
 
   private decodeError(cause: unknown): HttpClientError.ResponseError {
     return new HttpClientError.ResponseError({ request: this.request, response: this, reason: "Decode", cause })
+  }
+
+  [Http.consumerDone](): void {
+    this.consumerDone = true
   }
 
   /** Closes the connection unless the body is over or being drained (a {@link Http.RequestScope} closing). */
@@ -177,8 +184,9 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
           body.off("error", onError)
           if (this.state !== "reading") return
           if (body.readableEnded) this.state = "done"
-          else if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) this.release()
-          else this.drain()
+          // a consumer that went away (a client that left, an interruption, an error) may leave a long turn behind
+          else if (this.consumerDone && Exit.isSuccess(exit)) this.drain()
+          else this.release()
         }))
     }))
   }

@@ -1,7 +1,8 @@
 /**
  * Real loopback HTTP(S) servers for tests that need a socket: started in a Scope, closed with it.
  */
-import { Effect, type Scope } from "effect"
+import type * as Undici from "@effect/platform-node/Undici"
+import { Duration, Effect, Schedule, type Scope } from "effect"
 import * as http from "node:http"
 import * as https from "node:https"
 import type { AddressInfo } from "node:net"
@@ -45,3 +46,22 @@ export const serve = (
 export const closedPort: Effect.Effect<number> = Effect.scoped(
   Effect.map(serve(() => {}), (started) => started.port)
 )
+
+/**
+ * Waits (at most 5 s) until `agent` holds exactly one connection to `origin` and it is free for the next call: what a
+ * client that keeps its connections leaves behind; one that closed it leaves none.
+ */
+export const awaitKeptConnection = (agent: Undici.Agent, origin: string): Effect.Effect<void, Error> => {
+  const pool = () => agent.stats[origin]
+  return Effect.sync(pool).pipe(
+    Effect.repeat({
+      schedule: Schedule.spaced(Duration.millis(10)),
+      until: (stats) => stats !== undefined && "free" in stats && stats.free === 1 && stats.connected === 1
+    }),
+    Effect.timeoutFail({
+      duration: Duration.seconds(5),
+      onTimeout: () => new Error(`the connection was not kept: ${JSON.stringify(pool() ?? "none")}`)
+    }),
+    Effect.asVoid
+  )
+}
