@@ -2,7 +2,6 @@
  * The client over real loopback sockets: cancellation reaches the server, TLS is verified, transport errors are typed.
  */
 import { HttpClient } from "@effect/platform"
-import * as Undici from "@effect/platform-node/Undici"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Deferred, Duration, Effect, Exit, Fiber, Layer, Logger, Option, Ref, Stream, Tracer } from "effect"
 import type * as http from "node:http"
@@ -13,7 +12,7 @@ import { HttpTransport } from "../src/node.js"
 import * as UndiciHttpClient from "../src/node/UndiciHttpClient.js"
 import * as Letta from "./utils/letta.js"
 import * as Mock from "./utils/MockHttpClient.js"
-import { awaitKeptConnection, closedPort, serve } from "./utils/servers.js"
+import { agent as testAgent, awaitKeptConnection, closedPort, holdingAfter, serve } from "./utils/servers.js"
 
 const certPath = fileURLToPath(new URL("./fixtures/tls-cert.pem", import.meta.url))
 const tls = {
@@ -116,17 +115,8 @@ describe("connections", () => {
 
   it.live("a turn ended by [DONE] before the end of its body reads that end in the background, keeping the connection", () =>
     Effect.gen(function*() {
-      const held = yield* Deferred.make<http.ServerResponse>()
-      const server = yield* serve((request, response) => {
-        request.resume()
-        response.writeHead(200, { "content-type": "text/event-stream" })
-        response.write(answer)
-        Deferred.unsafeDone(held, Exit.succeed(response))
-      })
-      const agent = yield* Effect.acquireRelease(
-        Effect.sync(() => new Undici.Agent()),
-        (agent) => Effect.promise(() => agent.destroy())
-      )
+      const server = yield* holdingAfter(answer)
+      const agent = yield* testAgent
       const messages = yield* within(streamTurn, "the turn").pipe(
         Effect.provide(LettaClient.layerSettings(LettaConfig.make({ baseUrl: server.url })).pipe(
           Layer.provide(Layer.succeed(HttpClient.HttpClient, UndiciHttpClient.make(agent)))
@@ -134,7 +124,7 @@ describe("connections", () => {
       )
       assert.strictEqual(Chunk.size(messages), 2)
       // the end of the body, once the turn is over
-      ;(yield* Deferred.await(held)).end()
+      ;(yield* Deferred.await(server.held)).end()
       yield* awaitKeptConnection(agent, server.url)
     }).pipe(Effect.scoped))
 

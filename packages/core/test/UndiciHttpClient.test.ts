@@ -3,19 +3,14 @@
  * gets from a response, over a real loopback socket.
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
-import * as Undici from "@effect/platform-node/Undici"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Deferred, Effect, Exit, Stream } from "effect"
-import type * as http from "node:http"
+import { Chunk, Deferred, Effect, Stream } from "effect"
 import * as Http from "../src/internal/http.js"
 import * as UndiciHttpClient from "../src/node/UndiciHttpClient.js"
-import { awaitKeptConnection, serve } from "./utils/servers.js"
+import { agent as testAgent, awaitKeptConnection, holdingAfter, serve } from "./utils/servers.js"
 
 const agentAndClient = (options: Parameters<typeof UndiciHttpClient.make>[1] = {}) =>
-  Effect.acquireRelease(
-    Effect.sync(() => new Undici.Agent()),
-    (agent) => Effect.promise(() => agent.destroy())
-  ).pipe(Effect.map((agent) => ({ agent, http: UndiciHttpClient.make(agent, options) })))
+  Effect.map(testAgent, (agent) => ({ agent, http: UndiciHttpClient.make(agent, options) }))
 const clientWith = (options: Parameters<typeof UndiciHttpClient.make>[1] = {}) =>
   Effect.map(agentAndClient(options), ({ http }) => http)
 const client = clientWith()
@@ -109,19 +104,13 @@ describe("UndiciHttpClient", () => {
   it.live("a stream whose consumer has all it wants is read to its end in the background, and its connection kept", () =>
     Effect.gen(function*() {
       // Letta's [DONE] comes just before the end of the body: the consumer stops there, the end follows
-      const held = yield* Deferred.make<http.ServerResponse>()
-      const started = yield* serve((request, response) => {
-        request.resume()
-        response.writeHead(200, { "content-type": "text/event-stream" })
-        response.write("data: [DONE]\n\n")
-        Deferred.unsafeDone(held, Exit.succeed(response))
-      })
+      const started = yield* holdingAfter("data: [DONE]\n\n")
       const { agent, http } = yield* agentAndClient()
       const response = yield* http.get(started.url)
       Http.consumerIsDone(response)
       const first = yield* Stream.runHead(response.stream)
       assert.isTrue(first._tag === "Some")
-      ;(yield* Deferred.await(held)).end(": the end\n\n")
+      ;(yield* Deferred.await(started.held)).end(": the end\n\n")
       yield* awaitKeptConnection(agent, started.url)
     }).pipe(Effect.scoped))
 })

@@ -1,8 +1,8 @@
 /**
  * Real loopback HTTP(S) servers for tests that need a socket: started in a Scope, closed with it.
  */
-import type * as Undici from "@effect/platform-node/Undici"
-import { Duration, Effect, Schedule, type Scope } from "effect"
+import * as Undici from "@effect/platform-node/Undici"
+import { Deferred, Duration, Effect, Exit, Schedule, type Scope } from "effect"
 import * as http from "node:http"
 import * as https from "node:https"
 import type { AddressInfo } from "node:net"
@@ -65,3 +65,27 @@ export const awaitKeptConnection = (agent: Undici.Agent, origin: string): Effect
     Effect.asVoid
   )
 }
+
+/** An undici `Agent` of the test's own, destroyed with the scope: its pool shows which connections a client keeps. */
+export const agent: Effect.Effect<Undici.Agent, never, Scope.Scope> = Effect.acquireRelease(
+  Effect.sync(() => new Undici.Agent()),
+  (agent) => Effect.promise(() => agent.destroy())
+)
+
+/**
+ * A server that answers one event stream with `head` and holds the response open; `held` gives the response, for the
+ * test to write the rest and end it when it chooses.
+ */
+export const holdingAfter = (
+  head: string
+): Effect.Effect<Started & { readonly held: Deferred.Deferred<http.ServerResponse> }, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const held = yield* Deferred.make<http.ServerResponse>()
+    const started = yield* serve((request, response) => {
+      request.resume()
+      response.writeHead(200, { "content-type": "text/event-stream" })
+      response.write(head)
+      Deferred.unsafeDone(held, Exit.succeed(response))
+    })
+    return { ...started, held }
+  })
