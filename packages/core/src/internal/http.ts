@@ -19,6 +19,7 @@ export class RequestScope extends Context.Tag("@letta-pipeline/core/RequestScope
 /** Marks an `HttpClient` that releases a response when the {@link RequestScope} it was executed in closes. */
 export const releasesWithRequestScope: unique symbol = Symbol.for("@letta-pipeline/core/releasesWithRequestScope")
 
+/** The method by which a response hears {@link consumerIsDone}. */
 export const consumerDone: unique symbol = Symbol.for("@letta-pipeline/core/consumerDone")
 
 /** A response that may keep its connection when its consumer stops before the end of the body. */
@@ -26,13 +27,13 @@ export interface Drainable {
   readonly [consumerDone]: () => void
 }
 
+const isDrainable = (response: object): response is Drainable => consumerDone in response
+
 /**
  * Tells `response` that its consumer stopped because it has all it wants (Letta's `[DONE]`), not because it went away:
  * a response of a client marked {@link releasesWithRequestScope} then reads on what little is left of its body so
  * that its connection is kept. Any other stop closes the connection. A no-op for other clients' responses.
  */
-const isDrainable = (response: object): response is Drainable => consumerDone in response
-
 export const consumerIsDone = (response: HttpClientResponse.HttpClientResponse): void => {
   if (isDrainable(response)) response[consumerDone]()
 }
