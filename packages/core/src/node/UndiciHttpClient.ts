@@ -17,8 +17,9 @@
  * - **Release.** A body read to its end frees its connection for the next call. A `stream` whose consumer says it has
  *   all it wants (`Http.consumerIsDone`: Letta's `[DONE]` arrives just before the end of the body) is read on in the
  *   background, at most 64 KiB and 1 s, then destroyed; one left for any other reason (its client went away, an
- *   interruption, an error) is destroyed at once, since the rest of a turn may be long. A response executed with a {@link Http.RequestScope} is
- *   destroyed when that scope closes if it is still being read (a timeout aborting its turn).
+ *   interruption, an error) is destroyed at once, since the rest of a turn may be long. A response executed with a
+ *   {@link Http.RequestScope} is destroyed when that scope closes if it is still being read (a timeout aborting its
+ *   turn).
  *
  * @since 0.1.0
  */
