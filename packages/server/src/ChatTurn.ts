@@ -18,6 +18,7 @@ import * as ChatUser from "./ChatUser.js"
 import * as Models from "./Models.js"
 import type * as OpenAi from "./OpenAi.js"
 import * as ServerConfig from "./ServerConfig.js"
+import * as Telemetry from "./Telemetry.js"
 import * as UserAgents from "./UserAgents.js"
 import * as Valves from "./Valves.js"
 
@@ -113,7 +114,7 @@ export class ChatTurn extends Context.Tag("@letta-pipeline/server/ChatTurn")<Cha
       const client = yield* LettaClient.LettaClient
 
       /** The agent that answers: the model's own, or, for a `per-user` model, the user's copy of it. */
-      const answering = Effect.fn("ChatTurn.answering")(function*(
+      const answering = Effect.fnUntraced(function*(
         model: string,
         templateId: string,
         body: Readonly<Record<string, unknown>>,
@@ -128,9 +129,9 @@ export class ChatTurn extends Context.Tag("@letta-pipeline/server/ChatTurn")<Cha
         }
         const agentId = yield* userAgents.agentFor(templateId, user.value)
         return { agentId, owner: { templateId, userId: user.value.id, agentId, again } }
-      })
+      }, Telemetry.span("ChatTurn.answering"))
 
-      const prepare: Service["prepare"] = Effect.fn("ChatTurn.prepare")(function*(
+      const prepare: Service["prepare"] = Effect.fnUntraced(function*(
         input: Input,
         body: Readonly<Record<string, unknown>>,
         headers: Readonly<Record<string, string | undefined>>
@@ -179,7 +180,7 @@ export class ChatTurn extends Context.Tag("@letta-pipeline/server/ChatTurn")<Cha
           valves,
           owner
         } satisfies Turn
-      })
+      }, Telemetry.span("ChatTurn.prepare"))
 
       const isNotFound = UserAgents.isNotFound
 

@@ -9,7 +9,7 @@ import * as Sse from "@effect/experimental/Sse"
 import { Headers, HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { type StreamStage, Ticker } from "@letta-pipeline/core"
-import { Cause, Chunk, Duration, Effect, Exit, FiberRef, Option, type Scope, Stream } from "effect"
+import { Cause, Chunk, Duration, Effect, Exit, FiberRef, Option, Scope, Stream } from "effect"
 
 /** An SSE comment: ignored by every SSE client, it keeps proxies and idle timers from closing the stream. */
 export const heartbeat = ": ping\n\n"
@@ -130,7 +130,10 @@ export const responder = (interval: Duration.Duration): Responder => {
         open.lastSent = clock.unsafeCurrentTimeMillis()
       }
       yield* ticker.add(open)
-      yield* Effect.addFinalizer(() => Effect.sync(() => ticker.remove(open)))
+      // the scope's own addFinalizer: Effect.addFinalizer also restores the fiber's refs around the finalizer, which
+      // costs about as much as the rest of a short turn's bookkeeping
+      const scope = yield* Effect.scope
+      yield* Scope.addFinalizer(scope, Effect.sync(() => ticker.remove(open)))
       const pull = yield* Stream.toPull(events)
 
       /** Writes what the renderer gave; false when the response is over. */

@@ -9,7 +9,7 @@
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
 import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
-import { Effect, Layer, Option } from "effect"
+import { Effect, FiberRef, Layer, Option } from "effect"
 import * as ServerConfig from "./ServerConfig.js"
 
 /** @category layers */
@@ -27,3 +27,15 @@ export const layer: Layer.Layer<never, never, ServerConfig.ServerConfig> = Layer
         })).pipe(Layer.discard)
     }))
 )
+
+/**
+ * `Effect.withSpan(effect, name)` when spans are made, else `effect` as it is. With tracing disabled (this module's
+ * layer without an endpoint) `Effect.withSpan` still provides a no-op span to `effect`, a copy of the fiber's context and
+ * of its refs on every call: about as much memory as the rest of a request's own work (`docs/benchmarks.md`).
+ *
+ * @category combinators
+ */
+export const span = (name: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.withFiberRuntime((fiber) =>
+    fiber.getFiberRef(FiberRef.currentTracerEnabled) ? Effect.withSpan(effect, name) : effect
+  )

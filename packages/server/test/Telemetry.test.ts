@@ -72,6 +72,9 @@ describe("OpenTelemetry", () => {
       assert.isDefined(server)
       const upstream = spans.find((s) => s.name === "http.client POST" && s.traceId === server?.traceId)
       assert.isDefined(upstream, `spans: ${spans.map((s) => s.name).join(", ")}`)
+      // the request's own steps are traced too (Telemetry.span, on while exporting)
+      const prepare = spans.find((s) => s.name === "ChatTurn.prepare" && s.traceId === server?.traceId)
+      assert.isDefined(prepare, `spans: ${spans.map((s) => s.name).join(", ")}`)
     }).pipe(Effect.scoped), { timeout: 30_000 })
 
   it.effect("without an endpoint no span is made (they would have nowhere to go); with one they are", () =>
@@ -89,5 +92,17 @@ describe("OpenTelemetry", () => {
       assert.deepStrictEqual(off, { enabled: false, spanIsRecorded: false })
       const on = yield* tracing(Option.some("http://127.0.0.1:9"))
       assert.deepStrictEqual(on, { enabled: true, spanIsRecorded: true })
+    }))
+
+  it.effect("Telemetry.span: a span when spans are made, and none at all, not even a no-op one, when they are not", () =>
+    Effect.gen(function*() {
+      const probe = Effect.currentSpan.pipe(Effect.option, Effect.map(Option.map((span) => span.name)))
+      const on = yield* probe.pipe(Telemetry.span("probe"))
+      assert.deepStrictEqual(on, Option.some("probe"))
+      const off = yield* probe.pipe(Telemetry.span("probe"), Effect.provide(Layer.setTracerEnabled(false)))
+      assert.deepStrictEqual(off, Option.none())
+      // what Effect.withSpan does instead: a no-op span provided to the effect, at the cost of a copied context
+      const plain = yield* probe.pipe(Effect.withSpan("probe"), Effect.provide(Layer.setTracerEnabled(false)))
+      assert.isTrue(Option.isSome(plain))
     }))
 })

@@ -6,10 +6,10 @@
  */
 import { Headers, HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import {
+  Channel,
   Duration,
   Effect,
   Either,
-  ExecutionStrategy,
   Exit,
   identity,
   Option,
@@ -181,35 +181,38 @@ export const make = (options: Options): Transport => {
     ids: Ids
   ): Stream.Stream<LettaSchema.LettaMessage, PipelineError> => {
     const label = Http.describeRequest(request)
-    return StreamStage.unwrapScoped(Effect.gen(function*() {
-      // the HTTP request lives in its own scope, so that a timeout can abort it
-      const requestScope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
-      const streamRequest = HttpClientRequest.accept(request, "text/event-stream")
-      const response = releasesItself
-        ? Effect.provideService(send(client, streamRequest, ids, limits.connect, "connect"), Http.RequestScope, requestScope)
-        : Scope.extend(send(scopedClient, streamRequest, ids, limits.connect, "connect"), requestScope)
-      const messages = StreamStage.unwrap(Effect.map(
-        response.pipe(
-          // every stream is a turn: sent again while Letta is still busy with an earlier one
-          waitWhileBusy(options.busyWait, label)
-        ),
-        (response): Stream.Stream<LettaSchema.LettaMessage, PipelineError> => {
-          const contentType = response.headers["content-type"] ?? ""
-          if (!contentType.includes("text/event-stream")) {
-            return Stream.fail(
-              new DecodeError({
-                reason: "ContentType",
-                what: "stream response",
-                request: label,
-                detail: `expected text/event-stream, got ${contentType === "" ? "no content type" : contentType}`
-              })
-            )
+    const streamRequest = HttpClientRequest.accept(request, "text/event-stream")
+    // the HTTP request lives in a scope of its own, closed when the stream ends or when a timeout aborts the turn
+    return Stream.fromChannel(Channel.acquireUseRelease(
+      Scope.make(),
+      (requestScope) => {
+        const response = releasesItself
+          ? Effect.provideService(send(client, streamRequest, ids, limits.connect, "connect"), Http.RequestScope, requestScope)
+          : Scope.extend(send(scopedClient, streamRequest, ids, limits.connect, "connect"), requestScope)
+        const messages = StreamStage.unwrap(Effect.map(
+          response.pipe(
+            // every stream is a turn: sent again while Letta is still busy with an earlier one
+            waitWhileBusy(options.busyWait, label)
+          ),
+          (response): Stream.Stream<LettaSchema.LettaMessage, PipelineError> => {
+            const contentType = response.headers["content-type"] ?? ""
+            if (!contentType.includes("text/event-stream")) {
+              return Stream.fail(
+                new DecodeError({
+                  reason: "ContentType",
+                  what: "stream response",
+                  request: label,
+                  detail: `expected text/event-stream, got ${contentType === "" ? "no content type" : contentType}`
+                })
+              )
+            }
+            return response.stream.pipe(frames(label, ids, () => Http.consumerIsDone(response)))
           }
-          return response.stream.pipe(frames(label, ids, () => Http.consumerIsDone(response)))
-        }
-      ))
-      return messages.pipe(watchdog.withTimeouts(label, Scope.close(requestScope, Exit.void)))
-    }))
+        ))
+        return Stream.toChannel(messages.pipe(watchdog.withTimeouts(label, Scope.close(requestScope, Exit.void))))
+      },
+      (requestScope, exit) => Scope.close(requestScope, exit)
+    ))
   }
 
   return { json, stream }
