@@ -181,6 +181,47 @@ describe("connections", () => {
       yield* within(Deferred.await(server.closed), "server sees the close")
     }).pipe(Effect.scoped))
 
+  /** A server that reads each request and never answers it, signalling when the client goes away. */
+  const silentServer = Effect.gen(function*() {
+    const closed = yield* Deferred.make<void>()
+    const server = yield* serve((request, response) => {
+      request.resume()
+      response.on("close", () => Deferred.unsafeDone(closed, Exit.void))
+    })
+    return { ...server, closed }
+  })
+
+  it.live("a streamed call whose headers do not come within the connect timeout fails naming it, and is aborted", () =>
+    Effect.gen(function*() {
+      const server = yield* silentServer
+      const error = yield* within(
+        Effect.flip(
+          streamTurn.pipe(Effect.provide(clientAt({ baseUrl: server.url, timeouts: { connect: Duration.millis(300) } })))
+        ),
+        "the timeout"
+      )
+      assert.isTrue(error._tag === "HttpError" && error.reason === "Timeout" && error.phase === "connect", String(error))
+      yield* within(Deferred.await(server.closed), "server sees the close")
+    }).pipe(Effect.scoped))
+
+  it.live("under a tracer that exports spans, the connect timeout holds the same way", () =>
+    Effect.gen(function*() {
+      const server = yield* silentServer
+      const native = yield* Effect.tracer
+      const exporting = Tracer.make({ span: native.span, context: native.context })
+      const error = yield* within(
+        Effect.flip(
+          streamTurn.pipe(
+            Effect.provide(clientAt({ baseUrl: server.url, timeouts: { connect: Duration.millis(300) } })),
+            Effect.withTracer(exporting)
+          )
+        ),
+        "the timeout"
+      )
+      assert.isTrue(error._tag === "HttpError" && error.reason === "Timeout" && error.phase === "connect", String(error))
+      yield* within(Deferred.await(server.closed), "server sees the close")
+    }).pipe(Effect.scoped))
+
   /** A server answering one turn, keeping the `traceparent` header of each request. */
   const tracedServer = Effect.gen(function*() {
     const seen: Array<string | undefined> = []

@@ -95,10 +95,10 @@ describe("UndiciHttpClient", () => {
       assert.strictEqual(error._tag === "RequestError" && error.reason, "InvalidUrl")
     }).pipe(Effect.scoped))
 
-  it.live("the client is marked as releasing its responses with the request scope", () =>
+  it.live("the client is marked as honouring a streamed call's scope and headers timeout", () =>
     Effect.gen(function*() {
       const http: HttpClient.HttpClient = yield* client
-      assert.isTrue(Http.releasesWithRequestScope in http)
+      assert.isTrue(Http.honoursStreamCall in http)
     }).pipe(Effect.scoped))
 
   it.live("a stream whose consumer has all it wants is read to its end in the background, and its connection kept", () =>

@@ -10,14 +10,30 @@ import * as SchemaText from "../SchemaText.js"
 import type { EventTooLarge } from "./sse.js"
 
 /**
- * The scope of one streamed call: when it closes (the turn is over, or a timeout aborts it), the call's connection is
- * released. A client marked {@link releasesWithRequestScope} honours it itself; any other is wrapped in the platform's
- * `HttpClient.withScope`, which aborts every request when the scope in its context closes.
+ * How one streamed call is made: its scope and the time its response's headers may take.
+ *
+ * - `scope`: when it closes (the turn is over, or a timeout aborts it), the call's connection is released.
+ * - `headersTimeout`: past it, the call fails with a `RequestError` whose cause is a {@link HeadersTimeout}.
+ *
+ * A client marked {@link honoursStreamCall} honours both itself; any other is wrapped in the platform's
+ * `HttpClient.withScope`, which aborts every request when the scope in its context closes, and timed by
+ * `Effect.timeoutFail`, which costs a fiber and a race per call.
  */
-export class RequestScope extends Context.Tag("@letta-pipeline/core/RequestScope")<RequestScope, Scope.Scope>() {}
+export class StreamCall extends Context.Tag("@letta-pipeline/core/StreamCall")<StreamCall, {
+  readonly scope: Scope.Scope
+  readonly headersTimeout: Duration.Duration
+}>() {}
 
-/** Marks an `HttpClient` that releases a response when the {@link RequestScope} it was executed in closes. */
-export const releasesWithRequestScope: unique symbol = Symbol.for("@letta-pipeline/core/releasesWithRequestScope")
+/** Marks an `HttpClient` that honours the {@link StreamCall} it was executed with. */
+export const honoursStreamCall: unique symbol = Symbol.for("@letta-pipeline/core/honoursStreamCall")
+
+/** The cause of a call whose headers did not come within its {@link StreamCall}'s `headersTimeout`. */
+export class HeadersTimeout extends Error {
+  constructor(readonly after: Duration.Duration) {
+    super(`no response headers within ${Duration.format(after)}`)
+    this.name = "HeadersTimeout"
+  }
+}
 
 /** The method by which a response hears {@link consumerIsDone}. */
 export const consumerDone: unique symbol = Symbol.for("@letta-pipeline/core/consumerDone")
@@ -31,7 +47,7 @@ const isDrainable = (response: object): response is Drainable => consumerDone in
 
 /**
  * Tells `response` that its consumer stopped because it has all it wants (Letta's `[DONE]`), not because it went away:
- * a response of a client marked {@link releasesWithRequestScope} then reads on what little is left of its body so
+ * a response of a client marked {@link honoursStreamCall} then reads on what little is left of its body so
  * that its connection is kept. Any other stop closes the connection. A no-op for other clients' responses.
  */
 export const consumerIsDone = (response: HttpClientResponse.HttpClientResponse): void => {

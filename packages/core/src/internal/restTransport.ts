@@ -117,10 +117,18 @@ export const make = (options: Options): Transport => {
     )
   )
   // the platform's `withScope` costs an AbortController per request, aborted (a DOMException and its stack) even when
-  // the response is over; a client that releases with the request scope itself does not need it
-  const releasesItself = Http.releasesWithRequestScope in options.httpClient
+  // the response is over, and `Effect.timeoutFail` a fiber and a race: a client that honours `Http.StreamCall` needs
+  // neither
+  const honoursCall = Http.honoursStreamCall in options.httpClient
   const scopedClient = HttpClient.withScope(client)
   const watchdog = Timeouts.make({ first: limits.firstEvent, idle: limits.idle, turn: limits.turn })
+
+  /** The response of a successful status, else the status's error, with what its body says. */
+  const checkStatus = (ids: Ids) =>
+  (response: HttpClientResponse.HttpClientResponse): Effect.Effect<HttpClientResponse.HttpClientResponse, PipelineError> =>
+    response.status >= 200 && response.status < 300
+      ? Effect.succeed(response)
+      : Effect.flatMap(Http.readText(response, limits.idle), (body) => Effect.fail(Http.fromStatus(response, body, ids)))
 
   /** Executes and checks the status; headers must arrive within `timeout`. */
   const send = <R>(
@@ -136,14 +144,19 @@ export const make = (options: Options): Transport => {
         duration: timeout,
         onTimeout: () => Http.timeoutError(Http.describeRequest(request), phase, timeout)
       }),
-      Effect.flatMap((response) =>
-        response.status >= 200 && response.status < 300
-          ? Effect.succeed(response)
-          : Effect.flatMap(
-            Http.readText(response, limits.idle),
-            (body) => Effect.fail(Http.fromStatus(response, body, ids))
-          )
-      )
+      Effect.flatMap(checkStatus(ids))
+    )
+
+  /** A streamed call on a client that honours `Http.StreamCall`: released with `scope`, its headers timed by it. */
+  const sendStreamCall = (request: HttpClientRequest.HttpClientRequest, ids: Ids, scope: Scope.Scope) =>
+    client.execute(request).pipe(
+      Effect.mapError((error) =>
+        error._tag === "RequestError" && error.cause instanceof Http.HeadersTimeout
+          ? Http.timeoutError(Http.describeRequest(request), "connect", limits.connect)
+          : Http.fromRequestError(error)
+      ),
+      Effect.flatMap(checkStatus(ids)),
+      Effect.provideService(Http.StreamCall, { scope, headersTimeout: limits.connect })
     )
 
   const json = <A, I>(
@@ -186,8 +199,8 @@ export const make = (options: Options): Transport => {
     return Stream.fromChannel(Channel.acquireUseRelease(
       Scope.make(),
       (requestScope) => {
-        const response = releasesItself
-          ? Effect.provideService(send(client, streamRequest, ids, limits.connect, "connect"), Http.RequestScope, requestScope)
+        const response = honoursCall
+          ? sendStreamCall(streamRequest, ids, requestScope)
           : Scope.extend(send(scopedClient, streamRequest, ids, limits.connect, "connect"), requestScope)
         const messages = StreamStage.unwrap(Effect.map(
           response.pipe(

@@ -17,9 +17,10 @@
  * - **Release.** A body read to its end frees its connection for the next call. A `stream` whose consumer says it has
  *   all it wants (`Http.consumerIsDone`: Letta's `[DONE]` arrives just before the end of the body) is read on in the
  *   background, at most 64 KiB and 1 s, then destroyed; one left for any other reason (its client went away, an
- *   interruption, an error) is destroyed at once, since the rest of a turn may be long. A response executed with a
- *   {@link Http.RequestScope} is destroyed when that scope closes if it is still being read (a timeout aborting its
- *   turn).
+ *   interruption, an error) is destroyed at once, since the rest of a turn may be long.
+ * - **A streamed call** ({@link Http.StreamCall} in the context): its response is destroyed when the call's scope closes
+ *   if it is still being read (a timeout aborting its turn), and a call whose headers do not come within its
+ *   `headersTimeout` is aborted and fails with an {@link Http.HeadersTimeout} as its cause (a timer, not a fiber).
  *
  * @since 0.1.0
  */
@@ -35,7 +36,7 @@ import {
 } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import type * as Undici from "@effect/platform-node/Undici"
-import { Channel, Chunk, Context, Effect, Exit, FiberRef, Inspectable, Option, Scope, Stream } from "effect"
+import { Channel, Chunk, Context, Duration, Effect, Exit, FiberRef, Inspectable, Option, Scope, Stream } from "effect"
 import * as Http from "../internal/http.js"
 
 /** What a stream its consumer left is still read for before its connection is closed instead. */
@@ -96,7 +97,7 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
     this.consumerDone = true
   }
 
-  /** Closes the connection unless the body is over or being drained (a {@link Http.RequestScope} closing). */
+  /** Closes the connection unless the body is over or being drained (a {@link Http.StreamCall}'s scope closing). */
   release(): void {
     if (this.state === "unread" || this.state === "reading") {
       this.state = "done"
@@ -296,12 +297,18 @@ export const make = (
     (effect) =>
       Effect.flatMap(effect, (request) =>
         Effect.withFiberRuntime<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>((fiber) => {
-          const requestScope = Context.getOption(fiber.currentContext, Http.RequestScope)
+          const call = Context.getOption(fiber.currentContext, Http.StreamCall)
           const traced = fiber.getFiberRef(FiberRef.currentTracerEnabled) && fiber.currentTracer !== nativeTracer
           if (traced || (request.body._tag !== "Empty" && request.body._tag !== "Uint8Array")) {
-            return Option.isSome(requestScope)
-              ? Effect.provideService(scopedPlatform.execute(request), Scope.Scope, requestScope.value)
-              : platform.execute(request)
+            if (Option.isNone(call)) return platform.execute(request)
+            const { headersTimeout, scope } = call.value
+            return Effect.provideService(scopedPlatform.execute(request), Scope.Scope, scope).pipe(
+              Effect.timeoutFail({
+                duration: headersTimeout,
+                onTimeout: () =>
+                  new HttpClientError.RequestError({ request, reason: "Transport", cause: new Http.HeadersTimeout(headersTimeout) })
+              })
+            )
           }
           const url = UrlParams.makeUrl(request.url, request.urlParams, request.hash)
           if (url._tag === "Left") {
@@ -309,6 +316,13 @@ export const make = (
           }
           const send = Effect.async<UndiciResponse, HttpClientError.RequestError>((resume) => {
             const controller = new AbortController()
+            // a timer rather than a race of fibers: the headers' deadline costs next to nothing when it is met
+            const timer = Option.isSome(call)
+              ? setTimeout(
+                () => controller.abort(new Http.HeadersTimeout(call.value.headersTimeout)),
+                Math.min(Duration.toMillis(call.value.headersTimeout), 2 ** 31 - 1)
+              )
+              : undefined
             dispatcher.request({
               signal: controller.signal,
               method: request.method,
@@ -316,22 +330,32 @@ export const make = (
               origin: url.right.origin,
               path: url.right.pathname + url.right.search,
               body: request.body._tag === "Uint8Array" ? request.body.body : null,
-              // timeouts are the caller's (Effect.timeout and core's watchdog)
+              // timeouts are the caller's (the StreamCall's, Effect.timeout and core's watchdog)
               headersTimeout: 60 * 60 * 1000,
               bodyTimeout: 0
             }, (error, data) => {
+              clearTimeout(timer)
               if (error !== null && error !== undefined) {
-                resume(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause: error })))
+                const reason: unknown = controller.signal.reason
+                resume(Effect.fail(new HttpClientError.RequestError({
+                  request,
+                  reason: "Transport",
+                  cause: reason instanceof Http.HeadersTimeout ? reason : error
+                })))
               } else {
                 resume(Effect.succeed(new UndiciResponse(request, data, maxBodyBytes)))
               }
             })
-            return Effect.sync(() => controller.abort())
+            return Effect.sync(() => {
+              clearTimeout(timer)
+              controller.abort()
+            })
           })
-          if (Option.isNone(requestScope)) return send
-          return Effect.tap(send, (response) => Scope.addFinalizer(requestScope.value, Effect.sync(() => response.release())))
+          if (Option.isNone(call)) return send
+          const scope = call.value.scope
+          return Effect.tap(send, (response) => Scope.addFinalizer(scope, Effect.sync(() => response.release())))
         })),
     Effect.succeed
   )
-  return Object.assign(client, { [Http.releasesWithRequestScope]: true })
+  return Object.assign(client, { [Http.honoursStreamCall]: true })
 }
