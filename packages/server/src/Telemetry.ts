@@ -1,22 +1,29 @@
 /**
  * Traces over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (spans of every request, of each Letta call inside
- * it, of the pipeline), through `@effect/opentelemetry`. Otherwise spans are not made at all: with nothing to export
- * them to they would only cost CPU and memory (the HTTP server's and client's spans, with their attributes, are
- * ~1.7 KiB per open stream).
+ * it, of the pipeline), through `@effect/opentelemetry`. Otherwise spans are not made at all, and the HTTP server does
+ * not read requests' URLs and headers for them: with nothing to export them to they would only cost CPU and memory
+ * (the HTTP server's and client's spans, with their attributes, are ~1.7 KiB per open stream).
  *
  * @since 0.1.0
  */
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
 import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
-import { Effect, FiberRef, Layer, Option } from "effect"
+import { HttpMiddleware } from "@effect/platform"
+import { Effect, FiberRef, Function, Layer, Option } from "effect"
 import * as ServerConfig from "./ServerConfig.js"
 
 /** @category layers */
 export const layer: Layer.Layer<never, never, ServerConfig.ServerConfig> = Layer.unwrapEffect(
   Effect.map(ServerConfig.ServerConfig, (settings) =>
     Option.match(settings.otlpEndpoint, {
-      onNone: () => Layer.setTracerEnabled(false),
+      onNone: () =>
+        // one effect, not two merged layers: the refs of a merged layer are set in a fiber of its own
+        Layer.scopedDiscard(Effect.zipRight(
+          Effect.locallyScoped(FiberRef.currentTracerEnabled, false),
+          // the platform's server middleware would still read each request's URL and headers for a span's attributes
+          Effect.locallyScoped(HttpMiddleware.currentTracerDisabledWhen, Function.constTrue)
+        )),
       onSome: (endpoint) =>
         NodeSdk.layer(() => ({
           resource: { serviceName: "letta-pipeline", serviceVersion: "0.1.0" },

@@ -1,7 +1,7 @@
 /**
  * Traces reach an OTLP/HTTP collector (a loopback receiver here) when OTEL_EXPORTER_OTLP_ENDPOINT is set.
  */
-import { HttpClient, HttpClientRequest } from "@effect/platform"
+import { HttpClient, HttpClientRequest, HttpMiddleware, HttpServerRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Emulator } from "@letta-pipeline/emulator"
@@ -83,15 +83,23 @@ describe("OpenTelemetry", () => {
         Effect.gen(function*() {
           const enabled = yield* FiberRef.get(FiberRef.currentTracerEnabled)
           const span = yield* Effect.currentSpan.pipe(Effect.option, Effect.withSpan("probe"))
-          return { enabled, spanIsRecorded: Option.isSome(span) && span.value.sampled && span.value.name === "probe" }
+          // the platform's server middleware makes a request's span unless this says not to
+          const serverSpans = !(yield* FiberRef.get(HttpMiddleware.currentTracerDisabledWhen))(
+            HttpServerRequest.fromWeb(new Request("http://127.0.0.1/v1/chat/completions"))
+          )
+          return {
+            enabled,
+            spanIsRecorded: Option.isSome(span) && span.value.sampled && span.value.name === "probe",
+            serverSpans
+          }
         }).pipe(
           Effect.scoped,
           Effect.provide(Telemetry.layer.pipe(Layer.provide(ServerConfig.layer({ otlpEndpoint }))))
         )
       const off = yield* tracing(Option.none())
-      assert.deepStrictEqual(off, { enabled: false, spanIsRecorded: false })
+      assert.deepStrictEqual(off, { enabled: false, spanIsRecorded: false, serverSpans: false })
       const on = yield* tracing(Option.some("http://127.0.0.1:9"))
-      assert.deepStrictEqual(on, { enabled: true, spanIsRecorded: true })
+      assert.deepStrictEqual(on, { enabled: true, spanIsRecorded: true, serverSpans: true })
     }))
 
   it.effect("Telemetry.span: a span when spans are made, and none at all, not even a no-op one, when they are not", () =>
