@@ -32,6 +32,11 @@ export interface Handlers<A, B, E, E2> {
   readonly onChunk: (chunk: Chunk.Chunk<A>) => StageOutput<B, E2>
   readonly onFailure: (error: E) => StageOutput<B, E2>
   readonly onEnd: () => StageOutput<B, E2>
+  /**
+   * Called each time the stage is about to wait for its next chunk; an error given back fails the stream with it
+   * instead (a timeout that fired meanwhile). Optional.
+   */
+  readonly onPull?: (() => E2 | undefined) | undefined
 }
 
 /**
@@ -49,7 +54,7 @@ export const stage = <A, B, E, E2>(handlers: Handlers<A, B, E, E2>) =>
     output.emit.length === 0 ? then : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(output.emit)), then)
   const finish = (output: StageOutput<B, E2>) =>
     emit(output, output.end === undefined || output.end === true ? Channel.void : Channel.fail(output.end.error))
-  const loop: Channel.Channel<Chunk.Chunk<B>, Chunk.Chunk<A>, E2, E, unknown, unknown> = Channel.readWithCause({
+  const read: Channel.Channel<Chunk.Chunk<B>, Chunk.Chunk<A>, E2, E, unknown, unknown> = Channel.readWithCause({
     onInput: (chunk: Chunk.Chunk<A>) => {
       const output = handlers.onChunk(chunk)
       return output.end === undefined ? emit(output, loop) : finish(output)
@@ -61,6 +66,13 @@ export const stage = <A, B, E, E2>(handlers: Handlers<A, B, E, E2>) =>
       }),
     onDone: () => finish(handlers.onEnd())
   })
+  const onPull = handlers.onPull
+  const loop: Channel.Channel<Chunk.Chunk<B>, Chunk.Chunk<A>, E2, E, unknown, unknown> = onPull === undefined
+    ? read
+    : Channel.suspend(() => {
+      const error = onPull()
+      return error === undefined ? read : Channel.fail(error)
+    })
   return Stream.pipeThroughChannel(self, loop)
 }
 

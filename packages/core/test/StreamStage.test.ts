@@ -35,6 +35,27 @@ describe("StreamStage.stage", () => {
       assert.deepStrictEqual(Chunk.toReadonlyArray(chunks).map(Chunk.toReadonlyArray), [[1, 3], [6], [600]])
     }))
 
+  it.effect("onPull runs before each wait for input; an error it gives back fails the stream there, after what came before", () =>
+    Effect.gen(function*() {
+      let pulls = 0
+      const failAt = (n: number) =>
+        StreamStage.stage<number, number, string, string>({
+          onPull: () => (++pulls === n ? `stopped at pull ${n}` : undefined),
+          onChunk: (chunk) => ({ emit: Chunk.toReadonlyArray(chunk) }),
+          onFailure: (error) => ({ emit: [], end: { error } }),
+          onEnd: () => ({ emit: [], end: true })
+        })
+      const three = Stream.fromChunks(Chunk.make(1), Chunk.make(2), Chunk.make(3))
+      // three chunks and the end: four waits
+      assert.deepStrictEqual(Chunk.toReadonlyArray(yield* Stream.runCollect(three.pipe(failAt(0)))), [1, 2, 3])
+      assert.strictEqual(pulls, 4)
+      pulls = 0
+      const seen: Array<number> = []
+      const exit = yield* Effect.exit(Stream.runForEach(three.pipe(failAt(3)), (n) => Effect.sync(() => seen.push(n))))
+      assert.deepStrictEqual(seen, [1, 2])
+      assert.deepStrictEqual(exit, Exit.fail("stopped at pull 3"))
+    }))
+
   it.effect("an early end emits what came before it, skips onEnd and releases the upstream", () =>
     Effect.gen(function*() {
       const released = yield* Ref.make(false)

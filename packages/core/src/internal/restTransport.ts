@@ -219,10 +219,15 @@ export const make = (options: Options): Transport => {
                 })
               )
             }
-            return response.stream.pipe(frames(label, ids, () => Http.consumerIsDone(response)))
+            // SSE frames and the turn's timeouts in one stage
+            return response.stream.pipe(watchdog.stage(
+              label,
+              Scope.close(requestScope, Exit.void),
+              () => frames(label, ids, () => Http.consumerIsDone(response))
+            ))
           }
         ))
-        return Stream.toChannel(messages.pipe(watchdog.withTimeouts(label, Scope.close(requestScope, Exit.void))))
+        return Stream.toChannel(messages)
       },
       (requestScope, exit) => Scope.close(requestScope, exit)
     ))
@@ -306,60 +311,60 @@ const toFrame = (event: SseDecoder.SseEvent, request: string, ids: Ids): Option.
 }
 
 /**
- * The response's bytes to Letta's messages, in one stage: SSE events, each to its frame, up to `[DONE]` or a failing
- * frame (after the frames before it). A stream may also just end (Letta omits `[DONE]` at times); that is fine once
- * Letta said why it stopped, and an `Incomplete` error otherwise. `onDone` is called at `[DONE]`, before the stage
- * stops reading.
+ * The response's bytes to Letta's messages, as a stage's handlers (fresh state: one set per stream): SSE events, each
+ * to its frame, up to `[DONE]` or a failing frame (after the frames before it). A stream may also just end (Letta
+ * omits `[DONE]` at times); that is fine once Letta said why it stopped, and an `Incomplete` error otherwise. `onDone`
+ * is called at `[DONE]`, before the stage stops reading.
  */
-const frames = (request: string, ids: Ids, onDone: () => void) =>
-<R>(
-  bytes: Stream.Stream<Uint8Array, HttpClientError.ResponseError, R>
-): Stream.Stream<LettaSchema.LettaMessage, PipelineError, R> =>
-  Stream.suspend(() => {
-    const decoder = SseDecoder.make()
-    let finished = false
-    type Output = StreamStage.StageOutput<LettaSchema.LettaMessage, PipelineError>
-    const messagesOf = (events: ReadonlyArray<SseDecoder.SseEvent> | SseDecoder.EventTooLarge): Output => {
-      if (events instanceof SseDecoder.EventTooLarge) return { emit: [], end: { error: Http.frameTooLarge(request, events) } }
+const frames = (
+  request: string,
+  ids: Ids,
+  onDone: () => void
+): StreamStage.Handlers<Uint8Array, LettaSchema.LettaMessage, HttpClientError.ResponseError, PipelineError> => {
+  const decoder = SseDecoder.make()
+  let finished = false
+  type Output = StreamStage.StageOutput<LettaSchema.LettaMessage, PipelineError>
+  const messagesOf = (events: ReadonlyArray<SseDecoder.SseEvent> | SseDecoder.EventTooLarge): Output => {
+    if (events instanceof SseDecoder.EventTooLarge) return { emit: [], end: { error: Http.frameTooLarge(request, events) } }
+    const out: Array<LettaSchema.LettaMessage> = []
+    for (const event of events) {
+      const frame = toFrame(event, request, ids)
+      if (Option.isNone(frame)) continue
+      if (frame.value === Done) {
+        onDone()
+        return { emit: out, end: true }
+      }
+      if (frame.value instanceof Failed) return { emit: out, end: { error: frame.value.error } }
+      if (frame.value.message_type === "stop_reason") finished = true
+      out.push(frame.value)
+    }
+    return { emit: out }
+  }
+  return {
+    onChunk: (chunk) => {
       const out: Array<LettaSchema.LettaMessage> = []
-      for (const event of events) {
-        const frame = toFrame(event, request, ids)
-        if (Option.isNone(frame)) continue
-        if (frame.value === Done) {
-          onDone()
-          return { emit: out, end: true }
-        }
-        if (frame.value instanceof Failed) return { emit: out, end: { error: frame.value.error } }
-        if (frame.value.message_type === "stop_reason") finished = true
-        out.push(frame.value)
+      for (const read of chunk) {
+        const output = messagesOf(decoder.feed(read))
+        for (const message of output.emit) out.push(message)
+        if (output.end !== undefined) return { emit: out, end: output.end }
       }
       return { emit: out }
-    }
-    return bytes.pipe(StreamStage.stage({
-      onChunk: (chunk) => {
-        const out: Array<LettaSchema.LettaMessage> = []
-        for (const read of chunk) {
-          const output = messagesOf(decoder.feed(read))
-          for (const message of output.emit) out.push(message)
-          if (output.end !== undefined) return { emit: out, end: output.end }
-        }
-        return { emit: out }
-      },
-      onFailure: (error) => ({ emit: [], end: { error: Http.fromRequestError(error) } }),
-      onEnd: () => {
-        const output = messagesOf(decoder.end())
-        if (output.end !== undefined || finished) return { emit: output.emit, end: output.end ?? true }
-        return {
-          emit: output.emit,
-          end: {
-            error: new LettaError({
-              reason: "Incomplete",
-              detail: "the stream ended without a stop_reason or [DONE]",
-              request,
-              ...(ids.agentId === undefined ? {} : { agentId: ids.agentId })
-            })
-          }
+    },
+    onFailure: (error) => ({ emit: [], end: { error: Http.fromRequestError(error) } }),
+    onEnd: () => {
+      const output = messagesOf(decoder.end())
+      if (output.end !== undefined || finished) return { emit: output.emit, end: output.end ?? true }
+      return {
+        emit: output.emit,
+        end: {
+          error: new LettaError({
+            reason: "Incomplete",
+            detail: "the stream ended without a stop_reason or [DONE]",
+            request,
+            ...(ids.agentId === undefined ? {} : { agentId: ids.agentId })
+          })
         }
       }
-    }))
-  })
+    }
+  }
+}

@@ -8,7 +8,7 @@
  * socket's queue); the failure that follows becomes the timeout. A limit is therefore noticed up to one tick late (a
  * tenth of the shortest limit, at most 1 s).
  */
-import { Cause, Channel, type Chunk, Duration, Effect, Stream } from "effect"
+import { Chunk, Duration, Effect, Stream } from "effect"
 import type { HttpError } from "../LettaError.js"
 import * as StreamStage from "../StreamStage.js"
 import * as Ticker from "../Ticker.js"
@@ -35,6 +35,15 @@ export interface Watchdog {
     request: string,
     abort: Effect.Effect<void>
   ) => <A, E, R>(stream: Stream.Stream<A, E, R>) => Stream.Stream<A, E | HttpError, R>
+  /**
+   * `withTimeouts` and a stage (`makeHandlers`, made afresh for each run of the stream) in one step: the waits are
+   * those for the stage's output, so that input that makes no element (bytes that complete no frame) is not activity.
+   */
+  readonly stage: <A, B, E, E2>(
+    request: string,
+    abort: Effect.Effect<void>,
+    makeHandlers: () => StreamStage.Handlers<A, B, E, E2>
+  ) => <R>(stream: Stream.Stream<A, E, R>) => Stream.Stream<B, E2 | HttpError, R>
 }
 
 /** A watchdog for streams under these limits. Its fiber is forked by the first stream, with that stream's clock. */
@@ -52,9 +61,14 @@ export const make = (limits: Limits): Watchdog => {
     }
   )
 
-  const withTimeouts = (request: string, abort: Effect.Effect<void>) =>
-  <A, E, R>(stream: Stream.Stream<A, E, R>): Stream.Stream<A, E | HttpError, R> =>
+  const stage = <A, B, E, E2>(
+    request: string,
+    abort: Effect.Effect<void>,
+    makeHandlers: () => StreamStage.Handlers<A, B, E, E2>
+  ) =>
+  <R>(stream: Stream.Stream<A, E, R>): Stream.Stream<B, E2 | HttpError, R> =>
     StreamStage.unwrap(Effect.clockWith((clock) => {
+      const handlers = makeHandlers()
       const startedAt = clock.unsafeCurrentTimeMillis()
       let started = false
       let fired: HttpError | undefined
@@ -75,30 +89,45 @@ export const make = (limits: Limits): Watchdog => {
             return abort
           })
       }
-      type Out = Channel.Channel<Chunk.Chunk<A>, Chunk.Chunk<A>, E | HttpError, E, unknown, unknown>
-      const pull: Out = Channel.suspend(() => {
-        if (fired !== undefined) return Channel.fail(fired)
-        if (waitingSince === undefined) waitingSince = clock.unsafeCurrentTimeMillis()
-        return Channel.readWithCause({
-          onInput: (chunk: Chunk.Chunk<A>) => {
-            // only an element is activity: an empty chunk (bytes that complete no frame) keeps the wait running
-            if (chunk.length === 0) return pull
+      type Output = StreamStage.StageOutput<B, E2 | HttpError>
+      // whatever the aborted upstream did (failed, ended), the stream failed by its timeout
+      const timedOut = (): Output | undefined => (fired === undefined ? undefined : { emit: [], end: { error: fired } })
+      const timed: StreamStage.Handlers<A, B, E, E2 | HttpError> = {
+        onPull: () => {
+          if (fired !== undefined) return fired
+          if (waitingSince === undefined) waitingSince = clock.unsafeCurrentTimeMillis()
+          return undefined
+        },
+        onChunk: (chunk) => {
+          const output = handlers.onChunk(chunk)
+          // only an element is activity: input that makes none keeps the wait running
+          if (output.emit.length > 0) {
             waitingSince = undefined
             started = true
-            return Channel.zipRight(Channel.write(chunk), pull)
-          },
-          // whatever the aborted upstream did (failed, ended), the stream failed by its timeout
-          onFailure: (cause: Cause.Cause<E>): Out => (fired !== undefined ? Channel.fail(fired) : Channel.failCause(cause)),
-          onDone: (): Out => (fired !== undefined ? Channel.fail(fired) : Channel.void)
-        })
-      })
+          }
+          return output
+        },
+        onFailure: (error) => timedOut() ?? handlers.onFailure(error),
+        onEnd: () => timedOut() ?? handlers.onEnd()
+      }
       return Effect.as(
         ticker.add(entry),
-        Stream.pipeThroughChannel(stream, pull).pipe(Stream.ensuring(Effect.sync(() => ticker.remove(entry))))
+        stream.pipe(StreamStage.stage(timed), Stream.ensuring(Effect.sync(() => ticker.remove(entry))))
       )
     }))
 
-  return { withTimeouts }
+  const passThrough = <A, E>(): StreamStage.Handlers<A, A, E, E> => ({
+    onChunk: (chunk) => ({ emit: Chunk.toReadonlyArray(chunk) }),
+    onFailure: (error) => ({ emit: [], end: { error } }),
+    onEnd: () => ({ emit: [] })
+  })
+
+  const withTimeouts = (request: string, abort: Effect.Effect<void>) =>
+  <A, E, R>(stream: Stream.Stream<A, E, R>): Stream.Stream<A, E | HttpError, R> =>
+    stage(request, abort, passThrough<A, E>)(stream)
+
+  return { withTimeouts, stage }
+
 }
 
 /** Fails the stream with a `turn` timeout once `duration` has passed (for streams with few elements). */
