@@ -470,31 +470,64 @@ const baseChecks: ReadonlyArray<readonly [string, (value: unknown) => boolean]> 
   ["seq_id", (value) => value === undefined || value === null || typeof value === "number"],
   ["run_id", isNullableString]
 ]
-const textChecks = {
+/** A check of a field's value and, for an object, the copy the schema decodes it to (its declared keys only). */
+type FieldCheck = readonly [string, (value: unknown) => boolean, ((value: unknown) => unknown)?]
+
+const deltaKeys = ["name", "arguments", "tool_call_id"] as const
+const isDelta = (value: unknown): value is Readonly<Record<string, unknown>> =>
+  typeof value === "object" && value !== null && !Array.isArray(value) &&
+  deltaKeys.every((key) => isNullableString(Object.hasOwn(value, key) ? (value as Record<string, unknown>)[key] : undefined))
+const copyDelta = (value: Readonly<Record<string, unknown>>): Record<string, unknown> => {
+  const out: Record<string, unknown> = {}
+  for (const key of deltaKeys) if (Object.hasOwn(value, key) && value[key] !== undefined) out[key] = value[key]
+  return out
+}
+const orNull = (check: (value: unknown) => boolean) => (value: unknown) => value === undefined || value === null || check(value)
+const copyIfObject = (copy: (value: Readonly<Record<string, unknown>>) => unknown) => (value: unknown) =>
+  value === null ? null : copy(value as Readonly<Record<string, unknown>>)
+
+const directChecks = {
   assistant_message: [...baseChecks, ["content", isString]],
   reasoning_message: [
     ...baseChecks,
     ["reasoning", isString],
     ["source", (value) => value === undefined || value === null || value === "reasoner_model" || value === "non_reasoner_model"],
     ["signature", isNullableString]
+  ],
+  // a streamed tool call comes as a frame per fragment of its arguments
+  tool_call_message: [
+    ...baseChecks,
+    ["tool_call", orNull(isDelta), copyIfObject(copyDelta)],
+    [
+      "tool_calls",
+      orNull((value) => isDelta(value) || (Array.isArray(value) && value.every(isDelta))),
+      (value) =>
+        value === null ? null : Array.isArray(value) ? value.map(copyDelta) : copyDelta(value as Readonly<Record<string, unknown>>)
+    ]
   ]
-} as const satisfies Record<string, ReadonlyArray<readonly [string, (value: unknown) => boolean]>>
+} as const satisfies Record<string, ReadonlyArray<FieldCheck>>
+type DirectType = keyof typeof directChecks
+const isDirectType = (type: string): type is DirectType => Object.hasOwn(directChecks, type)
+/** The field without which a message of the type goes through the schema (which then says why). */
+const requiredField: Record<DirectType, string | undefined> = {
+  assistant_message: "content",
+  reasoning_message: "reasoning",
+  tool_call_message: undefined
+}
 
 /**
- * An assistant or reasoning message whose every field is of its documented type (and whose content is a string), as
- * the schema decodes it: the declared fields only. Anything else is undefined, and goes through the schema.
+ * A text or tool-call message whose every field is of its documented type (and whose content is a string), as the
+ * schema decodes it: the declared fields only. Anything else is undefined, and goes through the schema.
  */
-const fastText = (
-  input: Readonly<Record<string, unknown>>,
-  type: "assistant_message" | "reasoning_message"
-): LettaMessage | undefined => {
+const direct = (input: Readonly<Record<string, unknown>>, type: DirectType): LettaMessage | undefined => {
   const out: Record<string, unknown> = { message_type: type }
-  for (const [key, valid] of textChecks[type]) {
+  for (const [key, valid, copy] of directChecks[type] as ReadonlyArray<FieldCheck>) {
     const value = Object.hasOwn(input, key) ? input[key] : undefined
     if (!valid(value)) return undefined
-    if (value !== undefined) out[key] = value
+    if (value !== undefined) out[key] = copy === undefined ? value : copy(value)
   }
-  if (!Object.hasOwn(out, type === "assistant_message" ? "content" : "reasoning")) return undefined
+  const required = requiredField[type]
+  if (required !== undefined && !Object.hasOwn(out, required)) return undefined
   return out as LettaMessage
 }
 
@@ -513,9 +546,10 @@ export const decodeMessage = (input: unknown): Either.Either<LettaMessage, Parse
   if (typeof input !== "object" || input === null || !("message_type" in input)) return decodeUnion(input)
   const type = input.message_type
   if (typeof type !== "string") return decodeUnion(input)
-  // most frames of a turn are text: checked and copied directly, the schema's way, without its parser
-  const text = type === "assistant_message" || type === "reasoning_message" ? fastText(input as Readonly<Record<string, unknown>>, type) : undefined
-  if (text !== undefined) return Either.right(text)
+  // most frames of a turn are text or tool-call fragments: checked and copied directly, the schema's way, without its
+  // parser
+  const fast = isDirectType(type) ? direct(input as Readonly<Record<string, unknown>>, type) : undefined
+  if (fast !== undefined) return Either.right(fast)
   if (!isKnownType(type)) return decodeUnknownMessage(input)
   const known = members[type]
   const strict = known.decode(input)

@@ -247,7 +247,7 @@ describe("LettaSchema", () => {
   })
 })
 
-describe("decodeMessage's direct path for text frames", () => {
+describe("decodeMessage's direct path for text and tool-call frames", () => {
   // every field of the two text types, each with valid and invalid values, in any combination
   const field = <A>(valid: ReadonlyArray<A>, invalid: ReadonlyArray<unknown>) =>
     fc.option(fc.constantFrom<unknown>(...valid, ...invalid), { nil: undefined })
@@ -275,10 +275,24 @@ describe("decodeMessage's direct path for text frames", () => {
     source: field([null, "reasoner_model", "non_reasoner_model"], ["other"]),
     signature: field([null, "sig"], [1])
   }, { requiredKeys: ["message_type"] })
+  const delta = fc.record({
+    name: field([null, "web_search"], [1]),
+    arguments: field([null, "{\"q\":", ""], [{}]),
+    tool_call_id: field([null, "call_1"], [false]),
+    extra: field(["dropped"], [])
+  })
+  const toolCall = fc.record({
+    ...base,
+    message_type: fc.constant("tool_call_message"),
+    tool_call: fc.option(fc.oneof(delta, fc.constantFrom<unknown>(null, "x", 3, [])), { nil: undefined }),
+    tool_calls: fc.option(fc.oneof(delta, fc.array(delta, { maxLength: 3 }), fc.constantFrom<unknown>(null, "x", [1])), {
+      nil: undefined
+    })
+  }, { requiredKeys: ["message_type"] })
   const strict = Schema.decodeUnknownEither(LettaSchema.LettaMessage)
 
   it("decodes every frame the schema accepts to what the schema gives, and leaves the rest to the schema", () =>
-    fc.assert(fc.property(fc.oneof(assistant, reasoning), (record) => {
+    fc.assert(fc.property(fc.oneof(assistant, reasoning, toolCall), (record) => {
       // what JSON.parse gives: no undefined values
       const input = JSON.parse(JSON.stringify(record)) as unknown
       const direct = LettaSchema.decodeMessage(input)
