@@ -3,12 +3,12 @@
  * writes `bench/results/<part>.json` with the machine it ran on. `pnpm bench latency throughput` runs only those parts.
  */
 import { execSync } from "node:child_process"
-import { mkdirSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
 import * as http from "node:http"
 import { agent, percentile, streamTurn, type Turn } from "./clients.js"
 import { peers } from "./peers.js"
-import { cpuMillis, type Running, residentBytes, root, startEmulator, startNode, startServer } from "./processes.js"
+import { cliMain, cpuMillis, type Running, residentBytes, root, startEmulator, startNode, startServer } from "./processes.js"
 
 const machine = {
   cpu: os.cpus()[0]?.model ?? "unknown",
@@ -164,8 +164,10 @@ const throughput = async () => {
 const turns = async () => {
   const rows: Array<Row> = []
   const upstream = await startNode([`${root}bench/src/upstream.mjs`], { BENCH_UPSTREAM_MODE: "short" }, { core: 0 })
-  const perTurn = async (name: string, start: () => Promise<Running>) => {
-    const bridge = await start()
+  const perTurn = async (name: string, start: (allocFile: string) => Promise<Running>) => {
+    const allocFile = `${os.tmpdir()}/letta-bench-alloc-${process.pid}.json`
+    rmSync(allocFile, { force: true })
+    const bridge = await start(allocFile)
     await all(8, async (i) => { for (let n = 0; n < 50; n++) await streamTurn("openai", bridge.url, "agent-00000000-0000-4000-8000-000000000000", `warm ${i}.${n}`) })
     const cpuBefore = cpuMillis(bridge.pid)
     let done = 0
@@ -179,15 +181,44 @@ const turns = async () => {
       }
     })
     const cpu = cpuMillis(bridge.pid) - cpuBefore
+    // bytes allocated per turn over 400 more turns (`allocations.mjs`, V8's sampling heap profiler)
+    const probe = async (state: string) => {
+      process.kill(bridge.pid, "SIGUSR2")
+      for (let waited = 0; waited < 10_000; waited += 20) {
+        const read = existsSync(allocFile) ? (JSON.parse(readFileSync(allocFile, "utf8")) as { state: string; bytes?: number }) : undefined
+        if (read?.state === state) return read.bytes ?? 0
+        await new Promise((r) => setTimeout(r, 20))
+      }
+      throw new Error(`${name}: the allocation probe did not answer`)
+    }
+    await probe("on")
+    await all(8, async (i) => { for (let n = 0; n < 50; n++) await streamTurn("openai", bridge.url, "agent-00000000-0000-4000-8000-000000000000", `alloc ${i}.${n}`) })
+    const allocatedPerTurn = (await probe("off")) / 400
     await bridge.stop()
+    rmSync(allocFile, { force: true })
     const cpuPerTurn = cpu / done
-    rows.push({ path: name, turns: done, "CPU per turn (ms)": ms(cpuPerTurn), failed })
-    return cpuPerTurn
+    rows.push({
+      path: name,
+      turns: done,
+      "CPU per turn (ms)": ms(cpuPerTurn),
+      "allocated per turn (KiB)": Math.round(allocatedPerTurn / 1024),
+      failed
+    })
+    return { cpuPerTurn, allocatedPerTurn }
   }
-  const ours = await perTurn("letta-pipeline (OpenAI stream)", () => startServer({ LETTA_BASE_URL: upstream.url }, 1))
-  const floor = await perTurn("plain Node pass-through (floor)", () => startNode([`${root}bench/src/floor.mjs`], { BENCH_UPSTREAM: upstream.url }, { core: 1 }))
+  const probe = [`--import=${root}bench/src/allocations.mjs`]
+  const ours = await perTurn("letta-pipeline (OpenAI stream)", (allocFile) =>
+    startNode([cliMain, "serve", "--port", "0"], { PIPELINE_STORE: "memory", LETTA_BASE_URL: upstream.url, BENCH_ALLOC_FILE: allocFile }, { core: 1, nodeOptions: probe }))
+  const floor = await perTurn("plain Node pass-through (floor)", (allocFile) =>
+    startNode([`${root}bench/src/floor.mjs`], { BENCH_UPSTREAM: upstream.url, BENCH_ALLOC_FILE: allocFile }, { core: 1, nodeOptions: probe }))
   await upstream.stop()
-  rows.push({ path: "ratio", turns: "", "CPU per turn (ms)": `${ms(ours / floor)}× the floor`, failed: "" })
+  rows.push({
+    path: "ratio",
+    turns: "",
+    "CPU per turn (ms)": `${ms(ours.cpuPerTurn / floor.cpuPerTurn)}× the floor`,
+    "allocated per turn (KiB)": `${ms(ours.allocatedPerTurn / floor.allocatedPerTurn)}× the floor`,
+    failed: ""
+  })
 
   // 50 turns at once, each side three times after a warm-up; medians of the turns' time to first token
   const emulator = await startEmulator({ EMULATOR_TOKEN_DELAY: "50 millis" })

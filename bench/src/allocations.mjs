@@ -1,0 +1,34 @@
+// Preloaded into a benchmarked process (`node --import`): on SIGUSR2 starts V8's sampling heap profiler, counting
+// objects collected since, and on the next SIGUSR2 stops it and writes the bytes sampled to BENCH_ALLOC_FILE. Bytes
+// allocated per turn move far less between runs than CPU time on a shared machine, so they show a change that CPU
+// time hides in noise.
+import { Session } from "node:inspector/promises"
+import { writeFileSync } from "node:fs"
+
+const file = process.env.BENCH_ALLOC_FILE
+if (file !== undefined) {
+  const session = new Session()
+  session.connect()
+  let sampling = false
+  process.on("SIGUSR2", async () => {
+    if (!sampling) {
+      sampling = true
+      await session.post("HeapProfiler.startSampling", {
+        samplingInterval: 1024,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true
+      })
+      writeFileSync(file, JSON.stringify({ state: "on" }))
+      return
+    }
+    sampling = false
+    const { profile } = await session.post("HeapProfiler.stopSampling")
+    let bytes = 0
+    const visit = (node) => {
+      bytes += node.selfSize
+      for (const child of node.children ?? []) visit(child)
+    }
+    visit(profile.head)
+    writeFileSync(file, JSON.stringify({ state: "off", bytes }))
+  })
+}
