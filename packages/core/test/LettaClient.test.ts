@@ -325,6 +325,19 @@ describe("LettaClient timeouts", () => {
       assert.strictEqual(error._tag === "HttpError" && error.phase, "first-event")
     }).pipe(Effect.provide(Mock.clientLayer(() => Mock.sseThenSilence([]), { timeouts }))))
 
+  it.effect("first event counts from the request: headers that took 4 s leave 16 s for the first frame, not 20", () =>
+    Effect.gen(function*() {
+      const client = yield* LettaClient.LettaClient
+      const fiber = yield* Effect.fork(Effect.flip(Stream.runDrain(client.streamMessage(Letta.agentId, turn))))
+      yield* TestClock.adjust(Duration.seconds(19))
+      assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)))
+      yield* TestClock.adjust(Duration.seconds(2))
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error._tag === "HttpError" && error.phase, "first-event")
+    }).pipe(Effect.provide(Mock.clientLayer(() => Effect.delay(Effect.succeed(Mock.sseThenSilence([])), Duration.seconds(4)), {
+      timeouts
+    }))))
+
   it.effect("idle shorter than first-event: silence after the first frame fails after idle, not after first-event", () =>
     Effect.gen(function*() {
       const client = yield* LettaClient.LettaClient

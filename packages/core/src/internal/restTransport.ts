@@ -7,6 +7,7 @@
 import { Headers, HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import {
   Channel,
+  Clock,
   Duration,
   Effect,
   Either,
@@ -197,8 +198,8 @@ export const make = (options: Options): Transport => {
     const streamRequest = HttpClientRequest.accept(request, "text/event-stream")
     // the HTTP request lives in a scope of its own, closed when the stream ends or when a timeout aborts the turn
     return Stream.fromChannel(Channel.acquireUseRelease(
-      Scope.make(),
-      (requestScope) => {
+      Effect.zip(Scope.make(), Clock.currentTimeMillis),
+      ([requestScope, sentAt]) => {
         const response = honoursCall
           ? sendStreamCall(streamRequest, ids, requestScope)
           : Scope.extend(send(scopedClient, streamRequest, ids, limits.connect, "connect"), requestScope)
@@ -223,13 +224,15 @@ export const make = (options: Options): Transport => {
             return response.stream.pipe(watchdog.stage(
               label,
               Scope.close(requestScope, Exit.void),
-              () => frames(label, ids, () => Http.consumerIsDone(response))
+              () => frames(label, ids, () => Http.consumerIsDone(response)),
+              // the turn and the wait for its first frame count from the request, as documented
+              sentAt
             ))
           }
         ))
         return Stream.toChannel(messages)
       },
-      (requestScope, exit) => Scope.close(requestScope, exit)
+      ([requestScope], exit) => Scope.close(requestScope, exit)
     ))
   }
 

@@ -38,11 +38,14 @@ export interface Watchdog {
   /**
    * `withTimeouts` and a stage (`makeHandlers`, made afresh for each run of the stream) in one step: the waits are
    * those for the stage's output, so that input that makes no element (bytes that complete no frame) is not activity.
+   * `startedAt` (the clock's milliseconds; the stream's start by default) is when the turn and the wait for its first
+   * element began: the request, when the stream is its response's body.
    */
   readonly stage: <A, B, E, E2>(
     request: string,
     abort: Effect.Effect<void>,
-    makeHandlers: () => StreamStage.Handlers<A, B, E, E2>
+    makeHandlers: () => StreamStage.Handlers<A, B, E, E2>,
+    startedAt?: number
   ) => <R>(stream: Stream.Stream<A, E, R>) => Stream.Stream<B, E2 | HttpError, R>
 }
 
@@ -64,12 +67,13 @@ export const make = (limits: Limits): Watchdog => {
   const stage = <A, B, E, E2>(
     request: string,
     abort: Effect.Effect<void>,
-    makeHandlers: () => StreamStage.Handlers<A, B, E, E2>
+    makeHandlers: () => StreamStage.Handlers<A, B, E, E2>,
+    since?: number
   ) =>
   <R>(stream: Stream.Stream<A, E, R>): Stream.Stream<B, E2 | HttpError, R> =>
     StreamStage.unwrap(Effect.clockWith((clock) => {
       const handlers = makeHandlers()
-      const startedAt = clock.unsafeCurrentTimeMillis()
+      const startedAt = since ?? clock.unsafeCurrentTimeMillis()
       let started = false
       let fired: HttpError | undefined
       // when the pull in progress began; undefined between pulls
