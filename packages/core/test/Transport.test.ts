@@ -168,18 +168,22 @@ describe("connections", () => {
       }).pipe(Effect.provide(clientAt({ baseUrl: server.url })))
     }).pipe(Effect.scoped))
 
-  it.live("an idle timeout closes the streamed request", () =>
+  /** A turn against `server` under `timeouts` fails by a timeout of `phase`, and the server sees its connection close. */
+  const timesOut = (
+    server: { readonly url: string; readonly closed: Deferred.Deferred<void> },
+    timeouts: Partial<LettaConfig.Timeouts>,
+    phase: "connect" | "idle",
+    tracer?: Tracer.Tracer
+  ) =>
     Effect.gen(function*() {
-      const server = yield* holdingServer
-      const error = yield* within(
-        Effect.flip(
-          streamTurn.pipe(Effect.provide(clientAt({ baseUrl: server.url, timeouts: { idle: Duration.millis(300) } })))
-        ),
-        "the timeout"
-      )
-      assert.isTrue(error._tag === "HttpError" && error.reason === "Timeout" && error.phase === "idle", String(error))
+      const turn = streamTurn.pipe(Effect.provide(clientAt({ baseUrl: server.url, timeouts })))
+      const error = yield* within(Effect.flip(tracer === undefined ? turn : Effect.withTracer(turn, tracer)), "the timeout")
+      assert.isTrue(error._tag === "HttpError" && error.reason === "Timeout" && error.phase === phase, String(error))
       yield* within(Deferred.await(server.closed), "server sees the close")
-    }).pipe(Effect.scoped))
+    })
+
+  it.live("an idle timeout closes the streamed request", () =>
+    Effect.flatMap(holdingServer, (server) => timesOut(server, { idle: Duration.millis(300) }, "idle")).pipe(Effect.scoped))
 
   /** A server that reads each request and never answers it, signalling when the client goes away. */
   const silentServer = Effect.gen(function*() {
@@ -192,34 +196,13 @@ describe("connections", () => {
   })
 
   it.live("a streamed call whose headers do not come within the connect timeout fails naming it, and is aborted", () =>
-    Effect.gen(function*() {
-      const server = yield* silentServer
-      const error = yield* within(
-        Effect.flip(
-          streamTurn.pipe(Effect.provide(clientAt({ baseUrl: server.url, timeouts: { connect: Duration.millis(300) } })))
-        ),
-        "the timeout"
-      )
-      assert.isTrue(error._tag === "HttpError" && error.reason === "Timeout" && error.phase === "connect", String(error))
-      yield* within(Deferred.await(server.closed), "server sees the close")
-    }).pipe(Effect.scoped))
+    Effect.flatMap(silentServer, (server) => timesOut(server, { connect: Duration.millis(300) }, "connect")).pipe(Effect.scoped))
 
   it.live("under a tracer that exports spans, the connect timeout holds the same way", () =>
     Effect.gen(function*() {
       const server = yield* silentServer
       const native = yield* Effect.tracer
-      const exporting = Tracer.make({ span: native.span, context: native.context })
-      const error = yield* within(
-        Effect.flip(
-          streamTurn.pipe(
-            Effect.provide(clientAt({ baseUrl: server.url, timeouts: { connect: Duration.millis(300) } })),
-            Effect.withTracer(exporting)
-          )
-        ),
-        "the timeout"
-      )
-      assert.isTrue(error._tag === "HttpError" && error.reason === "Timeout" && error.phase === "connect", String(error))
-      yield* within(Deferred.await(server.closed), "server sees the close")
+      yield* timesOut(server, { connect: Duration.millis(300) }, "connect", Tracer.make({ span: native.span, context: native.context }))
     }).pipe(Effect.scoped))
 
   /** A server answering one turn, keeping the `traceparent` header of each request. */
