@@ -38,14 +38,14 @@ export interface Watchdog {
   /**
    * `withTimeouts` and a stage (`makeHandlers`, made afresh for each run of the stream) in one step: the waits are
    * those for the stage's output, so that input that makes no element (bytes that complete no frame) is not activity.
-   * `startedAt` (the clock's milliseconds; the stream's start by default) is when the turn and the wait for its first
+   * `since` (the clock's milliseconds; the stream's start by default) is when the turn and the wait for its first
    * element began: the request, when the stream is its response's body.
    */
   readonly stage: <A, B, E, E2>(
     request: string,
     abort: Effect.Effect<void>,
     makeHandlers: () => StreamStage.Handlers<A, B, E, E2>,
-    startedAt?: number
+    since?: number
   ) => <R>(stream: Stream.Stream<A, E, R>) => Stream.Stream<B, E2 | HttpError, R>
 }
 
@@ -131,7 +131,6 @@ export const make = (limits: Limits): Watchdog => {
     stage(request, abort, passThrough<A, E>)(stream)
 
   return { withTimeouts, stage }
-
 }
 
 /** Fails the stream with a `turn` timeout once `duration` has passed (for streams with few elements). */
