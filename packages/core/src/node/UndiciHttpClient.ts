@@ -36,8 +36,25 @@ import {
 } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import type * as Undici from "@effect/platform-node/Undici"
-import { Channel, Chunk, Context, Duration, Effect, Exit, FiberRef, Inspectable, Option, Scope, Stream } from "effect"
+import {
+  Channel,
+  Chunk,
+  Context,
+  DefaultServices,
+  Duration,
+  Effect,
+  Exit,
+  FiberRef,
+  Inspectable,
+  Option,
+  Schema,
+  Scope,
+  Stream,
+  Tracer
+} from "effect"
 import * as Http from "../internal/http.js"
+
+const decodeJson = Schema.decodeEither(Schema.parseJson())
 
 /** What a stream its consumer left is still read for before its connection is closed instead. */
 const drainBytes = 64 * 1024
@@ -46,7 +63,7 @@ const drainMillis = 1000
 function ignoreError(_: unknown) {}
 
 /** Effect's default tracer, whose spans reach no one: calls under it take the thin path. */
-const nativeTracer = Effect.runSync(Effect.tracer)
+const nativeTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
 
 type BodyState = "unread" | "reading" | "draining" | "done"
 
@@ -242,10 +259,7 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
 
   get json(): Effect.Effect<unknown, HttpClientError.ResponseError> {
     return Effect.flatMap(this.text, (text) =>
-      Effect.try({
-        try: () => (text === "" ? null : JSON.parse(text) as unknown),
-        catch: (cause) => this.decodeError(cause)
-      }))
+      text === "" ? Effect.succeed(null) : Effect.mapError(decodeJson(text), (cause) => this.decodeError(cause)))
   }
 
   get arrayBuffer(): Effect.Effect<ArrayBuffer, HttpClientError.ResponseError> {
@@ -316,7 +330,8 @@ export const make = (
           }
           const send = Effect.async<UndiciResponse, HttpClientError.RequestError>((resume) => {
             const controller = new AbortController()
-            // a timer rather than a race of fibers: the headers' deadline costs next to nothing when it is met
+            // a timer, not Effect's clock: a race of fibers (Effect.timeoutFail) or an entry of a ticker that stops
+            // between calls forks a fiber per call, 20–40 KiB of a short turn's ~510 (docs/benchmarks.md)
             const timer = Option.isSome(call)
               ? setTimeout(
                 () => controller.abort(new Http.HeadersTimeout(call.value.headersTimeout)),
