@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Duration, Effect, Fiber, Option, Redacted, Schedule, Stream, TestClock } from "effect"
+import { Chunk, Duration, Effect, Fiber, Option, Redacted, Schedule, Stream, TestClock, Tracer } from "effect"
 import { LettaClient, LettaError, LettaRuns } from "../src/index.js"
 import * as Letta from "./utils/letta.js"
 import * as Mock from "./utils/MockHttpClient.js"
@@ -37,6 +37,29 @@ describe("LettaClient requests", () => {
       assert.strictEqual(request?.headers["x-bare-password"], "password hunter2")
     }).pipe(Effect.provide(Mock.clientLayer(() => Mock.json({ version: "0.16.8", status: "ok" }), {
       apiKey: Option.some(Redacted.make("sk-let-secret")),
+      password: Option.some(Redacted.make("hunter2"))
+    }))))
+
+  it.effect("redacts X-BARE-PASSWORD in the client span's header attributes when traced", () =>
+    Effect.gen(function*() {
+      const spans: Array<Tracer.Span> = []
+      const native = yield* Effect.tracer
+      const tracer = Tracer.make({
+        span: (name, parent, context, links, startTime, kind) => {
+          const span = native.span(name, parent, context, links, startTime, kind)
+          spans.push(span)
+          return span
+        },
+        context: (f) => f()
+      })
+      const client = yield* LettaClient.LettaClient
+      yield* Effect.withTracer(client.health, tracer)
+      const attributes = spans.flatMap((span) => [...span.attributes])
+      const password = attributes.find(([name]) => name === "http.request.header.x-bare-password")
+      assert.isDefined(password, "the client span carries the request's headers")
+      assert.strictEqual(password?.[1], String(Redacted.make("hunter2")))
+      assert.notInclude(JSON.stringify(attributes.map(([name, value]) => [name, String(value)])), "hunter2")
+    }).pipe(Effect.provide(Mock.clientLayer(() => Mock.json({ version: "0.16.8", status: "ok" }), {
       password: Option.some(Redacted.make("hunter2"))
     }))))
 

@@ -13,8 +13,8 @@
  *
  * @since 0.1.0
  */
-import { HttpLayerRouter, HttpServerRequest, type HttpServerResponse } from "@effect/platform"
-import { Effect, Option, Redacted } from "effect"
+import { HttpLayerRouter, HttpServerError, HttpServerRequest, type HttpServerResponse } from "@effect/platform"
+import { Cause, Effect, Exit, Option, Redacted } from "effect"
 import { createHash, timingSafeEqual } from "node:crypto"
 import { isIP } from "node:net"
 import { hostname } from "node:os"
@@ -169,3 +169,38 @@ export const open = origin.combine(host.combine(metrics))
  * @category middleware
  */
 export const api = auth.combine(open)
+
+/** A request's path, without its query (which may carry a token). */
+const pathOf = (url: string): string => {
+  const query = url.indexOf("?")
+  return query === -1 ? url : url.slice(0, query)
+}
+
+/**
+ * The access log, as the server's outermost middleware (`HttpLayerRouter.serve`'s `middleware`): one line per request
+ * once it has been answered, `Sent HTTP response: POST /v1/chat/completions 200 (12 ms)`, the path without its query.
+ * An answer that failed (a defect, a 500) is logged as an error with its cause; one whose client left (499) as info.
+ *
+ * The platform's own logger (`HttpMiddleware.logger`) logs as much through a log span and three annotations, which it
+ * sets as fiber refs: about 55 KiB allocated per request, an eighth of a short turn's (`docs/benchmarks.md`).
+ *
+ * @category middleware
+ */
+export const accessLog = <E, R>(
+  app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest> =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+    Effect.clockWith((clock) => {
+      const started = clock.unsafeCurrentTimeMillis()
+      const line = (status: number) =>
+        `Sent HTTP response: ${request.method} ${pathOf(request.url)} ${status} (${clock.unsafeCurrentTimeMillis() - started} ms)`
+      return Effect.onExit(app, (exit) =>
+        Exit.isSuccess(exit)
+          ? Effect.logInfo(line(exit.value.status))
+          : Effect.suspend(() => {
+            const [response, cause] = HttpServerError.causeResponseStripped(exit.cause)
+            return Option.isSome(cause) && !Cause.isInterruptedOnly(cause.value)
+              ? Effect.logError(line(response.status), cause.value)
+              : Effect.logInfo(line(response.status))
+          }))
+    }))

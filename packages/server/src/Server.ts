@@ -15,6 +15,7 @@ import * as ChatThreads from "./ChatThreads.js"
 import type * as ConversationStore from "./ConversationStore.js"
 import * as ChatTurn from "./ChatTurn.js"
 import * as Metrics from "./Metrics.js"
+import * as Middleware from "./Middleware.js"
 import * as Models from "./Models.js"
 import * as NativeRoutes from "./NativeRoutes.js"
 import * as OpenAiRoutes from "./OpenAiRoutes.js"
@@ -50,7 +51,12 @@ const services = Layer.mergeAll(Models.layer, ChatThreads.layer, UserAgents.laye
  * @category layers
  */
 export const layerApp: Layer.Layer<never, never, HttpServer.HttpServer | Requirements | ServerConfig.ServerConfig> =
-  HttpLayerRouter.serve(Layer.mergeAll(routes, cors), { disableListenLog: true }).pipe(
+  HttpLayerRouter.serve(Layer.mergeAll(routes, cors), {
+    disableListenLog: true,
+    // the access log of our own, in place of the platform's (see Middleware.accessLog)
+    disableLogger: true,
+    middleware: Middleware.accessLog
+  }).pipe(
     Layer.provide(ChatTurn.ChatTurn.layer),
     Layer.provide(services),
     Layer.provide(Metrics.layer),

@@ -4,9 +4,9 @@
  * of every answer by route template, the `/v1` twins and the refusals included.
  */
 import { assert, layer } from "@effect/vitest"
-import { Effect, Option, Redacted } from "effect"
+import { Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
 import * as http from "node:http"
-import { serverLayer, serverUrl } from "./utils/harness.js"
+import { chat, dataLines, serverLayer, serverUrl } from "./utils/harness.js"
 
 const key = "middleware-secret"
 
@@ -61,5 +61,37 @@ layer(serverLayer({ server: { apiKey: Option.some(Redacted.make(key)) } }), { ex
       assert.match(metrics, /letta_pipeline_http_requests_total\{route="\/pipelines",method="GET",status="401"\} \d+/)
       assert.match(metrics, /letta_pipeline_http_requests_total\{route="\/v1\/:pipeline_id\/valves",method="GET",status="404"\} 1/)
       assert.match(metrics, /letta_pipeline_http_requests_total\{route="\/health",method="GET",status="200"\} \d+/)
+    }))
+})
+
+/** What the server logged, as `LEVEL message` lines. */
+const logged: Array<string> = []
+const capture = Logger.replace(
+  Logger.defaultLogger,
+  Logger.make(({ logLevel, message }) => {
+    logged.push(`${logLevel.label} ${(Array.isArray(message) ? message : [message]).map(String).join(" ")}`)
+  })
+)
+const accessLines = () => logged.filter((line) => line.includes("Sent HTTP response"))
+
+layer(serverLayer().pipe(Layer.provide(capture)), { excludeTestServices: true })("access log", (it) => {
+  it.effect("one info line per answered request: method, path without its query, status and time taken", () =>
+    Effect.gen(function*() {
+      logged.length = 0
+      assert.strictEqual((yield* raw("/v1/models?token=sk-in-a-query", {})).status, 200)
+      assert.strictEqual((yield* raw("/v1/no-such-route", {})).status, 404)
+      const url = yield* serverUrl
+      const body = JSON.stringify(yield* chat("Hello", { stream: true }))
+      const streamed = yield* Effect.promise(() =>
+        fetch(`${url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body })
+          .then((response) => response.text()))
+      assert.strictEqual(dataLines(streamed).at(-1), "[DONE]")
+      const lines = accessLines()
+      assert.strictEqual(lines.length, 3, lines.join("\n"))
+      assert.match(lines[0] ?? "", /^INFO Sent HTTP response: GET \/v1\/models 200 \(\d+ ms\)$/)
+      assert.match(lines[1] ?? "", /^INFO Sent HTTP response: GET \/v1\/no-such-route 404 \(\d+ ms\)$/)
+      // a stream is logged once it has ended
+      assert.match(lines[2] ?? "", /^INFO Sent HTTP response: POST \/v1\/chat\/completions 200 \(\d+ ms\)$/)
+      assert.notInclude(logged.join("\n"), "sk-in-a-query")
     }))
 })

@@ -12,6 +12,7 @@ import {
   Effect,
   Either,
   Exit,
+  FiberRef,
   identity,
   Option,
   Redacted,
@@ -113,8 +114,14 @@ export const make = (options: Options): Transport => {
       }
       return out
     }),
-    HttpClient.transformResponse(
-      Effect.locallyWith(Headers.currentRedactedNames, (names) => [...names, ...redactedHeaderNames])
+    // the client renders request headers only as a span's attributes: without spans there is nothing to redact, and
+    // setting the ref costs a copy of the fiber's refs per call
+    HttpClient.transformResponse((execute) =>
+      Effect.withFiberRuntime<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>((fiber) =>
+        fiber.getFiberRef(FiberRef.currentTracerEnabled)
+          ? Effect.locallyWith(execute, Headers.currentRedactedNames, (names) => [...names, ...redactedHeaderNames])
+          : execute
+      )
     )
   )
   // the platform's `withScope` costs an AbortController per request, aborted (a DOMException and its stack) even when
