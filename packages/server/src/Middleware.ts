@@ -11,6 +11,8 @@
  *
  * Refusals answer in OpenAI's and FastAPI's shapes at once (`ApiError.both`): every kind of client may meet them.
  *
+ * Around everything, the server's access log ({@link accessLog}): one line per answered request.
+ *
  * @since 0.1.0
  */
 import { HttpLayerRouter, HttpServerError, HttpServerRequest, type HttpServerResponse } from "@effect/platform"
@@ -182,7 +184,7 @@ const pathOf = (url: string): string => {
  * An answer that failed (a defect, a 500) is logged as an error with its cause; one whose client left (499) as info.
  *
  * The platform's own logger (`HttpMiddleware.logger`) logs as much through a log span and three annotations, which it
- * sets as fiber refs: about 55 KiB allocated per request, an eighth of a short turn's (`docs/benchmarks.md`).
+ * sets as fiber refs: about 55 KiB allocated per request, a tenth of a short turn's (`docs/benchmarks.md`).
  *
  * @category middleware
  */
