@@ -269,7 +269,7 @@ const step = <E>(current: State, input: Input<E>): [State, ReadonlyArray<StreamE
  */
 export const mapAccumConcat = <S, A, B>(initial: S, step: (state: S, input: A) => readonly [S, Iterable<B>]) =>
 <E, R>(self: Stream.Stream<A, E, R>): Stream.Stream<B, E, R> =>
-  Stream.suspend(() => {
+  StreamStage.suspend(() => {
     let state = initial
     return self.pipe(StreamStage.stage<A, B, E, E>({
       onChunk: (chunk) => {
@@ -298,7 +298,7 @@ export const toEvents = <E, R>(
   messages: Stream.Stream<LettaSchema.LettaMessage, E, R>,
   context: { readonly agentId?: string | undefined } = {}
 ): Stream.Stream<StreamEvent.StreamEvent, E | LettaError.LettaError, R> =>
-  Stream.suspend(() => {
+  StreamStage.suspend(() => {
     let state = initial
     const run = (input: Input<E>): ReadonlyArray<StreamEvent.StreamEvent> => {
       const [next, events] = step(state, input)

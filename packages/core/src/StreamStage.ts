@@ -1,15 +1,18 @@
 /**
- * Building blocks for streams on a hot path: a stage made of synchronous functions, and `unwrap` / `unwrapScoped`
- * without `Stream.flatMap`.
+ * Building blocks for streams on a hot path: stages made of synchronous functions, and streams that can be read as a
+ * pull without Effect's channel machinery.
  *
  * Every `Stream` operator that transforms elements (`map`, `mapAccum`, `takeWhile`, `filterMap`, `flatMap`, …) adds a
- * channel executor through which each chunk passes; at token rates those steps, not the work done in them, were most
- * of a turn's CPU time and of an open stream's memory (`docs/benchmarks.md`). Folds at the stream's end (`catchAll`,
- * `concat`, `ensuring`) cost nothing per chunk.
+ * channel executor through which each chunk passes, and reading a stream (`Stream.toPull`, `Stream.run*`) runs them
+ * all: about 140 KiB allocated to read a three-element stream, whatever its elements (`docs/benchmarks.md`). The
+ * streams built here ({@link fromPull} and everything built on it: {@link stage}, {@link unwrap}, {@link suspend},
+ * {@link ensuring}, {@link recoverBeforeFirst}) are also known by how to open them as a pull, so that a consumer that
+ * loops itself ({@link toPull}) reads them with one effect per chunk and no executor. Run as ordinary streams, they are
+ * one `Stream.fromPull` each; a stream built otherwise is read through `Stream.toPull`.
  *
  * @since 0.1.0
  */
-import { Cause, Channel, Chunk, Effect, Either, Scope, Stream } from "effect"
+import { Chunk, Effect, Option, Scope, Stream } from "effect"
 
 /**
  * What a {@link stage} does with what it read: `emit` these elements, then go on (`end` absent), end the stream
@@ -40,61 +43,152 @@ export interface Handlers<A, B, E, E2> {
 }
 
 /**
+ * A stream read chunk by chunk, as `Stream.toPull` gives it: each run yields the next chunk, fails with `Some(error)`
+ * when the stream fails and with `None` when it has ended.
+ *
+ * @category models
+ */
+export type Pull<A, E, R = never> = Effect.Effect<Chunk.Chunk<A>, Option.Option<E>, R>
+
+/** How each stream of {@link fromPull} is opened (a side table: streams are Effect's values). */
+const openers = new WeakMap<object, unknown>()
+
+/**
+ * The stream of a pull that `open` makes in the stream's scope (its resources are released when the scope closes).
+ * Read by {@link toPull}, `open` runs in the reader's scope instead, with no stream in between.
+ *
+ * @category constructors
+ */
+export const fromPull = <A, E, R, R2>(
+  open: Effect.Effect<Pull<A, E, R2>, never, Scope.Scope | R>
+): Stream.Stream<A, E, R2 | Exclude<R, Scope.Scope>> => {
+  const stream = Stream.fromPull(open)
+  openers.set(stream, open)
+  return stream
+}
+
+/**
+ * `Stream.toPull` for every stream, and for the streams of this module their own pull: no channel executor, one effect
+ * per chunk. Resources are released when the current scope closes, as with `Stream.toPull`.
+ *
+ * @category destructors
+ */
+export const toPull = <A, E, R>(self: Stream.Stream<A, E, R>): Effect.Effect<Pull<A, E, R>, never, Scope.Scope | R> => {
+  const open = openers.get(self) as Effect.Effect<Pull<A, E, R>, never, Scope.Scope | R> | undefined
+  return open ?? Stream.toPull(self)
+}
+
+/** A pull that fails with `error` each time. */
+const failing = <E>(error: E): Pull<never, E> => Effect.fail(Option.some(error))
+
+/** `handlers` applied to each chunk of `upstream`, as a pull; once ended, it is not pulled again. */
+const through = <A, B, E, E2, R>(upstream: Pull<A, E, R>, handlers: Handlers<A, B, E, E2>): Pull<B, E2, R> => {
+  // what every pull gives once the stage has ended: None (the end) or Some(its error)
+  let ended: Option.Option<E2> | undefined
+  const give = (output: StageOutput<B, E2>, atEnd: boolean): Pull<B, E2, R> => {
+    const end = output.end ?? (atEnd ? true : undefined)
+    if (end !== undefined) ended = end === true ? Option.none() : Option.some(end.error)
+    if (output.emit.length > 0) return Effect.succeed(Chunk.unsafeFromArray(output.emit))
+    return ended === undefined ? pull : Effect.fail(ended)
+  }
+  const next: Pull<B, E2, R> = Effect.matchEffect(upstream, {
+    onFailure: (error) => give(Option.isNone(error) ? handlers.onEnd() : handlers.onFailure(error.value), true),
+    onSuccess: (chunk) => give(handlers.onChunk(chunk), false)
+  })
+  const onPull = handlers.onPull
+  const pull: Pull<B, E2, R> = Effect.suspend(() => {
+    if (ended !== undefined) return Effect.fail(ended)
+    const error = onPull === undefined ? undefined : onPull()
+    if (error === undefined) return next
+    ended = Option.some(error)
+    return Effect.fail(ended)
+  })
+  return pull
+}
+
+/**
  * A stream stage from synchronous functions: each chunk read, the upstream's failure and its end, handled in one place.
  *
- * One stage costs a step per chunk however much it does, where a chain of `map`, `mapAccum`, `takeWhile`, `catchAll`
- * and `concat` costs a step per operator: at token rates the steps, not the work, were most of a turn's CPU time. A
- * stage that ends early (`end`) releases its upstream. Defects and interruptions pass through untouched.
+ * One stage costs one effect per chunk however much it does, where a chain of `map`, `mapAccum`, `takeWhile`,
+ * `catchAll` and `concat` costs a channel step per operator. A stage that ends early (`end`) reads its upstream no
+ * more; the upstream is released with the stream (or, read by {@link toPull}, with the reader's scope). Defects and
+ * interruptions pass through untouched. `handlers` serve every run of the stream: state that must be fresh per run
+ * belongs in a {@link suspend}.
  *
  * @category combinators
  */
 export const stage = <A, B, E, E2>(handlers: Handlers<A, B, E, E2>) =>
-<R>(self: Stream.Stream<A, E, R>): Stream.Stream<B, E2, R> => {
-  const emit = (output: StageOutput<B, E2>, then: Channel.Channel<Chunk.Chunk<B>, Chunk.Chunk<A>, E2, E, unknown, unknown>) =>
-    output.emit.length === 0 ? then : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(output.emit)), then)
-  const finish = (output: StageOutput<B, E2>) =>
-    emit(output, output.end === undefined || output.end === true ? Channel.void : Channel.fail(output.end.error))
-  const read: Channel.Channel<Chunk.Chunk<B>, Chunk.Chunk<A>, E2, E, unknown, unknown> = Channel.readWithCause({
-    onInput: (chunk: Chunk.Chunk<A>) => {
-      const output = handlers.onChunk(chunk)
-      return output.end === undefined ? emit(output, loop) : finish(output)
-    },
-    onFailure: (cause: Cause.Cause<E>) =>
-      Either.match(Cause.failureOrCause(cause), {
-        onLeft: (error) => finish(handlers.onFailure(error)),
-        onRight: (other) => Channel.failCause(other)
-      }),
-    onDone: () => finish(handlers.onEnd())
+<R>(self: Stream.Stream<A, E, R>): Stream.Stream<B, E2, R> =>
+  fromPull(Effect.map(toPull(self), (upstream) => through(upstream, handlers)))
+
+/** The pull of an effect's stream; the effect's failure becomes the pull's first failure. */
+const openEffect = <A, E2, R2, E, R>(
+  effect: Effect.Effect<Stream.Stream<A, E2, R2>, E, R>
+): Effect.Effect<Pull<A, E | E2, R2>, never, Scope.Scope | R | R2> =>
+  Effect.matchEffect(effect, {
+    onFailure: (error): Effect.Effect<Pull<A, E | E2, R2>> => Effect.succeed(failing(error)),
+    onSuccess: (stream) => toPull(stream)
   })
-  const onPull = handlers.onPull
-  const loop: Channel.Channel<Chunk.Chunk<B>, Chunk.Chunk<A>, E2, E, unknown, unknown> = onPull === undefined
-    ? read
-    : Channel.suspend(() => {
-      const error = onPull()
-      return error === undefined ? read : Channel.fail(error)
-    })
-  return Stream.pipeThroughChannel(self, loop)
-}
 
 /**
- * `Stream.unwrap` as a channel's: the stream of an effect, with no `flatMap` stage (`Stream.unwrap` is one).
+ * `Stream.unwrap` without a `flatMap` stage: the stream of an effect, run when the stream starts.
  *
  * @category constructors
  */
 export const unwrap = <A, E2, R2, E, R>(
   effect: Effect.Effect<Stream.Stream<A, E2, R2>, E, R>
-): Stream.Stream<A, E | E2, R | R2> => Stream.fromChannel(Channel.unwrap(Effect.map(effect, Stream.toChannel)))
+): Stream.Stream<A, E | E2, R | R2> => fromPull(openEffect(effect))
 
 /**
- * `Stream.unwrapScoped` likewise: the effect runs in a scope of its own, closed when the stream ends.
+ * `Stream.unwrapScoped` likewise: the effect's resources are released with the stream (or with the reader's scope).
  *
  * @category constructors
  */
 export const unwrapScoped = <A, E2, R2, E, R>(
   effect: Effect.Effect<Stream.Stream<A, E2, R2>, E, R>
-): Stream.Stream<A, E | E2, R2 | Exclude<R, Scope.Scope>> =>
-  Stream.fromChannel(Channel.acquireUseRelease(
-    Scope.make(),
-    (scope) => Channel.unwrap(Effect.map(Scope.extend(effect, scope), Stream.toChannel)),
-    (scope, exit) => Scope.close(scope, exit)
-  ))
+): Stream.Stream<A, E | E2, R2 | Exclude<R, Scope.Scope>> => fromPull(openEffect(effect))
+
+/**
+ * `Stream.suspend`: the stream made afresh, by `make`, each time it is run.
+ *
+ * @category constructors
+ */
+export const suspend = <A, E, R>(make: () => Stream.Stream<A, E, R>): Stream.Stream<A, E, R> =>
+  fromPull(Effect.suspend(() => toPull(make())))
+
+/**
+ * `Stream.ensuring`: `finalizer` runs once the stream is released, after the stream's own finalizers.
+ *
+ * @category combinators
+ */
+export const ensuring = (finalizer: Effect.Effect<unknown>) =>
+<A, E, R>(self: Stream.Stream<A, E, R>): Stream.Stream<A, E, R> =>
+  fromPull(Effect.flatMap(Effect.scope, (scope) => Effect.zipRight(Scope.addFinalizer(scope, finalizer), toPull(self))))
+
+/**
+ * A failure before the stream's first element is handed to `recover`, whose stream is read instead; a failure once an
+ * element has come fails the stream (a turn that already answered cannot start again).
+ *
+ * @category combinators
+ */
+export const recoverBeforeFirst = <E, A2, E2, R2>(recover: (error: E) => Stream.Stream<A2, E2, R2>) =>
+<A, R>(self: Stream.Stream<A, E, R>): Stream.Stream<A | A2, E | E2, R | R2> =>
+  fromPull(Effect.flatMap(Effect.scope, (scope) =>
+    Effect.map(toPull(self), (first) => {
+      let started = false
+      let instead: Pull<A2, E2, R2> | undefined
+      const fromFirst: Pull<A | A2, E | E2, R | R2> = Effect.matchEffect(first, {
+        onFailure: (error): Pull<A | A2, E | E2, R | R2> => {
+          if (started || Option.isNone(error)) return Effect.fail(error)
+          return Effect.flatMap(Scope.extend(toPull(recover(error.value)), scope), (pull) => {
+            instead = pull
+            return pull
+          })
+        },
+        onSuccess: (chunk) => {
+          if (Chunk.isNonEmpty(chunk)) started = true
+          return Effect.succeed(chunk)
+        }
+      })
+      return Effect.suspend(() => instead ?? fromFirst)
+    })))

@@ -130,3 +130,111 @@ describe("StreamStage.unwrap / unwrapScoped", () => {
       assert.isTrue(yield* Ref.get(closed))
     }))
 })
+
+/** Reads a stream by `StreamStage.toPull` in a scope of its own: every chunk, then how it ended. */
+const readByPull = <A, E>(stream: Stream.Stream<A, E>) =>
+  Effect.scoped(Effect.gen(function*() {
+    const pull = yield* StreamStage.toPull(stream)
+    const chunks: Array<ReadonlyArray<A>> = []
+    for (;;) {
+      const next = yield* Effect.either(pull)
+      if (next._tag === "Left") return { chunks, end: next.left }
+      chunks.push(Chunk.toReadonlyArray(next.right))
+    }
+  }))
+
+describe("StreamStage.toPull", () => {
+  it.effect("a stream of fromPull is read by its own pull, nothing wrapped around it", () =>
+    Effect.gen(function*() {
+      const pull: StreamStage.Pull<number, never> = Effect.succeed(Chunk.make(1))
+      const read = yield* Effect.scoped(StreamStage.toPull(StreamStage.fromPull(Effect.succeed(pull))))
+      assert.strictEqual(read, pull)
+    }))
+
+  it.effect("a chain of unwrap, suspend and stages reads the same by pull as run as a stream", () =>
+    Effect.gen(function*() {
+      const chain = () =>
+        StreamStage.suspend(() =>
+          StreamStage.unwrap(Effect.succeed(Stream.fromChunks(Chunk.make(1, 2), Chunk.empty(), Chunk.make(3)))).pipe(sums())
+        )
+      const byPull = yield* readByPull(chain())
+      const asStream = yield* Stream.runCollect(Stream.chunks(chain()))
+      assert.deepStrictEqual(byPull.chunks, Chunk.toReadonlyArray(asStream).map(Chunk.toReadonlyArray))
+      assert.deepStrictEqual(byPull.chunks, [[1, 3], [6], [600]])
+      assert.deepStrictEqual(byPull.end, Option.none())
+    }))
+
+  it.effect("once a stage has ended, later pulls end too and its upstream is not pulled again", () =>
+    Effect.gen(function*() {
+      let upstreamPulls = 0
+      const upstream = StreamStage.fromPull<number, string, never, never>(Effect.succeed(Effect.sync(() => {
+        upstreamPulls++
+        return Chunk.make(1, -1)
+      })))
+      yield* Effect.scoped(Effect.gen(function*() {
+        const pull = yield* StreamStage.toPull(upstream.pipe(sums()))
+        assert.deepStrictEqual(Chunk.toReadonlyArray(yield* pull), [1])
+        for (let i = 0; i < 3; i++) assert.deepStrictEqual(yield* Effect.flip(pull), Option.none())
+      }))
+      assert.strictEqual(upstreamPulls, 1)
+    }))
+
+  it.effect("the failure of unwrap's effect is the pull's first failure", () =>
+    Effect.gen(function*() {
+      const read = yield* readByPull(StreamStage.unwrap<number, never, never, string, never>(Effect.fail("no stream")))
+      assert.deepStrictEqual(read, { chunks: [], end: Option.some("no stream") })
+    }))
+
+  it.effect("resources are released when the reader's scope closes: the stream's own first, ensuring's last", () =>
+    Effect.gen(function*() {
+      const log: Array<string> = []
+      const stream = StreamStage.unwrapScoped(Effect.as(
+        Effect.addFinalizer(() => Effect.sync(() => log.push("resource"))),
+        Stream.make(1, 2)
+      )).pipe(StreamStage.ensuring(Effect.sync(() => log.push("ensuring"))))
+      yield* Effect.scoped(Effect.gen(function*() {
+        const pull = yield* StreamStage.toPull(stream)
+        yield* pull
+        log.push("read")
+      }))
+      assert.deepStrictEqual(log, ["read", "resource", "ensuring"])
+      log.length = 0
+      // run as a stream, the same order once the stream ends
+      yield* Stream.runDrain(stream)
+      assert.deepStrictEqual(log, ["resource", "ensuring"])
+    }))
+
+  it.effect("a stream built otherwise is read through Stream.toPull", () =>
+    Effect.gen(function*() {
+      const read = yield* readByPull(Stream.concat(Stream.make(1, 2), Stream.fail("late")))
+      assert.deepStrictEqual(read.chunks.flat(), [1, 2])
+      assert.deepStrictEqual(read.end, Option.some("late"))
+    }))
+})
+
+describe("StreamStage.recoverBeforeFirst", () => {
+  const recover = StreamStage.recoverBeforeFirst((error: string) =>
+    error === "gone" ? Stream.make(100, 200) : Stream.fail(`not recovered: ${error}`)
+  )
+
+  it.effect("a failure before the first element: the recovery's stream is read instead, by pull and as a stream", () =>
+    Effect.gen(function*() {
+      const failing = StreamStage.unwrap<number, never, never, string, never>(Effect.fail("gone"))
+      const byPull = yield* readByPull(failing.pipe(recover))
+      assert.deepStrictEqual(byPull.chunks.flat(), [100, 200])
+      assert.deepStrictEqual(byPull.end, Option.none())
+      assert.deepStrictEqual(Chunk.toReadonlyArray(yield* Stream.runCollect(failing.pipe(recover))), [100, 200])
+      // an empty chunk is no element: the failure after it still counts as before the first
+      const afterEmpty = Stream.concat(Stream.fromChunk(Chunk.empty<number>()), Stream.fail("gone"))
+      assert.deepStrictEqual((yield* readByPull(afterEmpty.pipe(recover))).chunks.flat(), [100, 200])
+    }))
+
+  it.effect("what the recovery refuses, and any failure after an element, fails the stream", () =>
+    Effect.gen(function*() {
+      const refused = yield* readByPull(Stream.fail("other").pipe(recover))
+      assert.deepStrictEqual(refused.end, Option.some("not recovered: other"))
+      const late = yield* readByPull(Stream.concat(Stream.make(1), Stream.fail("gone")).pipe(recover))
+      assert.deepStrictEqual(late.chunks.flat(), [1])
+      assert.deepStrictEqual(late.end, Option.some("gone"))
+    }))
+})

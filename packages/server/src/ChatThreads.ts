@@ -7,8 +7,8 @@
  *
  * @since 0.1.0
  */
-import { LettaClient, LettaError, Pipeline, type PipeRequest, StreamEvent } from "@letta-pipeline/core"
-import { Chunk, Context, Effect, Layer, Option, Stream } from "effect"
+import { LettaClient, LettaError, Pipeline, type PipeRequest, StreamEvent, StreamStage } from "@letta-pipeline/core"
+import { Context, Effect, Layer, Option, Stream } from "effect"
 import * as ConversationStore from "./ConversationStore.js"
 import * as ServerConfig from "./ServerConfig.js"
 
@@ -73,32 +73,23 @@ export const layer: Layer.Layer<
     const pipe: Service["pipe"] = (request, chat) => {
       const stale = request.conversationId
       if (chat === undefined || stale === undefined) return pipeline.pipe(request)
-      return Stream.suspend(() => {
-        let started = false
-        return pipeline.pipe(request).pipe(
-          Stream.mapChunks((chunk) => {
-            if (Chunk.isNonEmpty(chunk)) started = true
-            return chunk
-          }),
-          Stream.catchAll((error) =>
-            started || !LettaError.isConversationGone(error, stale)
-              ? Stream.fail(error)
-              : Stream.unwrap(
-                store.replace(chat.agentId, chat.chatId, stale, create(chat.agentId, chatSummary(chat.chatId))).pipe(
-                  Effect.tap((fresh) =>
-                    Effect.logWarning(
-                      `Conversation ${stale} of chat ${chat.chatId} (agent ${chat.agentId}) is gone from Letta: ` +
-                        `continuing in ${fresh}`
-                    )
-                  ),
-                  Effect.map((fresh) =>
-                    Stream.concat(Stream.succeed(lostThreadNotice), pipeline.pipe({ ...request, conversationId: fresh }))
-                  )
+      return pipeline.pipe(request).pipe(StreamStage.recoverBeforeFirst((error) =>
+        !LettaError.isConversationGone(error, stale)
+          ? Stream.fail(error)
+          : StreamStage.unwrap(
+            store.replace(chat.agentId, chat.chatId, stale, create(chat.agentId, chatSummary(chat.chatId))).pipe(
+              Effect.tap((fresh) =>
+                Effect.logWarning(
+                  `Conversation ${stale} of chat ${chat.chatId} (agent ${chat.agentId}) is gone from Letta: ` +
+                    `continuing in ${fresh}`
                 )
+              ),
+              Effect.map((fresh) =>
+                Stream.concat(Stream.succeed(lostThreadNotice), pipeline.pipe({ ...request, conversationId: fresh }))
               )
+            )
           )
-        )
-      })
+      ))
     }
 
     return ChatThreads.of({

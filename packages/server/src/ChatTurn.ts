@@ -10,8 +10,8 @@
  *
  * @since 0.1.0
  */
-import { LettaClient, LettaConfig, LettaError, OpenWebUITask, type PipeRequest, StreamEvent } from "@letta-pipeline/core"
-import { Chunk, Context, Effect, Layer, Option, Stream } from "effect"
+import { LettaClient, LettaConfig, LettaError, OpenWebUITask, type PipeRequest, StreamEvent, StreamStage } from "@letta-pipeline/core"
+import { Context, Effect, Layer, Option, Stream } from "effect"
 import * as ApiErrors from "./ApiError.js"
 import * as ChatThreads from "./ChatThreads.js"
 import * as ChatUser from "./ChatUser.js"
@@ -190,28 +190,19 @@ export class ChatTurn extends Context.Tag("@letta-pipeline/server/ChatTurn")<Cha
         const owner = turn.owner
         const stream = threads.pipe(turn.request, turn.chat)
         if (owner === undefined) return stream
-        return Stream.suspend(() => {
-          let started = false
-          return stream.pipe(
-            Stream.mapChunks((chunk) => {
-              if (Chunk.isNonEmpty(chunk)) started = true
-              return chunk
-            }),
-            Stream.catchAll((error) =>
-              started || !isNotFound(error) ? Stream.fail(error) : Stream.unwrap(Effect.gen(function*() {
-                yield* userAgents.forget(owner.agentId)
-                const gone = yield* client.getAgent(owner.agentId).pipe(
-                  Effect.as(false),
-                  Effect.catchIf(isNotFound, () => Effect.succeed(true))
-                )
-                if (!gone) return Stream.fail(error)
-                const fresh = yield* Effect.catchAll(owner.again, (failure) =>
-                  failure._tag === "UserRefused" || failure._tag === "UserRequired" ? Effect.fail(error) : Effect.fail(failure))
-                return Stream.concat(Stream.succeed(lostAgentNotice), threads.pipe(fresh.request, fresh.chat))
-              }))
+        return stream.pipe(StreamStage.recoverBeforeFirst((error) =>
+          !isNotFound(error) ? Stream.fail(error) : StreamStage.unwrap(Effect.gen(function*() {
+            yield* userAgents.forget(owner.agentId)
+            const gone = yield* client.getAgent(owner.agentId).pipe(
+              Effect.as(false),
+              Effect.catchIf(isNotFound, () => Effect.succeed(true))
             )
-          )
-        })
+            if (!gone) return Stream.fail(error)
+            const fresh = yield* Effect.catchAll(owner.again, (failure) =>
+              failure._tag === "UserRefused" || failure._tag === "UserRequired" ? Effect.fail(error) : Effect.fail(failure))
+            return Stream.concat(Stream.succeed(lostAgentNotice), threads.pipe(fresh.request, fresh.chat))
+          }))
+        ))
       }
 
       return ChatTurn.of({ prepare, events })

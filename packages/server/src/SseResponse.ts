@@ -8,7 +8,7 @@
 import * as Sse from "@effect/experimental/Sse"
 import { Headers, HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import { type StreamStage, Ticker } from "@letta-pipeline/core"
+import { StreamStage, Ticker } from "@letta-pipeline/core"
 import { Cause, Chunk, Duration, Effect, Exit, FiberRef, Option, Scope, Stream } from "effect"
 
 /** An SSE comment: ignored by every SSE client, it keeps proxies and idle timers from closing the stream. */
@@ -134,7 +134,15 @@ export const responder = (interval: Duration.Duration): Responder => {
       // costs about as much as the rest of a short turn's bookkeeping
       const scope = yield* Effect.scope
       yield* Scope.addFinalizer(scope, Effect.sync(() => ticker.remove(open)))
-      const pull = yield* Stream.toPull(events)
+      // the turn's own pull where it has one: no channel executor between Letta and the socket. Opening it may already
+      // wait for Letta (its request is sent then), so it is opened by the first pull, within the first-event wait.
+      let opened: StreamStage.Pull<A, E> | undefined
+      const pull: StreamStage.Pull<A, E> = Effect.suspend(() =>
+        opened ?? Effect.flatMap(Scope.extend(StreamStage.toPull(events), scope), (made) => {
+          opened = made
+          return made
+        })
+      )
 
       /** Writes what the renderer gave; false when the response is over. */
       const send = (output: StreamStage.StageOutput<string, never>): Effect.Effect<boolean> => {

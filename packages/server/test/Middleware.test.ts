@@ -4,7 +4,7 @@
  * of every answer by route template, the `/v1` twins and the refusals included.
  */
 import { assert, layer } from "@effect/vitest"
-import { Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
+import { Effect, Layer, Logger, Option, Redacted } from "effect"
 import * as http from "node:http"
 import { chat, dataLines, serverLayer, serverUrl } from "./utils/harness.js"
 

@@ -6,7 +6,6 @@
  */
 import { Headers, HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import {
-  Channel,
   Clock,
   Duration,
   Effect,
@@ -203,44 +202,45 @@ export const make = (options: Options): Transport => {
   ): Stream.Stream<LettaSchema.LettaMessage, PipelineError> => {
     const label = Http.describeRequest(request)
     const streamRequest = HttpClientRequest.accept(request, "text/event-stream")
-    // the HTTP request lives in a scope of its own, closed when the stream ends or when a timeout aborts the turn
-    return Stream.fromChannel(Channel.acquireUseRelease(
-      Effect.zip(Scope.make(), Clock.currentTimeMillis),
-      ([requestScope, sentAt]) => {
-        const response = honoursCall
-          ? sendStreamCall(streamRequest, ids, requestScope)
-          : Scope.extend(send(scopedClient, streamRequest, ids, limits.connect, "connect"), requestScope)
-        const messages = StreamStage.unwrap(Effect.map(
-          response.pipe(
-            // every stream is a turn: sent again while Letta is still busy with an earlier one
-            waitWhileBusy(options.busyWait, label)
-          ),
-          (response): Stream.Stream<LettaSchema.LettaMessage, PipelineError> => {
-            const contentType = response.headers["content-type"] ?? ""
-            if (!contentType.includes("text/event-stream")) {
-              return Stream.fail(
-                new DecodeError({
-                  reason: "ContentType",
-                  what: "stream response",
-                  request: label,
-                  detail: `expected text/event-stream, got ${contentType === "" ? "no content type" : contentType}`
-                })
-              )
-            }
-            // SSE frames and the turn's timeouts in one stage
-            return response.stream.pipe(watchdog.stage(
-              label,
-              Scope.close(requestScope, Exit.void),
-              () => frames(label, ids, () => Http.consumerIsDone(response)),
-              // the turn and the wait for its first frame count from the request, as documented
-              sentAt
-            ))
+    // the HTTP request lives in a scope of its own, closed with the stream or when a timeout aborts the turn
+    const acquire = Effect.uninterruptible(Effect.flatMap(Effect.scope, (scope) =>
+      Effect.tap(
+        Effect.zip(Scope.make(), Clock.currentTimeMillis),
+        ([requestScope]) => Scope.addFinalizerExit(scope, (exit) => Scope.close(requestScope, exit))
+      )))
+    return StreamStage.fromPull(Effect.flatMap(acquire, ([requestScope, sentAt]) => {
+      const response = honoursCall
+        ? sendStreamCall(streamRequest, ids, requestScope)
+        : Scope.extend(send(scopedClient, streamRequest, ids, limits.connect, "connect"), requestScope)
+      const messages = StreamStage.unwrap(Effect.map(
+        response.pipe(
+          // every stream is a turn: sent again while Letta is still busy with an earlier one
+          waitWhileBusy(options.busyWait, label)
+        ),
+        (response): Stream.Stream<LettaSchema.LettaMessage, PipelineError> => {
+          const contentType = response.headers["content-type"] ?? ""
+          if (!contentType.includes("text/event-stream")) {
+            return Stream.fail(
+              new DecodeError({
+                reason: "ContentType",
+                what: "stream response",
+                request: label,
+                detail: `expected text/event-stream, got ${contentType === "" ? "no content type" : contentType}`
+              })
+            )
           }
-        ))
-        return Stream.toChannel(messages)
-      },
-      ([requestScope], exit) => Scope.close(requestScope, exit)
-    ))
+          // SSE frames and the turn's timeouts in one stage
+          return response.stream.pipe(watchdog.stage(
+            label,
+            Scope.close(requestScope, Exit.void),
+            () => frames(label, ids, () => Http.consumerIsDone(response)),
+            // the turn and the wait for its first frame count from the request, as documented
+            sentAt
+          ))
+        }
+      ))
+      return StreamStage.toPull(messages)
+    }))
   }
 
   return { json, stream }

@@ -116,7 +116,7 @@ export const make = (limits: Limits): Watchdog => {
       }
       return Effect.as(
         ticker.add(entry),
-        stream.pipe(StreamStage.stage(timed), Stream.ensuring(Effect.sync(() => ticker.remove(entry))))
+        stream.pipe(StreamStage.stage(timed), StreamStage.ensuring(Effect.sync(() => ticker.remove(entry))))
       )
     }))
 

@@ -37,7 +37,6 @@ import {
 import { NodeHttpClient } from "@effect/platform-node"
 import type * as Undici from "@effect/platform-node/Undici"
 import {
-  Channel,
   Chunk,
   Context,
   DefaultServices,
@@ -53,6 +52,7 @@ import {
   Tracer
 } from "effect"
 import * as Http from "../internal/http.js"
+import * as StreamStage from "../StreamStage.js"
 
 const decodeJson = Schema.decodeEither(Schema.parseJson())
 
@@ -146,9 +146,13 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
   }
 
   get stream(): Stream.Stream<Uint8Array, HttpClientError.ResponseError> {
-    return Stream.fromChannel(Channel.suspend(() => {
+    type Pull = StreamStage.Pull<Uint8Array, HttpClientError.ResponseError>
+    // a pull of its own (no channel): read as the turn's pull, the body costs one effect per read
+    return StreamStage.fromPull(Effect.uninterruptible(Effect.flatMap(Effect.scope, (scope) => {
       const body = this.source.body
-      if (this.state !== "unread") return Channel.fail(this.decodeError(new Error("the body was already read")))
+      if (this.state !== "unread") {
+        return Effect.succeed<Pull>(Effect.fail(Option.some(this.decodeError(new Error("the body was already read")))))
+      }
       this.state = "reading"
       // the pull that found no data waits for the next `readable`, `end` or `error`; one that came between that read
       // and the wait (the fiber may yield in between) is kept in `pending`
@@ -178,36 +182,39 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
           wake = undefined
         })
       })
-      const pull: Channel.Channel<Chunk.Chunk<Uint8Array>, unknown, HttpClientError.ResponseError> = Channel.suspend(
-        () => {
-          if (failed) return Channel.fail(this.decodeError(failure ?? new Error("the body was closed")))
-          pending = false
-          const first = body.read() as Buffer | null
-          if (first === null) {
-            if (body.readableEnded) return Channel.void
-            if (body.destroyed) return Channel.fail(this.decodeError(body.errored ?? new Error("the body was closed")))
-            return Channel.flatMap(Channel.fromEffect(waitForData), () => pull)
+      const pull: Pull = Effect.suspend(() => {
+        if (failed) return Effect.fail(Option.some(this.decodeError(failure ?? new Error("the body was closed"))))
+        pending = false
+        const first = body.read() as Buffer | null
+        if (first === null) {
+          if (body.readableEnded) return Effect.fail(Option.none())
+          if (body.destroyed) {
+            return Effect.fail(Option.some(this.decodeError(body.errored ?? new Error("the body was closed"))))
           }
-          const chunks: Array<Uint8Array> = [first]
-          for (let next = body.read() as Buffer | null; next !== null; next = body.read() as Buffer | null) {
-            chunks.push(next)
-          }
-          return Channel.zipRight(Channel.write(Chunk.unsafeFromArray(chunks)), pull)
+          return Effect.zipRight(waitForData, pull)
         }
+        const chunks: Array<Uint8Array> = [first]
+        for (let next = body.read() as Buffer | null; next !== null; next = body.read() as Buffer | null) {
+          chunks.push(next)
+        }
+        return Effect.succeed(Chunk.unsafeFromArray(chunks))
+      })
+      return Effect.as(
+        Scope.addFinalizerExit(scope, (exit) =>
+          Effect.sync(() => {
+            body.off("readable", onEvent)
+            body.off("end", onEvent)
+            body.off("close", onEvent)
+            body.off("error", onError)
+            if (this.state !== "reading") return
+            if (body.readableEnded) this.state = "done"
+            // a consumer that went away (a client that left, an interruption, an error) may leave a long turn behind
+            else if (this.consumerDone && Exit.isSuccess(exit)) this.drain()
+            else this.release()
+          })),
+        pull
       )
-      return Channel.ensuringWith(pull, (exit) =>
-        Effect.sync(() => {
-          body.off("readable", onEvent)
-          body.off("end", onEvent)
-          body.off("close", onEvent)
-          body.off("error", onError)
-          if (this.state !== "reading") return
-          if (body.readableEnded) this.state = "done"
-          // a consumer that went away (a client that left, an interruption, an error) may leave a long turn behind
-          else if (this.consumerDone && Exit.isSuccess(exit)) this.drain()
-          else this.release()
-        }))
-    }))
+    })))
   }
 
   /** The whole body, read once (at most `maxBodyBytes`); later reads get the same bytes. */
