@@ -62,7 +62,8 @@ const openers = new WeakMap<object, unknown>()
 export const fromPull = <A, E, R, R2>(
   open: Effect.Effect<Pull<A, E, R2>, never, Scope.Scope | R>
 ): Stream.Stream<A, E, R2 | Exclude<R, Scope.Scope>> => {
-  const stream = Stream.fromPull(open)
+  // built when run: read by pull, the stream's own structure is never needed
+  const stream = Stream.suspend(() => Stream.fromPull(open))
   openers.set(stream, open)
   return stream
 }
