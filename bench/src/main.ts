@@ -276,20 +276,39 @@ const hold = async (base: string, n: number) => {
 }
 
 /** Resident memory per stream of `n` streams held open through a bridge (server or floor). */
-const holdThrough = async (n: number, start: (upstream: string) => Promise<Running>) => {
+const holdThrough = async (n: number, start: (upstream: string, heapFile: string) => Promise<Running>) => {
   const upstream = await startNode([`${root}bench/src/upstream.mjs`], { BENCH_UPSTREAM_MODE: "hold" })
-  const bridge = await start(upstream.url)
+  const heapFile = `${os.tmpdir()}/letta-bench-heap-${process.pid}.json`
+  rmSync(heapFile, { force: true })
+  const bridge = await start(upstream.url, heapFile)
+  // the JS heap after a full collection (`heap.mjs`)
+  const heapUsed = async () => {
+    rmSync(heapFile, { force: true })
+    process.kill(bridge.pid, "SIGUSR2")
+    for (let waited = 0; waited < 10_000; waited += 20) {
+      if (existsSync(heapFile)) {
+        const read = JSON.parse(readFileSync(heapFile, "utf8")) as { heapUsed?: number }
+        if (typeof read.heapUsed === "number") return read.heapUsed
+      }
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    throw new Error("the heap probe did not answer")
+  }
   await new Promise((r) => setTimeout(r, 1_000))
   const idle = residentBytes(bridge.pid)
+  const heapIdle = await heapUsed()
   const started = Date.now()
   const held = await hold(bridge.url, n)
   const openMs = Date.now() - started
   await new Promise((r) => setTimeout(r, 3_000))
   const loaded = residentBytes(bridge.pid)
+  const heapLoaded = await heapUsed()
   for (const request of held.opened) request.destroy()
   await bridge.stop()
   await upstream.stop()
-  return { held, openMs, idle, loaded, perStream: (loaded - idle) / Math.max(1, held.firstTokens) }
+  rmSync(heapFile, { force: true })
+  const streams = Math.max(1, held.firstTokens)
+  return { held, openMs, idle, loaded, perStream: (loaded - idle) / streams, heapPerStream: (heapLoaded - heapIdle) / streams }
 }
 
 /**
@@ -307,25 +326,40 @@ const capacity = async () => {
     "RSS idle (MiB)": Math.round(r.idle / 2 ** 20),
     "RSS loaded (MiB)": Math.round(r.loaded / 2 ** 20),
     "per stream (KiB)": Math.round(r.perStream / 1024),
+    "JS heap per stream (KiB)": Math.round(r.heapPerStream / 1024),
     "projected for 10,000 (MiB)": Math.round((r.idle + r.perStream * 10_000) / 2 ** 20),
     failed: r.held.failed
   })
+  const heapProbe = ["--expose-gc", `--import=${root}bench/src/heap.mjs`]
   let ours1000 = 0
   let floor1000 = 0
+  let oursHeap1000 = 0
+  let floorHeap1000 = 0
   for (const wanted of [1_000, 10_000]) {
     // the server holds two sockets per stream (client and Letta); stay under the descriptor limit of this machine
     const n = Math.min(wanted, Math.floor((hardLimit - 200) / 2 / 100) * 100)
-    const ours = await holdThrough(n, (upstream) => startServer({ LETTA_BASE_URL: upstream, LETTA_IDLE_TIMEOUT: "600", LETTA_TURN_TIMEOUT: "600" }))
+    const ours = await holdThrough(n, (upstream, heapFile) =>
+      startNode([cliMain, "serve", "--port", "0"], {
+        PIPELINE_STORE: "memory",
+        LETTA_BASE_URL: upstream,
+        LETTA_IDLE_TIMEOUT: "600",
+        LETTA_TURN_TIMEOUT: "600",
+        BENCH_HEAP_FILE: heapFile
+      }, { nodeOptions: heapProbe }))
     rows.push(row("letta-pipeline", wanted, ours))
     if (wanted === 1_000) {
       ours1000 = ours.perStream
-      const floor = await holdThrough(n, (upstream) => startNode([`${root}bench/src/floor.mjs`], { BENCH_UPSTREAM: upstream }))
+      oursHeap1000 = ours.heapPerStream
+      const floor = await holdThrough(n, (upstream, heapFile) =>
+        startNode([`${root}bench/src/floor.mjs`], { BENCH_UPSTREAM: upstream, BENCH_HEAP_FILE: heapFile }, { nodeOptions: heapProbe }))
       floor1000 = floor.perStream
+      floorHeap1000 = floor.heapPerStream
       rows.push(row("plain Node pass-through (floor)", wanted, floor))
     }
   }
   report("capacity", "Capacity: streams held open (2 cores), resident memory", rows, [
     `Memory per stream at 1,000 streams: ${Math.round(ours1000 / 1024)} KiB through the server, ${Math.round(floor1000 / 1024)} KiB through the floor (${ms(ours1000 / Math.max(1, floor1000))}×).`,
+    `JS heap kept per open stream after a full collection (steadier than resident memory): ${Math.round(oursHeap1000 / 1024)} KiB through the server, ${Math.round(floorHeap1000 / 1024)} KiB through the floor (${ms(oursHeap1000 / Math.max(1, floorHeap1000))}×).`,
     `Targets: at most 64 KiB per open stream; 10,000 open streams under 1 GiB RSS. This machine allows ${hardLimit} descriptors per process; the server needs two per stream.`
   ])
 }

@@ -123,10 +123,14 @@ export const responder = (interval: Duration.Duration): Responder => {
         ? yield* Effect.orElseSucceed(preResponse.value(request, plain), () => plain)
         : plain
       const open: Open = { node, lastSent: clock.unsafeCurrentTimeMillis() }
-      const start = () => {
+      /**
+       * Writes the head. `flush` sends it at once (a response that waits for its first event, heartbeats meanwhile);
+       * otherwise it goes out with the first frames, in the same write.
+       */
+      const start = (flush: boolean) => {
         if (node.headersSent || node.destroyed) return
         node.writeHead(response.status, response.headers)
-        node.flushHeaders()
+        if (flush) node.flushHeaders()
         open.lastSent = clock.unsafeCurrentTimeMillis()
       }
       yield* ticker.add(open)
@@ -147,7 +151,7 @@ export const responder = (interval: Duration.Duration): Responder => {
       /** Writes what the renderer gave; false when the response is over. */
       const send = (output: StreamStage.StageOutput<string, never>): Effect.Effect<boolean> => {
         if (output.emit.length > 0 && !node.destroyed) {
-          start()
+          start(false)
           open.lastSent = clock.unsafeCurrentTimeMillis()
           const written = node.write(output.emit.length === 1 ? output.emit[0] : output.emit.join(""))
           if (output.end !== undefined) return Effect.succeed(false)
@@ -174,7 +178,7 @@ export const responder = (interval: Duration.Duration): Responder => {
 
       let first: Effect.Effect<Chunk.Chunk<A>, Option.Option<E>> = pull
       // without a wait the response starts at once, and heartbeats go out while the first event is awaited
-      if (options.firstEventWait === undefined) start()
+      if (options.firstEventWait === undefined) start(true)
       else {
         // an empty chunk (a ping that makes no event) is not the first element
         const nonEmpty: Effect.Effect<Chunk.Chunk<A>, Option.Option<E>> = Effect.flatMap(
@@ -182,7 +186,7 @@ export const responder = (interval: Duration.Duration): Responder => {
           (chunk) => (Chunk.isEmpty(chunk) ? nonEmpty : Effect.succeed(chunk))
         )
         // past the wait, the response starts (a 200 and heartbeats) while the pull goes on in this fiber
-        const timer = setTimeout(start, Math.min(Duration.toMillis(options.firstEventWait), 2 ** 31 - 1))
+        const timer = setTimeout(() => start(true), Math.min(Duration.toMillis(options.firstEventWait), 2 ** 31 - 1))
         const exit = yield* Effect.exit(Effect.ensuring(nonEmpty, Effect.sync(() => clearTimeout(timer))))
         if (Exit.isFailure(exit) && !node.headersSent) {
           // a pull fails with Some(error), or with None when the stream simply ended
@@ -194,7 +198,7 @@ export const responder = (interval: Duration.Duration): Responder => {
       const writing = Effect.zipRight(
         writeFrom(first),
         Effect.sync(() => {
-          start()
+          start(false)
           if (!node.writableEnded && !node.destroyed) node.end()
         })
       )

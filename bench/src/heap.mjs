@@ -1,0 +1,14 @@
+// Preloaded into a benchmarked process (`node --expose-gc --import`): on SIGUSR2, collects garbage twice and writes
+// `process.memoryUsage()` to BENCH_HEAP_FILE. The JS heap left after a full collection, divided by the streams held,
+// is what each open stream keeps alive; resident memory also holds what V8 and the allocator have not given back, and
+// moves by tens of KiB per stream between runs of one build.
+import { writeFileSync } from "node:fs"
+
+const file = process.env.BENCH_HEAP_FILE
+if (file !== undefined && typeof globalThis.gc === "function") {
+  process.on("SIGUSR2", () => {
+    globalThis.gc()
+    globalThis.gc()
+    writeFileSync(file, JSON.stringify({ at: Date.now(), ...process.memoryUsage() }))
+  })
+}
