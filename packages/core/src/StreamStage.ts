@@ -12,7 +12,7 @@
  *
  * @since 0.1.0
  */
-import { Chunk, Effect, Option, Scope, Stream } from "effect"
+import { Cause, Chunk, Context, Effect, Exit, Option, Scope, Stream } from "effect"
 
 /**
  * What a {@link stage} does with what it read: `emit` these elements, then go on (`end` absent), end the stream
@@ -68,19 +68,38 @@ export const fromPull = <A, E, R, R2>(
   return stream
 }
 
+/** How to open `self` now, in the current scope: its own opener, else `Stream.toPull`. */
+const open = <A, E, R>(self: Stream.Stream<A, E, R>): Effect.Effect<Pull<A, E, R>, never, Scope.Scope | R> => {
+  const opener = openers.get(self) as Effect.Effect<Pull<A, E, R>, never, Scope.Scope | R> | undefined
+  return opener ?? Stream.toPull(self)
+}
+
 /**
  * `Stream.toPull` for every stream, and for the streams of this module their own pull: no channel executor, one effect
- * per chunk. Resources are released when the current scope closes, as with `Stream.toPull`.
+ * per chunk. As with `Stream.toPull`, nothing of the stream runs before the first pull (that is when a stream of
+ * {@link unwrap} runs its effect, e.g. sends its request), and its resources are released when the current scope
+ * closes.
  *
  * @category destructors
  */
-export const toPull = <A, E, R>(self: Stream.Stream<A, E, R>): Effect.Effect<Pull<A, E, R>, never, Scope.Scope | R> => {
-  const open = openers.get(self) as Effect.Effect<Pull<A, E, R>, never, Scope.Scope | R> | undefined
-  return open ?? Stream.toPull(self)
-}
-
-/** A pull that fails with `error` each time. */
-const failing = <E>(error: E): Pull<never, E> => Effect.fail(Option.some(error))
+export const toPull = <A, E, R>(self: Stream.Stream<A, E, R>): Effect.Effect<Pull<A, E, R>, never, Scope.Scope | R> =>
+  Effect.map(Effect.scope, (scope) => {
+    let opened: Pull<A, E, R> | undefined
+    const keep = (pull: Pull<A, E, R>) => {
+      opened = pull
+      return pull
+    }
+    // pulled where that scope is the current one (the usual case), it is not provided again: a copy of the context
+    const first: Pull<A, E, R> = Effect.withFiberRuntime((fiber) =>
+      Effect.flatMap(
+        Context.getOption(fiber.currentContext, Scope.Scope).pipe(Option.contains(scope))
+          ? open(self) as Effect.Effect<Pull<A, E, R>, never, R>
+          : Scope.extend(open(self), scope),
+        keep
+      )
+    )
+    return Effect.suspend(() => opened ?? first)
+  })
 
 /** `handlers` applied to each chunk of `upstream`, as a pull; once ended, it is not pulled again. */
 const through = <A, B, E, E2, R>(upstream: Pull<A, E, R>, handlers: Handlers<A, B, E, E2>): Pull<B, E2, R> => {
@@ -112,42 +131,46 @@ const through = <A, B, E, E2, R>(upstream: Pull<A, E, R>, handlers: Handlers<A, 
  *
  * One stage costs one effect per chunk however much it does, where a chain of `map`, `mapAccum`, `takeWhile`,
  * `catchAll` and `concat` costs a channel step per operator. A stage that ends early (`end`) reads its upstream no
- * more; the upstream is released with the stream (or, read by {@link toPull}, with the reader's scope). Defects and
- * interruptions pass through untouched. `handlers` serve every run of the stream: state that must be fresh per run
+ * more; the upstream is released with the stream (or, read by {@link toPull}, with the reader's scope), so after the
+ * stage's `onEnd` or `onFailure` has run, where `Stream`'s operators release it first (the REST transport counts on
+ * this order: its frames stage says the turn is over before the body decides to drain). Defects and interruptions pass
+ * through untouched. `handlers` serve every run of the stream: state that must be fresh per run
  * belongs in a {@link suspend}.
  *
  * @category combinators
  */
 export const stage = <A, B, E, E2>(handlers: Handlers<A, B, E, E2>) =>
 <R>(self: Stream.Stream<A, E, R>): Stream.Stream<B, E2, R> =>
-  fromPull(Effect.map(toPull(self), (upstream) => through(upstream, handlers)))
+  fromPull(Effect.map(open(self), (upstream) => through(upstream, handlers)))
 
-/** The pull of an effect's stream; the effect's failure becomes the pull's first failure. */
+/** The pull of an effect's stream; the effect's failure becomes the pull's first failure (its whole cause). */
 const openEffect = <A, E2, R2, E, R>(
   effect: Effect.Effect<Stream.Stream<A, E2, R2>, E, R>
 ): Effect.Effect<Pull<A, E | E2, R2>, never, Scope.Scope | R | R2> =>
-  Effect.matchEffect(effect, {
-    onFailure: (error): Effect.Effect<Pull<A, E | E2, R2>> => Effect.succeed(failing(error)),
-    onSuccess: (stream) => toPull(stream)
+  Effect.matchCauseEffect(effect, {
+    onFailure: (cause): Effect.Effect<Pull<A, E | E2, R2>> => Effect.succeed(Effect.failCause(Cause.map(cause, Option.some))),
+    onSuccess: (stream) => open(stream)
   })
 
 /**
- * `Stream.unwrap` without a `flatMap` stage: the stream of an effect, run when the stream starts.
+ * `Stream.unwrap` without a `flatMap` stage: the stream of an effect, run when the stream starts. The effect runs in the
+ * stream's scope (read by {@link toPull}, the reader's), so what it acquires lasts as long as the stream: this is
+ * {@link unwrapScoped}, and its type says so.
  *
  * @category constructors
  */
 export const unwrap = <A, E2, R2, E, R>(
   effect: Effect.Effect<Stream.Stream<A, E2, R2>, E, R>
-): Stream.Stream<A, E | E2, R | R2> => fromPull(openEffect(effect))
+): Stream.Stream<A, E | E2, R2 | Exclude<R, Scope.Scope>> => fromPull(openEffect(effect))
 
 /**
  * `Stream.unwrapScoped` likewise: the effect's resources are released with the stream (or with the reader's scope).
  *
  * @category constructors
  */
-export const unwrapScoped = <A, E2, R2, E, R>(
+export const unwrapScoped: <A, E2, R2, E, R>(
   effect: Effect.Effect<Stream.Stream<A, E2, R2>, E, R>
-): Stream.Stream<A, E | E2, R2 | Exclude<R, Scope.Scope>> => fromPull(openEffect(effect))
+) => Stream.Stream<A, E | E2, R2 | Exclude<R, Scope.Scope>> = unwrap
 
 /**
  * `Stream.suspend`: the stream made afresh, by `make`, each time it is run.
@@ -155,7 +178,7 @@ export const unwrapScoped = <A, E2, R2, E, R>(
  * @category constructors
  */
 export const suspend = <A, E, R>(make: () => Stream.Stream<A, E, R>): Stream.Stream<A, E, R> =>
-  fromPull(Effect.suspend(() => toPull(make())))
+  fromPull(Effect.suspend(() => open(make())))
 
 /**
  * `Stream.ensuring`: `finalizer` runs once the stream is released, after the stream's own finalizers.
@@ -164,32 +187,46 @@ export const suspend = <A, E, R>(make: () => Stream.Stream<A, E, R>): Stream.Str
  */
 export const ensuring = (finalizer: Effect.Effect<unknown>) =>
 <A, E, R>(self: Stream.Stream<A, E, R>): Stream.Stream<A, E, R> =>
-  fromPull(Effect.flatMap(Effect.scope, (scope) => Effect.zipRight(Scope.addFinalizer(scope, finalizer), toPull(self))))
+  fromPull(Effect.flatMap(Effect.scope, (scope) => Effect.zipRight(Scope.addFinalizer(scope, finalizer), open(self))))
 
 /**
  * A failure before the stream's first element is handed to `recover`, whose stream is read instead; a failure once an
- * element has come fails the stream (a turn that already answered cannot start again).
+ * element has come fails the stream (a turn that already answered cannot start again). The failed stream is released
+ * before the recovery starts, as with `Stream.catchAll`.
  *
  * @category combinators
  */
 export const recoverBeforeFirst = <E, A2, E2, R2>(recover: (error: E) => Stream.Stream<A2, E2, R2>) =>
 <A, R>(self: Stream.Stream<A, E, R>): Stream.Stream<A | A2, E | E2, R | R2> =>
   fromPull(Effect.flatMap(Effect.scope, (scope) =>
-    Effect.map(toPull(self), (first) => {
-      let started = false
-      let instead: Pull<A2, E2, R2> | undefined
-      const fromFirst: Pull<A | A2, E | E2, R | R2> = Effect.matchEffect(first, {
-        onFailure: (error): Pull<A | A2, E | E2, R | R2> => {
-          if (started || Option.isNone(error)) return Effect.fail(error)
-          return Effect.flatMap(Scope.extend(toPull(recover(error.value)), scope), (pull) => {
-            instead = pull
-            return pull
+    Effect.flatMap(
+      // the first stream's own scope, closed when it is given up (or with the reader's)
+      Effect.uninterruptible(Effect.tap(Scope.make(), (own) => Scope.addFinalizerExit(scope, (exit) => Scope.close(own, exit)))),
+      (own) =>
+        Effect.map(Scope.extend(open(self), own), (first) => {
+          let started = false
+          // once the first stream has ended or failed for good: what every later pull gives
+          let ended: Option.Option<E> | undefined
+          let instead: Pull<A2, E2, R2> | undefined
+          const fromFirst: Pull<A | A2, E | E2, R | R2> = Effect.matchEffect(first, {
+            onFailure: (error): Pull<A | A2, E | E2, R | R2> => {
+              if (started || Option.isNone(error)) {
+                ended = error
+                return Effect.fail(error)
+              }
+              return Scope.close(own, Exit.fail(error.value)).pipe(
+                Effect.zipRight(Scope.extend(open(recover(error.value)), scope)),
+                Effect.flatMap((pull) => {
+                  instead = pull
+                  return pull
+                })
+              )
+            },
+            onSuccess: (chunk) => {
+              if (Chunk.isNonEmpty(chunk)) started = true
+              return Effect.succeed(chunk)
+            }
           })
-        },
-        onSuccess: (chunk) => {
-          if (Chunk.isNonEmpty(chunk)) started = true
-          return Effect.succeed(chunk)
-        }
-      })
-      return Effect.suspend(() => instead ?? fromFirst)
-    })))
+          return Effect.suspend(() => instead ?? (ended === undefined ? fromFirst : Effect.fail(ended)))
+        })
+    )))

@@ -144,11 +144,59 @@ const readByPull = <A, E>(stream: Stream.Stream<A, E>) =>
   }))
 
 describe("StreamStage.toPull", () => {
-  it.effect("a stream of fromPull is read by its own pull, nothing wrapped around it", () =>
+  it.effect("a stream of fromPull is read by its own pull, opened by the first pull: nothing runs before it", () =>
     Effect.gen(function*() {
-      const pull: StreamStage.Pull<number, never> = Effect.succeed(Chunk.make(1))
-      const read = yield* Effect.scoped(StreamStage.toPull(StreamStage.fromPull(Effect.succeed(pull))))
-      assert.strictEqual(read, pull)
+      const log: Array<string> = []
+      const stream = StreamStage.fromPull<number, string, never, never>(Effect.sync(() => {
+        log.push("opened")
+        let n = 0
+        return Effect.sync(() => {
+          log.push(`pull ${++n}`)
+          return Chunk.make(n)
+        })
+      }))
+      yield* Effect.scoped(Effect.gen(function*() {
+        const pull = yield* StreamStage.toPull(stream)
+        assert.deepStrictEqual(log, [], "opening alone runs nothing, as with Stream.toPull")
+        assert.deepStrictEqual(Chunk.toReadonlyArray(yield* pull), [1])
+        assert.deepStrictEqual(Chunk.toReadonlyArray(yield* pull), [2])
+      }))
+      assert.deepStrictEqual(log, ["opened", "pull 1", "pull 2"])
+    }))
+
+  it.effect("unwrap's effect runs at the first pull, not when the pull is made; its defect comes from that pull", () =>
+    Effect.gen(function*() {
+      const log: Array<string> = []
+      const sent = StreamStage.unwrap(Effect.sync(() => {
+        log.push("request sent")
+        return Stream.make(1)
+      }))
+      yield* Effect.scoped(StreamStage.toPull(sent))
+      assert.deepStrictEqual(log, [])
+      const exit = yield* Effect.exit(Effect.scoped(Effect.flatMap(StreamStage.toPull(StreamStage.unwrap<number, never, never, never, never>(Effect.die("boom"))), (pull) => pull)))
+      assert.isTrue(Exit.isFailure(exit) && Option.getOrUndefined(Cause.dieOption(exit.cause)) === "boom")
+    }))
+
+  it.effect("a failure that comes with a defect through unwrap keeps both, read by pull", () =>
+    Effect.gen(function*() {
+      const stream = StreamStage.unwrap<number, never, never, string, never>(Effect.failCause(Cause.parallel(Cause.fail("x"), Cause.die("d"))))
+      const exit = yield* Effect.scoped(Effect.flatMap(StreamStage.toPull(stream), Effect.exit))
+      assert.isTrue(Exit.isFailure(exit))
+      if (Exit.isFailure(exit)) {
+        assert.deepStrictEqual(Chunk.toReadonlyArray(Cause.failures(exit.cause)), [Option.some("x")])
+        assert.deepStrictEqual(Chunk.toReadonlyArray(Cause.defects(exit.cause)), ["d"])
+      }
+    }))
+
+  it.effect("unwrap's resources last as long as the stream, and are released when it ends", () =>
+    Effect.gen(function*() {
+      const log: Array<string> = []
+      const stream = StreamStage.unwrap(Effect.as(
+        Effect.acquireRelease(Effect.sync(() => log.push("acquire")), () => Effect.sync(() => log.push("release"))),
+        Stream.make(1)
+      ))
+      yield* Effect.scoped(Effect.zipRight(Stream.runDrain(stream), Effect.sync(() => log.push("stream done"))))
+      assert.deepStrictEqual(log, ["acquire", "release", "stream done"])
     }))
 
   it.effect("a chain of unwrap, suspend and stages reads the same by pull as run as a stream", () =>
@@ -236,5 +284,36 @@ describe("StreamStage.recoverBeforeFirst", () => {
       const late = yield* readByPull(Stream.concat(Stream.make(1), Stream.fail("gone")).pipe(recover))
       assert.deepStrictEqual(late.chunks.flat(), [1])
       assert.deepStrictEqual(late.end, Option.some("gone"))
+    }))
+
+  it.effect("the failed stream is released before the recovery starts, as with Stream.catchAll", () =>
+    Effect.gen(function*() {
+      const log: Array<string> = []
+      const note = (line: string) => Effect.sync(() => void log.push(line))
+      const failed = StreamStage.unwrapScoped(Effect.as(Effect.acquireRelease(note("acquire first"), () => note("release first")), Stream.fail("gone")))
+      const recovered = failed.pipe(StreamStage.recoverBeforeFirst(() => StreamStage.unwrap(Effect.as(note("recovery starts"), Stream.make(1)))))
+      yield* Stream.runDrain(recovered)
+      assert.deepStrictEqual(log, ["acquire first", "release first", "recovery starts"])
+      log.length = 0
+      yield* readByPull(recovered)
+      assert.deepStrictEqual(log, ["acquire first", "release first", "recovery starts"])
+    }))
+
+  it.effect("once the stream has ended or failed, later pulls end or fail the same, without pulling it again", () =>
+    Effect.gen(function*() {
+      for (const [after, expected] of [[Option.none(), Option.none()], [Option.some("late"), Option.some("late")]] as const) {
+        let pulls = 0
+        // a raw pull that would give more after its end
+        const upstream = StreamStage.fromPull<number, string, never, never>(Effect.succeed(Effect.suspend(() => {
+          pulls++
+          return pulls === 1 ? Effect.succeed(Chunk.make(1)) : pulls === 2 ? Effect.fail(after) : Effect.succeed(Chunk.make(99))
+        })))
+        yield* Effect.scoped(Effect.gen(function*() {
+          const pull = yield* StreamStage.toPull(upstream.pipe(recover))
+          assert.deepStrictEqual(Chunk.toReadonlyArray(yield* pull), [1])
+          for (let i = 0; i < 3; i++) assert.deepStrictEqual(yield* Effect.flip(pull), expected)
+        }))
+        assert.strictEqual(pulls, 2)
+      }
     }))
 })

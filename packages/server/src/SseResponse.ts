@@ -138,15 +138,9 @@ export const responder = (interval: Duration.Duration): Responder => {
       // costs about as much as the rest of a short turn's bookkeeping
       const scope = yield* Effect.scope
       yield* Scope.addFinalizer(scope, Effect.sync(() => ticker.remove(open)))
-      // the turn's own pull where it has one: no channel executor between Letta and the socket. Opening it may already
-      // wait for Letta (its request is sent then), so it is opened by the first pull, within the first-event wait.
-      let opened: StreamStage.Pull<A, E> | undefined
-      const pull: StreamStage.Pull<A, E> = Effect.suspend(() =>
-        opened ?? Effect.flatMap(Scope.extend(StreamStage.toPull(events), scope), (made) => {
-          opened = made
-          return made
-        })
-      )
+      // the turn's own pull where it has one: no channel executor between Letta and the socket. Nothing runs before the
+      // first pull (Letta's request is sent then), which is within the first-event wait.
+      const pull = yield* StreamStage.toPull(events)
 
       /** Writes what the renderer gave; false when the response is over. */
       const send = (output: StreamStage.StageOutput<string, never>): Effect.Effect<boolean> => {

@@ -208,7 +208,7 @@ export const make = (options: Options): Transport => {
         Effect.zip(Scope.make(), Clock.currentTimeMillis),
         ([requestScope]) => Scope.addFinalizerExit(scope, (exit) => Scope.close(requestScope, exit))
       )))
-    return StreamStage.fromPull(Effect.flatMap(acquire, ([requestScope, sentAt]) => {
+    return StreamStage.unwrap(Effect.map(acquire, ([requestScope, sentAt]) => {
       const response = honoursCall
         ? sendStreamCall(streamRequest, ids, requestScope)
         : Scope.extend(send(scopedClient, streamRequest, ids, limits.connect, "connect"), requestScope)
@@ -239,7 +239,7 @@ export const make = (options: Options): Transport => {
           ))
         }
       ))
-      return StreamStage.toPull(messages)
+      return messages
     }))
   }
 
