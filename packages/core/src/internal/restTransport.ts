@@ -212,7 +212,7 @@ export const make = (options: Options): Transport => {
       const response = honoursCall
         ? sendStreamCall(streamRequest, ids, requestScope)
         : Scope.extend(send(scopedClient, streamRequest, ids, limits.connect, "connect"), requestScope)
-      const messages = StreamStage.unwrap(Effect.map(
+      return StreamStage.unwrap(Effect.map(
         response.pipe(
           // every stream is a turn: sent again while Letta is still busy with an earlier one
           waitWhileBusy(options.busyWait, label)
@@ -239,7 +239,6 @@ export const make = (options: Options): Transport => {
           ))
         }
       ))
-      return messages
     }))
   }
 
