@@ -157,6 +157,21 @@ const throughput = async () => {
 }
 
 /**
+ * Signals a probe preloaded into `pid` (`allocations.mjs`, `heap.mjs`: SIGUSR2) and waits, 10 s at most, for the file
+ * it writes to hold what `accept` takes; `what` names the probe in the error.
+ */
+const askProbe = async <A>(pid: number, file: string, what: string, accept: (read: Record<string, unknown>) => A | undefined): Promise<A> => {
+  process.kill(pid, "SIGUSR2")
+  for (let waited = 0; waited < 10_000; waited += 20) {
+    const read = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>) : undefined
+    const value = read === undefined ? undefined : accept(read)
+    if (value !== undefined) return value
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  throw new Error(`${what} did not answer`)
+}
+
+/**
  * 2b. The fixed cost of a turn: CPU per turn for a turn of one short answer (request decoding, agent and chat
  * resolution, store lookup, upstream request, response headers), on one core, against the floor; and 50 turns
  * arriving at once, through the server vs straight from the emulator.
@@ -182,15 +197,9 @@ const turns = async () => {
     })
     const cpu = cpuMillis(bridge.pid) - cpuBefore
     // bytes allocated per turn over 400 more turns (`allocations.mjs`, V8's sampling heap profiler)
-    const probe = async (state: string) => {
-      process.kill(bridge.pid, "SIGUSR2")
-      for (let waited = 0; waited < 10_000; waited += 20) {
-        const read = existsSync(allocFile) ? (JSON.parse(readFileSync(allocFile, "utf8")) as { state: string; bytes?: number }) : undefined
-        if (read?.state === state) return read.bytes ?? 0
-        await new Promise((r) => setTimeout(r, 20))
-      }
-      throw new Error(`${name}: the allocation probe did not answer`)
-    }
+    const probe = (state: string) =>
+      askProbe(bridge.pid, allocFile, `${name}: the allocation probe`, (read) =>
+        read.state === state ? (typeof read.bytes === "number" ? read.bytes : 0) : undefined)
     await probe("on")
     await all(8, async (i) => { for (let n = 0; n < 50; n++) await streamTurn("openai", bridge.url, "agent-00000000-0000-4000-8000-000000000000", `alloc ${i}.${n}`) })
     const allocatedPerTurn = (await probe("off")) / 400
@@ -282,17 +291,9 @@ const holdThrough = async (n: number, start: (upstream: string, heapFile: string
   rmSync(heapFile, { force: true })
   const bridge = await start(upstream.url, heapFile)
   // the JS heap after a full collection (`heap.mjs`)
-  const heapUsed = async () => {
+  const heapUsed = () => {
     rmSync(heapFile, { force: true })
-    process.kill(bridge.pid, "SIGUSR2")
-    for (let waited = 0; waited < 10_000; waited += 20) {
-      if (existsSync(heapFile)) {
-        const read = JSON.parse(readFileSync(heapFile, "utf8")) as { heapUsed?: number }
-        if (typeof read.heapUsed === "number") return read.heapUsed
-      }
-      await new Promise((r) => setTimeout(r, 20))
-    }
-    throw new Error("the heap probe did not answer")
+    return askProbe(bridge.pid, heapFile, "the heap probe", (read) => (typeof read.heapUsed === "number" ? read.heapUsed : undefined))
   }
   await new Promise((r) => setTimeout(r, 1_000))
   const idle = residentBytes(bridge.pid)
