@@ -170,14 +170,20 @@ const payloadEncoder = (options: Pick<RenderOptions, "id" | "created" | "model">
   const head = escapeLineBreaks(
     `${JSON.stringify({ id: options.id, object: "chat.completion.chunk", created: options.created, model: options.model }).slice(0, -1)},"choices":[{"index":0,"delta":`
   )
-  return (payload: typeof StreamData.Type): string => {
-    if (!("choices" in payload) || payload.usage !== undefined || payload.choices.length !== 1) return encodeData(payload)
-    const [choice] = payload.choices
-    if (
-      choice === undefined || choice.index !== 0 || payload.id !== options.id || payload.created !== options.created ||
-      payload.model !== options.model
-    ) return encodeData(payload)
-    return `${head}${escapeLineBreaks(JSON.stringify(choice.delta))},"finish_reason":${JSON.stringify(choice.finish_reason)}}]}`
+  const fieldHead = { content: `${head}{"content":`, reasoning_content: `${head}{"reasoning_content":` }
+  return {
+    payload: (payload: typeof StreamData.Type): string => {
+      if (!("choices" in payload) || payload.usage !== undefined || payload.choices.length !== 1) return encodeData(payload)
+      const [choice] = payload.choices
+      if (
+        choice === undefined || choice.index !== 0 || payload.id !== options.id || payload.created !== options.created ||
+        payload.model !== options.model
+      ) return encodeData(payload)
+      return `${head}${escapeLineBreaks(JSON.stringify(choice.delta))},"finish_reason":${JSON.stringify(choice.finish_reason)}}]}`
+    },
+    /** A chunk whose delta is `{[field]: text}` and nothing else, without building it. */
+    text: (field: "content" | "reasoning_content", text: string): string =>
+      `${fieldHead[field]}${escapeLineBreaks(JSON.stringify(text))}},"finish_reason":null}]}`
   }
 }
 
@@ -521,21 +527,22 @@ export interface RenderOptions {
   readonly toolCalls: ToolCallStyle
 }
 
+/** The renderer's state: one per response, changed in place as events come (a copy per event cost more than the rest). */
 interface RenderState {
-  readonly lastMessageId: string | null
-  readonly lastReasoningId: string | null
+  lastMessageId: string | null
+  lastReasoningId: string | null
   /** Whether the content written so far ends a line (a tool block must start one). */
-  readonly atLineStart: boolean
+  atLineStart: boolean
   /** The content's last two characters ("" before any): where a tool's text lines need a blank line before them. */
-  readonly tail: string
+  tail: string
   /** Whether the content written last is a tool's text line: the agent's text then starts after a blank line. */
-  readonly afterTool: boolean
+  afterTool: boolean
   /** The end of the agent's answer and reasoning held back: it could start a tag (see `neutraliseDelta`). */
-  readonly heldContent: string
-  readonly heldReasoning: string
+  heldContent: string
+  heldReasoning: string
   /** Calls by id, for their results. */
-  readonly calls: ReadonlyMap<string, StreamEvent.Of<"tool_call">["data"]>
-  readonly usage: Option.Option<Usage>
+  readonly calls: Map<string, StreamEvent.Of<"tool_call">["data"]>
+  usage: Option.Option<Usage>
 }
 
 const usageOf = (data: StreamEvent.Of<"usage">["data"]): Usage => ({
@@ -548,6 +555,18 @@ const usageOf = (data: StreamEvent.Of<"usage">["data"]): Usage => ({
 
 type Output = typeof Chunk.Type | typeof EventChunk.Type | typeof OutputItemEvent.Type | typeof ErrorBody.Type
 
+/** Which text a one-field delta carries: the answer or the reasoning. */
+type TextField = "content" | "reasoning_content"
+
+/**
+ * Where the renderer puts what it renders, in order: `text` for a chunk whose delta is only that text (nearly every
+ * output: each token), `output` for every other payload.
+ */
+interface Sink {
+  readonly text: (field: TextField, text: string) => void
+  readonly output: (output: Output) => void
+}
+
 const errorType = (error: StreamEvent.Of<"error">["data"]): string =>
   error.error === "LettaError" ? "letta_error" : "upstream_error"
 
@@ -556,10 +575,15 @@ const maxNoteChars = 4096
 
 const note = (text: string): string => (text.length <= maxNoteChars ? text : `${text.slice(0, maxNoteChars - 1)}…`)
 
-/** The pure renderer both the stream and the whole completion are made from. */
-type Rendered = [RenderState, ReadonlyArray<Output>]
+/** A delta of agent text neutralised (`neutraliseDelta`): as it is when nothing is held and it has no `<`. */
+const neutralisedDelta = (held: string, delta: string): { readonly text: string; readonly held: string } =>
+  held === "" && !delta.includes("<") ? { text: delta, held: "" } : neutraliseDelta(held, delta)
 
-const renderer = (options: RenderOptions) => {
+/**
+ * The renderer both the stream and the whole completion are made from, for one response: `step` renders an event,
+ * `end` what is still held back once the events are over, into `sink`.
+ */
+const renderer = (options: RenderOptions, sink: Sink) => {
   const chunk = (delta: typeof Delta.Type, finish: string | null = null): typeof Chunk.Type => ({
     id: options.id,
     object: "chat.completion.chunk",
@@ -570,149 +594,7 @@ const renderer = (options: RenderOptions) => {
   // what a delta may hold: the line limit less the rest of its chunk (`data: `, the envelope, two line ends)
   const budget = Math.max(1024, maxLineBytes - utf8.encode(`data: ${encodeData(chunk({ reasoning_content: "" }))}\n\n`).length)
   const toolResultMax = options.toolResultMax ?? defaultToolResultMax
-
-  const contentChunks = (text: string) => (text === "" ? [] : pieces(text, budget).map((piece) => chunk({ content: piece })))
-  const reasoningChunks = (text: string) =>
-    text === "" ? [] : pieces(text, budget).map((piece) => chunk({ reasoning_content: piece }))
-
-  /**
-   * Sends what was held back. At the end of the turn as it is; before other output, broken (`heldBroken`): the text
-   * it belongs to may go on after that output.
-   */
-  const release = (state: RenderState, end: boolean): Rendered => {
-    const content = end ? state.heldContent : heldBroken(state.heldContent)
-    const reasoning = end ? state.heldReasoning : heldBroken(state.heldReasoning)
-    return [
-      { ...state, heldContent: "", heldReasoning: "", atLineStart: content === "" ? state.atLineStart : false },
-      [...reasoningChunks(reasoning), ...contentChunks(content)]
-    ]
-  }
-
-  /** Output of this server (a tool block, a task reply), after whatever was held back. */
-  const serverContent = (state: RenderState, text: string): Rendered => {
-    const [released, before] = release(state, false)
-    return [{ ...released, atLineStart: text.endsWith("\n") }, [...before, ...contentChunks(text)]]
-  }
-
-  const block = (state: RenderState, text: string): Rendered =>
-    serverContent(state, (state.atLineStart && state.heldContent === "" ? "" : "\n") + text)
-
-  const agentContent = (state: RenderState, next: string): Rendered => {
-    // reasoning held back is sent first, so that it stays in its place
-    const reasoning = heldBroken(state.heldReasoning)
-    // after a tool's lines: one blank line, whatever separator the text brought
-    const delta = state.afterTool && next !== "" ? `\n${next.replace(/^\n+/, "")}` : next
-    const { held, text } = neutraliseDelta(state.heldContent, delta)
-    return [
-      {
-        ...state,
-        afterTool: state.afterTool && delta === "",
-        heldReasoning: "",
-        heldContent: held,
-        atLineStart: held !== "" ? false : text === "" ? state.atLineStart : text.endsWith("\n")
-      },
-      [...reasoningChunks(reasoning), ...contentChunks(text)]
-    ]
-  }
-
-  const agentReasoning = (state: RenderState, delta: string): Rendered => {
-    const content = heldBroken(state.heldContent)
-    const { held, text } = neutraliseDelta(state.heldReasoning, delta)
-    return [
-      { ...state, heldContent: "", heldReasoning: held, atLineStart: content === "" ? state.atLineStart : false },
-      [...contentChunks(content), ...reasoningChunks(text)]
-    ]
-  }
-
-  /** A tool's text lines: after a blank line, unless they start the content or follow other tool lines. */
-  const toolText = (state: RenderState, lines: string): Rendered => {
-    const [released, before] = release(state, false)
-    const tail = tailAfter(state.tail, before)
-    const lead = state.afterTool || tail === "" || tail === "\n\n" ? "" : tail.endsWith("\n") ? "\n" : "\n\n"
-    return [{ ...released, atLineStart: true, afterTool: true }, [...before, ...contentChunks(lead + lines)]]
-  }
-
-  const shownCall = (
-    state: RenderState,
-    call: { readonly id: string; readonly name: string; readonly arguments: string },
-    result: { readonly status: "success" | "error" | "not_run"; readonly output: string },
-    /** Whether the call's own line goes with its result (text style: when it was not sent as the call came). */
-    callLine: boolean
-  ): Rendered => {
-    switch (options.toolCalls) {
-      case "details":
-        return block(state, toolBlock(call, result.output, toolResultMax))
-      case "text":
-        return toolText(state, (callLine ? toolLines.call(call) : "") + toolLines.result(call, result))
-      case "none":
-        return release(state, false)
-      case "items": {
-        const [released, before] = release(state, false)
-        // Open WebUI starts new reasoning and message items after these: no separator is needed there
-        return [{ ...released, lastMessageId: null, lastReasoningId: null }, [...before, ...toolItems(call, result, toolResultMax)]]
-      }
-    }
-  }
-
-  const step = (state: RenderState, event: StreamEvent.StreamEvent): [RenderState, ReadonlyArray<Output>] => {
-    switch (event.type) {
-      case "message":
-        return agentContent(
-          { ...state, lastMessageId: event.data.id },
-          ChatStream.separated(state.lastMessageId, event.data.id, event.data.content)
-        )
-      case "reasoning":
-        return agentReasoning(
-          { ...state, lastReasoningId: event.data.id },
-          ChatStream.separated(state.lastReasoningId, event.data.id, event.data.content)
-        )
-      case "tool_call": {
-        const next = { ...state, calls: new Map(state.calls).set(event.data.id, event.data) }
-        if (event.data.requires_approval) {
-          return shownCall(next, event.data, { status: "not_run", output: "Waiting for approval: approve or deny it in Letta" }, true)
-        }
-        // as text the call shows at once: a reader sees what runs while it runs
-        return options.toolCalls === "text" ? toolText(next, toolLines.call(event.data)) : [next, []]
-      }
-      case "tool_result": {
-        // as text a call's line was sent when it came; a result without its call has no line for it
-        return shownCall(state, state.calls.get(event.data.id) ?? { ...event.data, arguments: "" }, event.data, false)
-      }
-      case "status":
-        return [
-          state,
-          options.statusEvents
-            ? [{ event: { type: "status", data: { ...event.data, description: note(event.data.description), hidden: false } } }]
-            : []
-        ]
-      case "title":
-        return serverContent(state, titleJson({ title: event.data.title }))
-      case "usage":
-        return [{ ...state, usage: Option.some(usageOf(event.data)) }, []]
-      case "done": {
-        const [released, rest] = release(state, true)
-        const usage: ReadonlyArray<Output> = options.includeUsage
-          ? [{
-            id: options.id,
-            object: "chat.completion.chunk",
-            created: options.created,
-            model: options.model,
-            choices: [],
-            usage: Option.getOrElse(state.usage, () => noUsage)
-          }]
-          : []
-        return [released, [...rest, chunk({}, finishReason(event.data.stop_reason)), ...usage]]
-      }
-      case "error": {
-        const [released, rest] = release(state, true)
-        return [released, [...rest, {
-          error: { message: note(event.data.message), type: errorType(event.data), param: null, code: event.data.reason }
-        }]]
-      }
-    }
-  }
-
-  const initial: RenderState = {
+  const state: RenderState = {
     lastMessageId: null,
     lastReasoningId: null,
     atLineStart: true,
@@ -723,23 +605,165 @@ const renderer = (options: RenderOptions) => {
     calls: new Map(),
     usage: Option.none()
   }
-  /** The end of the events, however they end: what is still held back. */
-  const end = (state: RenderState): Rendered => release(state, true)
-  const tracked = ([state, outputs]: Rendered): Rendered => [{ ...state, tail: tailAfter(state.tail, outputs) }, outputs]
+
+  /** `text` as chunks of `field`, each within a line; content also moves the tail. */
+  const sendPiece = (field: TextField, piece: string) => {
+    if (field === "content") state.tail = (state.tail + piece).slice(-2)
+    sink.text(field, piece)
+  }
+  const send = (field: TextField, text: string) => {
+    if (text === "") return
+    // a short text (nearly every token) is one piece: `pieces` would say so, in an array
+    if (text.length * 6 <= budget) return sendPiece(field, text)
+    for (const piece of pieces(text, budget)) sendPiece(field, piece)
+  }
+
+  /**
+   * Sends what was held back. At the end of the turn as it is; before other output, broken (`heldBroken`): the text
+   * it belongs to may go on after that output.
+   */
+  const release = (end: boolean) => {
+    const content = end ? state.heldContent : heldBroken(state.heldContent)
+    const reasoning = end ? state.heldReasoning : heldBroken(state.heldReasoning)
+    state.heldContent = ""
+    state.heldReasoning = ""
+    if (content !== "") state.atLineStart = false
+    send("reasoning_content", reasoning)
+    send("content", content)
+  }
+
+  /** Output of this server (a tool block, a task reply), after whatever was held back. */
+  const serverContent = (text: string) => {
+    release(false)
+    state.atLineStart = text.endsWith("\n")
+    send("content", text)
+  }
+
+  const block = (text: string) => serverContent((state.atLineStart && state.heldContent === "" ? "" : "\n") + text)
+
+  const agentContent = (next: string) => {
+    // reasoning held back is sent first, so that it stays in its place
+    const reasoning = heldBroken(state.heldReasoning)
+    // after a tool's lines: one blank line, whatever separator the text brought
+    const delta = state.afterTool && next !== "" ? `\n${next.replace(/^\n+/, "")}` : next
+    const { held, text } = neutralisedDelta(state.heldContent, delta)
+    state.afterTool = state.afterTool && delta === ""
+    state.heldReasoning = ""
+    state.heldContent = held
+    state.atLineStart = held !== "" ? false : text === "" ? state.atLineStart : text.endsWith("\n")
+    send("reasoning_content", reasoning)
+    send("content", text)
+  }
+
+  const agentReasoning = (delta: string) => {
+    const content = heldBroken(state.heldContent)
+    const { held, text } = neutralisedDelta(state.heldReasoning, delta)
+    state.heldContent = ""
+    state.heldReasoning = held
+    if (content !== "") state.atLineStart = false
+    send("content", content)
+    send("reasoning_content", text)
+  }
+
+  /** A tool's text lines: after a blank line, unless they start the content or follow other tool lines. */
+  const toolText = (lines: string) => {
+    const afterTool = state.afterTool
+    release(false)
+    // the tail once what was held back is sent
+    const tail = state.tail
+    const lead = afterTool || tail === "" || tail === "\n\n" ? "" : tail.endsWith("\n") ? "\n" : "\n\n"
+    state.atLineStart = true
+    state.afterTool = true
+    send("content", lead + lines)
+  }
+
+  const shownCall = (
+    call: { readonly id: string; readonly name: string; readonly arguments: string },
+    result: { readonly status: "success" | "error" | "not_run"; readonly output: string },
+    /** Whether the call's own line goes with its result (text style: when it was not sent as the call came). */
+    callLine: boolean
+  ) => {
+    switch (options.toolCalls) {
+      case "details":
+        return block(toolBlock(call, result.output, toolResultMax))
+      case "text":
+        return toolText((callLine ? toolLines.call(call) : "") + toolLines.result(call, result))
+      case "none":
+        return release(false)
+      case "items": {
+        release(false)
+        // Open WebUI starts new reasoning and message items after these: no separator is needed there
+        state.lastMessageId = null
+        state.lastReasoningId = null
+        for (const item of toolItems(call, result, toolResultMax)) sink.output(item)
+      }
+    }
+  }
+
+  const step = (event: StreamEvent.StreamEvent): void => {
+    switch (event.type) {
+      case "message": {
+        const previous = state.lastMessageId
+        state.lastMessageId = event.data.id
+        return agentContent(ChatStream.separated(previous, event.data.id, event.data.content))
+      }
+      case "reasoning": {
+        const previous = state.lastReasoningId
+        state.lastReasoningId = event.data.id
+        return agentReasoning(ChatStream.separated(previous, event.data.id, event.data.content))
+      }
+      case "tool_call": {
+        state.calls.set(event.data.id, event.data)
+        if (event.data.requires_approval) {
+          return shownCall(event.data, { status: "not_run", output: "Waiting for approval: approve or deny it in Letta" }, true)
+        }
+        // as text the call shows at once: a reader sees what runs while it runs
+        return options.toolCalls === "text" ? toolText(toolLines.call(event.data)) : undefined
+      }
+      case "tool_result":
+        // as text a call's line was sent when it came; a result without its call has no line for it
+        return shownCall(state.calls.get(event.data.id) ?? { ...event.data, arguments: "" }, event.data, false)
+      case "status":
+        if (options.statusEvents) {
+          sink.output({ event: { type: "status", data: { ...event.data, description: note(event.data.description), hidden: false } } })
+        }
+        return
+      case "title":
+        return serverContent(titleJson({ title: event.data.title }))
+      case "usage":
+        state.usage = Option.some(usageOf(event.data))
+        return
+      case "done": {
+        release(true)
+        sink.output(chunk({}, finishReason(event.data.stop_reason)))
+        if (options.includeUsage) {
+          sink.output({
+            id: options.id,
+            object: "chat.completion.chunk",
+            created: options.created,
+            model: options.model,
+            choices: [],
+            usage: Option.getOrElse(state.usage, () => noUsage)
+          })
+        }
+        return
+      }
+      case "error":
+        release(true)
+        return sink.output({
+          error: { message: note(event.data.message), type: errorType(event.data), param: null, code: event.data.reason }
+        })
+    }
+  }
+
   return {
     first: chunk({ role: "assistant", content: "" }),
-    initial,
-    step: (state: RenderState, event: StreamEvent.StreamEvent) => tracked(step(state, event)),
-    end: (state: RenderState) => tracked(end(state))
+    step,
+    /** The end of the events, however they end: what is still held back. */
+    end: () => release(true),
+    usage: () => state.usage
   }
 }
-
-/** The last two characters of the content once `outputs` are added to content ending in `tail`. */
-const tailAfter = (tail: string, outputs: ReadonlyArray<Output>): string =>
-  outputs.reduce(
-    (end, output) => ("choices" in output ? output.choices.reduce((e, c) => (e + (c.delta.content ?? "")).slice(-2), end) : end),
-    tail
-  )
 
 const noUsage: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 }
 
@@ -754,38 +778,41 @@ const renderingHandlers = <E, E2>(
   failure: (error: E) => { readonly event?: StreamEvent.StreamEvent; readonly end: true | { readonly error: E2 } },
   trailer: ReadonlyArray<string>
 ): StreamStage.Handlers<StreamEvent.StreamEvent, string, E, E2> => {
-  const { end, first, initial, step } = renderer(options)
-  const encodeOutput = payloadEncoder(options)
-  const encode = (payload: Output) => frame(encodeOutput(payload))
-  let state = initial
+  const encoder = payloadEncoder(options)
+  // where the renderer's outputs go, encoded: the frames of the chunk being handled
+  let frames: Array<string> = []
+  const { end, first, step } = renderer(options, {
+    text: (field, text) => void frames.push(frame(encoder.text(field, text))),
+    output: (output) => void frames.push(frame(encoder.payload(output)))
+  })
   let started = false
-  const render = (outputs: Array<string>, rendered: Rendered) => {
-    state = rendered[0]
-    for (const output of rendered[1]) outputs.push(encode(output))
-  }
+  /** A fresh list of frames, the opening chunk's first the first time. */
   const opening = (): Array<string> => {
-    if (started) return []
+    frames = started ? [] : [frame(encoder.payload(first))]
     started = true
-    return [encode(first)]
+    return frames
   }
-  const closing = (outputs: Array<string>, ending: true | { readonly error: E2 }) => {
-    render(outputs, end(state))
-    for (const line of trailer) outputs.push(line)
-    return { emit: outputs, end: ending }
+  const closing = (ending: true | { readonly error: E2 }) => {
+    end()
+    for (const line of trailer) frames.push(line)
+    return { emit: frames, end: ending }
   }
   return {
     onChunk: (chunk) => {
-      const outputs = opening()
-      for (const event of chunk) render(outputs, step(state, event))
-      return { emit: outputs }
+      opening()
+      for (const event of chunk) step(event)
+      return { emit: frames }
     },
     onFailure: (error) => {
-      const outputs = opening()
+      opening()
       const { end: ending, event } = failure(error)
-      if (event !== undefined) render(outputs, step(state, event))
-      return closing(outputs, ending)
+      if (event !== undefined) step(event)
+      return closing(ending)
     },
-    onEnd: () => closing(opening(), true)
+    onEnd: () => {
+      opening()
+      return closing(true)
+    }
   }
 }
 
@@ -835,22 +862,24 @@ export const toCompletion = (
 ): Completion => {
   // a completion has only content: Open WebUI's items become its blocks there
   const toolCalls = options.toolCalls === "items" ? "details" : options.toolCalls
-  const { end, initial, step } = renderer({ ...options, includeUsage: false, statusEvents: false, toolCalls })
-  let state = initial
   let content = ""
   let reasoning = ""
-  const add = ([next, outputs]: readonly [typeof state, ReadonlyArray<Output>]) => {
-    state = next
-    for (const output of outputs) {
-      if (!("choices" in output)) continue
+  const { end, step, usage } = renderer({ ...options, includeUsage: false, statusEvents: false, toolCalls }, {
+    text: (field, text) => {
+      if (field === "content") content += text
+      else reasoning += text
+    },
+    output: (output) => {
+      // the finish chunk (its delta empty) and errors; no item or status here
+      if (!("choices" in output)) return
       for (const choice of output.choices) {
         content += choice.delta.content ?? ""
         reasoning += choice.delta.reasoning_content ?? ""
       }
     }
-  }
-  for (const event of events) add(step(state, event))
-  add(end(state))
+  })
+  for (const event of events) step(event)
+  end()
   return {
     id: options.id,
     object: "chat.completion",
@@ -862,7 +891,7 @@ export const toCompletion = (
       logprobs: null,
       finish_reason: finishReason(turn.stopReason)
     }],
-    usage: Option.getOrElse(state.usage, () => noUsage)
+    usage: Option.getOrElse(usage(), () => noUsage)
   }
 }
 
