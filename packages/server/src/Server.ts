@@ -6,10 +6,10 @@
  *
  * @since 0.1.0
  */
-import { HttpLayerRouter, HttpServer, type HttpServerError } from "@effect/platform"
+import { Etag, FileSystem, HttpLayerRouter, HttpPlatform, HttpServer, type HttpServerError, Path } from "@effect/platform"
 import { LettaCheck, type LettaClient, LettaConfig, type Pipeline } from "@letta-pipeline/core"
 import { HoldingHttpServer } from "@letta-pipeline/core/node"
-import { type ConfigError, Duration, Effect, Either, Fiber, Layer, Option } from "effect"
+import { type ConfigError, Context, Duration, Effect, Either, Fiber, Layer, Option, Scope } from "effect"
 import { createServer, type Server as NodeServer } from "node:http"
 import * as ChatThreads from "./ChatThreads.js"
 import type * as ConversationStore from "./ConversationStore.js"
@@ -46,6 +46,25 @@ const cors = Layer.unwrapEffect(Effect.map(ServerConfig.ServerConfig, (settings)
 const services = Layer.mergeAll(Models.layer, ChatThreads.layer, UserAgents.layer).pipe(Layer.provideMerge(Valves.layer))
 
 /**
+ * The HTTP server as the routes are served on it: request fibers start from the platform's services alone, not from
+ * the whole application's (27 services). A handler has what it needs from when the routes were built (`Http.Handler`);
+ * a request's context is copied each time a service is provided to it (the router, the Letta call), and an open stream
+ * keeps about ten such copies: about 6 KiB of its memory with all the services in each (`docs/benchmarks.md`).
+ */
+const leanRequests = Layer.effect(
+  HttpServer.HttpServer,
+  Effect.map(HttpServer.HttpServer, (server) =>
+    HttpServer.make({
+      address: server.address,
+      serve: (app, middleware) =>
+        Effect.mapInputContext(
+          middleware === undefined ? server.serve(app) : server.serve(app, middleware),
+          Context.pick(Scope.Scope, HttpPlatform.HttpPlatform, Etag.Generator, FileSystem.FileSystem, Path.Path)
+        )
+    }))
+)
+
+/**
  * The routes, served on whatever `HttpServer` is provided (tests use `NodeHttpServer.layerTest`).
  *
  * @category layers
@@ -57,6 +76,7 @@ export const layerApp: Layer.Layer<never, never, HttpServer.HttpServer | Require
     disableLogger: true,
     middleware: Middleware.accessLog
   }).pipe(
+    Layer.provide(leanRequests),
     Layer.provide(ChatTurn.ChatTurn.layer),
     Layer.provide(services),
     Layer.provide(Metrics.layer),
