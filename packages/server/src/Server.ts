@@ -48,8 +48,8 @@ const services = Layer.mergeAll(Models.layer, ChatThreads.layer, UserAgents.laye
 /**
  * The HTTP server as the routes are served on it: request fibers start from the platform's services alone, not from
  * the whole application's (27 services). A handler has what it needs from when the routes were built (`Http.Handler`);
- * a request's context is copied each time a service is provided to it (the router, the Letta call), and an open stream
- * keeps about ten such copies: about 6 KiB of its memory with all the services in each (`docs/benchmarks.md`).
+ * a request's context is copied each time a service is provided to it (the router, the Letta call: 8 copies a turn), and
+ * an open stream keeps several: small copies save about 2 KiB per open stream (`docs/benchmarks.md`).
  */
 const leanRequests = Layer.effect(
   HttpServer.HttpServer,
