@@ -182,7 +182,7 @@ const payloadEncoder = (options: Pick<RenderOptions, "id" | "created" | "model">
       return `${head}${escapeLineBreaks(JSON.stringify(choice.delta))},"finish_reason":${JSON.stringify(choice.finish_reason)}}]}`
     },
     /** A chunk whose delta is `{[field]: text}` and nothing else, without building it. */
-    text: (field: "content" | "reasoning_content", text: string): string =>
+    text: (field: TextField, text: string): string =>
       `${fieldHead[field]}${escapeLineBreaks(JSON.stringify(text))}},"finish_reason":null}]}`
   }
 }
