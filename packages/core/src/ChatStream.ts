@@ -20,29 +20,34 @@ import type * as LettaSchema from "./LettaSchema.js"
 import * as StreamEvent from "./StreamEvent.js"
 import * as StreamStage from "./StreamStage.js"
 
+/** A tool call whose fragments are still arriving; changed in place as they come. */
 interface Call {
   readonly id: string
-  readonly name: string
-  readonly arguments: string
+  name: string
+  arguments: string
   readonly requiresApproval: boolean
 }
 
+/**
+ * What a turn has seen so far: one per run of the stream, changed in place (a text frame allocates its event and
+ * nothing else).
+ */
 interface State {
   /** Calls whose fragments are still arriving, in order of appearance. */
-  readonly pending: ReadonlyArray<Call>
+  pending: Array<Call>
   /** The last `tool_call_id` seen per `otid`, for fragments that omit it. */
-  readonly lastCallId: ReadonlyMap<string, string>
+  readonly lastCallId: Map<string, string>
   /** Names of emitted calls, for their results. */
-  readonly names: ReadonlyMap<string, string>
+  readonly names: Map<string, string>
   /** Emitted calls still waiting for their result (their "Running …" status is open). */
-  readonly running: ReadonlyArray<Call>
-  readonly runId: string | null
-  readonly stopReason: string | null
+  running: Array<Call>
+  runId: string | null
+  stopReason: string | null
   /** Whether the turn gave any answer: text, or a tool call. */
-  readonly answered: boolean
+  answered: boolean
 }
 
-const initial: State = {
+const initialState = (): State => ({
   pending: [],
   lastCallId: new Map(),
   names: new Map(),
@@ -50,13 +55,7 @@ const initial: State = {
   runId: null,
   stopReason: null,
   answered: false
-}
-
-/** The end of the messages: their clean end, or the failure that ended them. */
-class End<E> {
-  constructor(readonly failure: Option.Option<E>) {}
-}
-type Input<E> = LettaSchema.LettaMessage | End<E>
+})
 
 /** The id that groups the deltas of one message. */
 export const messageKey = (
@@ -83,13 +82,14 @@ const partsText = (parts: string | ReadonlyArray<unknown>): string =>
       typeof part === "object" && part !== null && "text" in part && typeof part.text === "string" ? part.text : ""
     ).join("")
 
-const flush = (state: State): [State, ReadonlyArray<StreamEvent.StreamEvent>] => {
-  if (state.pending.length === 0) return [state, []]
-  const events: Array<StreamEvent.StreamEvent> = []
-  const names = new Map(state.names)
+type Out = Array<StreamEvent.StreamEvent>
+
+/** Emits the calls whose fragments are complete (something else arrived), with their statuses. */
+const flush = (state: State, out: Out): void => {
+  if (state.pending.length === 0) return
   for (const call of state.pending) {
-    names.set(call.id, call.name)
-    events.push(
+    state.names.set(call.id, call.name)
+    out.push(
       StreamEvent.toolCall({
         id: call.id,
         name: call.name,
@@ -100,15 +100,17 @@ const flush = (state: State): [State, ReadonlyArray<StreamEvent.StreamEvent>] =>
         ? StreamEvent.status(`Waiting for approval to run ${call.name}`, true)
         : StreamEvent.status(`Running ${call.name}…`, false)
     )
+    if (!call.requiresApproval) state.running.push(call)
   }
-  const running = [...state.running, ...state.pending.filter((call) => !call.requiresApproval)]
-  return [{ ...state, pending: [], lastCallId: new Map(), names, running, answered: true }, events]
+  state.pending = []
+  state.lastCallId.clear()
+  state.answered = true
 }
 
 const addCallFragments = (
   state: State,
   message: typeof LettaSchema.ToolCallMessage.Type | typeof LettaSchema.ApprovalRequestMessage.Type
-): State => {
+): void => {
   // `tool_calls` supersedes the deprecated `tool_call` (its first element in step mode, the same delta in token mode)
   const fragments = message.tool_calls === undefined || message.tool_calls === null
     ? message.tool_call === undefined || message.tool_call === null ? [] : [message.tool_call]
@@ -116,56 +118,50 @@ const addCallFragments = (
     ? message.tool_calls
     : [message.tool_calls]
   const group = messageKey(message, message.message_type)
-  let pending = state.pending
-  let lastCallId = state.lastCallId
   for (const fragment of fragments) {
-    const id = fragment.tool_call_id ?? lastCallId.get(group)
+    const id = fragment.tool_call_id ?? state.lastCallId.get(group)
     if (id === undefined) continue // Letta suppresses fragments without an id; so do we
-    if (lastCallId.get(group) !== id) lastCallId = new Map(lastCallId).set(group, id)
-    const known = pending.find((call) => call.id === id)
-    const previous = known ??
-      { id, name: "", arguments: "", requiresApproval: message.message_type === "approval_request_message" }
-    const next: Call = {
-      ...previous,
-      name: fragment.name === undefined || fragment.name === null || fragment.name === "" ? previous.name : fragment.name,
-      arguments: previous.arguments + (fragment.arguments ?? "")
+    state.lastCallId.set(group, id)
+    let call = state.pending.find((pending) => pending.id === id)
+    if (call === undefined) {
+      call = { id, name: "", arguments: "", requiresApproval: message.message_type === "approval_request_message" }
+      state.pending.push(call)
     }
-    pending = known === undefined ? [...pending, next] : pending.map((call) => (call === known ? next : call))
+    if (fragment.name !== undefined && fragment.name !== null && fragment.name !== "") call.name = fragment.name
+    if (fragment.arguments !== undefined && fragment.arguments !== null) call.arguments += fragment.arguments
   }
-  return { ...state, pending, lastCallId }
 }
 
-const results = (
-  state: State,
-  message: typeof LettaSchema.ToolReturnMessage.Type
-): [State, ReadonlyArray<StreamEvent.StreamEvent>] => {
+const results = (state: State, message: typeof LettaSchema.ToolReturnMessage.Type, out: Out): void => {
   const returns = message.tool_returns !== undefined && message.tool_returns !== null && message.tool_returns.length > 0
     ? message.tool_returns.map((r) => ({ id: r.tool_call_id, status: r.status, output: partsText(r.tool_return) }))
     : [{ id: message.tool_call_id, status: message.status, output: message.tool_return }]
-  const answered = new Set(returns.map((r) => r.id))
-  const events = returns.flatMap((r) => {
+  for (const r of returns) {
     const name = state.names.get(r.id) ?? "tool"
-    return [
+    out.push(
       StreamEvent.toolResult({ id: r.id, name, status: r.status, output: r.output }),
       StreamEvent.status(r.status === "success" ? `${name} finished` : `${name} failed`, true)
-    ]
-  })
-  return [{ ...state, running: state.running.filter((call) => !answered.has(call.id)) }, events]
+    )
+  }
+  const answered = new Set(returns.map((r) => r.id))
+  state.running = state.running.filter((call) => !answered.has(call.id))
 }
 
 /** Closes what the turn left open: calls without a result are shown as not run, their statuses done. */
-const close = (state: State, why: string): [State, ReadonlyArray<StreamEvent.StreamEvent>] => {
-  const [flushed, emitted] = flush(state)
-  const events = flushed.running.flatMap((call) => [
-    StreamEvent.toolResult({
-      id: call.id,
-      name: call.name,
-      status: "not_run",
-      output: `Not run: the turn ended before Letta returned a result (${why})`
-    }),
-    StreamEvent.status(`${call.name} not run`, true)
-  ])
-  return [{ ...flushed, running: [] }, [...emitted, ...events]]
+const close = (state: State, why: string, out: Out): void => {
+  flush(state, out)
+  for (const call of state.running) {
+    out.push(
+      StreamEvent.toolResult({
+        id: call.id,
+        name: call.name,
+        status: "not_run",
+        output: `Not run: the turn ended before Letta returned a result (${why})`
+      }),
+      StreamEvent.status(`${call.name} not run`, true)
+    )
+  }
+  state.running = []
 }
 
 /**
@@ -185,68 +181,53 @@ const failureOf = (state: State, agentId?: string): LettaError.LettaError | unde
   })
 }
 
-const withRunId = (state: State, runId: string | null | undefined): State =>
-  state.runId === null && runId !== undefined && runId !== null && runId !== "" ? { ...state, runId } : state
-
 const describeFailure = (failure: unknown): string =>
   typeof failure === "object" && failure !== null && "message" in failure && typeof failure.message === "string"
     ? `the turn failed: ${failure.message}`
     : "the turn failed"
 
-const step = <E>(current: State, input: Input<E>): [State, ReadonlyArray<StreamEvent.StreamEvent>] => {
-  if (input instanceof End) {
-    return Option.match(input.failure, {
-      onSome: (failure) => close(current, describeFailure(failure)),
-      onNone: () => {
-        const [state, events] = close(current, `stop reason ${current.stopReason ?? "none"}`)
-        // a turn that failed or gave no answer ends with its error (see `toEvents`), not with `done`
-        return failureOf(state) !== undefined ? [state, events] : [state, [...events, StreamEvent.done(state.stopReason, state.runId)]]
-      }
-    })
+/** One of Letta's messages: the state updated, its events (if any) pushed to `out`. */
+const step = (state: State, input: LettaSchema.LettaMessage, out: Out): void => {
+  if (state.runId === null && "run_id" in input && typeof input.run_id === "string" && input.run_id !== "") {
+    state.runId = input.run_id
   }
-  const tracked = withRunId(current, "run_id" in input && typeof input.run_id === "string" ? input.run_id : undefined)
   switch (input.message_type) {
     case "tool_call_message":
     case "approval_request_message":
-      return [addCallFragments(tracked, input), []]
+      return addCallFragments(state, input)
     case "ping":
     case "user_message":
     case "system_message":
     case "approval_response_message":
     case "error_message":
-      return [tracked, []]
+      return
     default:
       break
   }
-  const [state, flushed] = flush(tracked)
-  const emit = (...events: ReadonlyArray<StreamEvent.StreamEvent>): [State, ReadonlyArray<StreamEvent.StreamEvent>] => [
-    state,
-    flushed.length === 0 ? events : [...flushed, ...events]
-  ]
+  // anything else completes the calls before it
+  flush(state, out)
   switch (input.message_type) {
     case "reasoning_message":
-      return input.reasoning === ""
-        ? emit()
-        : emit(StreamEvent.reasoning(messageKey(input, input.message_type), input.reasoning))
+      if (input.reasoning !== "") out.push(StreamEvent.reasoning(messageKey(input, input.message_type), input.reasoning))
+      return
     case "hidden_reasoning_message":
-      return emit(StreamEvent.status("Reasoning (hidden by the model provider)", true))
+      out.push(StreamEvent.status("Reasoning (hidden by the model provider)", true))
+      return
     case "assistant_message": {
       const text = textOf(input.content)
-      return text === ""
-        ? emit()
-        : [{ ...state, answered: true }, [...flushed, StreamEvent.message(messageKey(input, input.message_type), text)]]
+      if (text === "") return
+      state.answered = true
+      out.push(StreamEvent.message(messageKey(input, input.message_type), text))
+      return
     }
-    case "tool_return_message": {
-      const [answered, events] = results(state, input)
-      return [answered, flushed.length === 0 ? events : [...flushed, ...events]]
-    }
-    case "stop_reason": {
+    case "tool_return_message":
+      return results(state, input, out)
+    case "stop_reason":
       // the turn is over: a call still without its result will not get one
-      const [closed, events] = close({ ...state, stopReason: input.stop_reason }, `stop reason ${input.stop_reason}`)
-      return [closed, [...flushed, ...events]]
-    }
+      state.stopReason = input.stop_reason
+      return close(state, `stop reason ${input.stop_reason}`, out)
     case "usage_statistics":
-      return emit(StreamEvent.usage({
+      out.push(StreamEvent.usage({
         prompt_tokens: input.prompt_tokens,
         completion_tokens: input.completion_tokens,
         total_tokens: input.total_tokens,
@@ -254,11 +235,13 @@ const step = <E>(current: State, input: Input<E>): [State, ReadonlyArray<StreamE
         ...(typeof input.reasoning_tokens === "number" ? { reasoning_tokens: input.reasoning_tokens } : {}),
         ...(typeof input.cached_input_tokens === "number" ? { cached_input_tokens: input.cached_input_tokens } : {})
       }))
+      return
     case "summary_message":
-      return emit(StreamEvent.status("Conversation summarised to fit the context window", true))
+      out.push(StreamEvent.status("Conversation summarised to fit the context window", true))
+      return
     default:
       // event_message and message types this version does not know
-      return emit()
+      return
   }
 }
 
@@ -299,24 +282,27 @@ export const toEvents = <E, R>(
   context: { readonly agentId?: string | undefined } = {}
 ): Stream.Stream<StreamEvent.StreamEvent, E | LettaError.LettaError, R> =>
   StreamStage.suspend(() => {
-    let state = initial
-    const run = (input: Input<E>): ReadonlyArray<StreamEvent.StreamEvent> => {
-      const [next, events] = step(state, input)
-      state = next
-      return events
-    }
+    const state = initialState()
     return messages.pipe(StreamStage.stage<LettaSchema.LettaMessage, StreamEvent.StreamEvent, E, E | LettaError.LettaError>({
       onChunk: (chunk) => {
-        const out: Array<StreamEvent.StreamEvent> = []
-        for (const message of chunk) for (const event of run(message)) out.push(event)
+        const out: Out = []
+        for (const message of chunk) step(state, message, out)
         return { emit: out }
       },
       // the events that came first stay; the turn's open statuses and calls are closed before it fails
-      onFailure: (error) => ({ emit: run(new End(Option.some(error))), end: { error } }),
+      onFailure: (error) => {
+        const out: Out = []
+        close(state, describeFailure(error), out)
+        return { emit: out, end: { error } }
+      },
       onEnd: () => {
-        const events = run(new End<E>(Option.none()))
+        const out: Out = []
+        close(state, `stop reason ${state.stopReason ?? "none"}`, out)
+        // a turn that failed or gave no answer ends with its error, not with `done`
         const failed = failureOf(state, context.agentId)
-        return { emit: events, end: failed === undefined ? true : { error: failed } }
+        if (failed !== undefined) return { emit: out, end: { error: failed } }
+        out.push(StreamEvent.done(state.stopReason, state.runId))
+        return { emit: out, end: true }
       }
     }))
   })
