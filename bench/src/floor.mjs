@@ -3,12 +3,14 @@
 import * as http from "node:http"
 
 const upstream = process.env.BENCH_UPSTREAM ?? ""
+// the stand-ins answer any agent; the emulator only its own
+const agentId = process.env.BENCH_AGENT ?? "agent-x"
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity })
 
 const server = http.createServer((request, response) => {
   request.resume()
   request.on("end", () => {
-    const upstreamRequest = http.request(`${upstream}/v1/agents/agent-x/messages/stream`, { agent, method: "POST", headers: { "content-type": "application/json" } }, (answer) => {
+    const upstreamRequest = http.request(`${upstream}/v1/agents/${agentId}/messages/stream`, { agent, method: "POST", headers: { "content-type": "application/json" } }, (answer) => {
       response.writeHead(200, { "content-type": "text/event-stream" })
       answer.setEncoding("utf8")
       let carry = ""
@@ -23,7 +25,7 @@ const server = http.createServer((request, response) => {
             : message.message_type === "reasoning_message" ? { reasoning_content: message.reasoning }
             : undefined
           if (delta === undefined) continue
-          out += `data: ${JSON.stringify({ id: "chatcmpl-floor", object: "chat.completion.chunk", created: 0, model: "agent-x", choices: [{ index: 0, delta, finish_reason: null }] })}\n\n`
+          out += `data: ${JSON.stringify({ id: "chatcmpl-floor", object: "chat.completion.chunk", created: 0, model: agentId, choices: [{ index: 0, delta, finish_reason: null }] })}\n\n`
         }
         if (out !== "") response.write(out)
       })

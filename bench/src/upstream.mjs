@@ -1,12 +1,15 @@
 // A stand-in Letta for the throughput and capacity benchmarks, in plain Node so that it costs next to nothing:
 // `replay` answers every request with the bytes of a real emulator turn (BENCH_REPLAY_FILE) in one write;
-// `hold` sends a ping and one token, then a ping every 15 s, and never ends (streams held open); `short` answers a
-// turn of one token.
+// `paced` sends the same frames one at a time, BENCH_PACE_MS apart, as a live Letta sends tokens while its model
+// writes them; `hold` sends a ping and one token, then a ping every 15 s, and never ends (streams held open); `short`
+// answers a turn of one token.
 import { readFileSync } from "node:fs"
 import * as http from "node:http"
 
 const mode = process.env.BENCH_UPSTREAM_MODE ?? "replay"
-const replay = mode === "replay" ? readFileSync(process.env.BENCH_REPLAY_FILE ?? "") : Buffer.alloc(0)
+const replay = mode === "replay" || mode === "paced" ? readFileSync(process.env.BENCH_REPLAY_FILE ?? "") : Buffer.alloc(0)
+const pacedFrames = mode === "paced" ? replay.toString("utf8").split(/(?<=\n\n)/) : []
+const paceMs = Number(process.env.BENCH_PACE_MS ?? 3)
 const frame = (message) => `data: ${JSON.stringify(message)}\n\n`
 const ping = frame({
   id: "ping-00000000-0000-4000-8000-000000000000",
@@ -47,6 +50,16 @@ const server = http.createServer((request, response) => {
     response.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" })
     if (mode === "replay") return response.end(replay)
     if (mode === "short") return response.end(short)
+    if (mode === "paced") {
+      let next = 0
+      const send = () => {
+        if (response.destroyed) return
+        if (next === pacedFrames.length - 1) return response.end(pacedFrames[next])
+        response.write(pacedFrames[next++])
+        setTimeout(send, paceMs)
+      }
+      return send()
+    }
     held++
     response.write(ping + token(held))
     const timer = setInterval(() => response.write(ping), 15_000)
