@@ -32,6 +32,10 @@ const report = (name: string, title: string, rows: ReadonlyArray<Row>, notes: Re
 }
 
 const ms = (value: number) => Number(value.toFixed(2))
+/** Windows of `throughput`: pairs (the server's, the floor's, alternating) and their length in seconds. */
+const throughputPairs = 6
+const throughputWindowSeconds = 5
+
 /** The gap between frames in the paced part of `throughput`, in ms. */
 const paceMs = 3
 
@@ -132,30 +136,43 @@ const throughput = async () => {
   const textFrames = Buffer.from(bytes).toString("utf8").split("\n\n")
     .filter((f) => /"message_type":"(assistant_message|reasoning_message)"/.test(f)).length
   const rows: Array<Row> = []
-  const measure = async (name: string, start: () => Promise<Running>) => {
-    const bridge = await start()
-    await eventsPerSecond(bridge.url, 8, 3) // warm-up
+  /** One window of 32 clients: events per second, and CPU per text event upstream (Letta's frames are the work). */
+  const window = async (bridge: Running) => {
     const cpuBefore = cpuMillis(bridge.pid)
-    const result = await eventsPerSecond(bridge.url, 32, 15)
+    const result = await eventsPerSecond(bridge.url, 32, throughputWindowSeconds)
     const cpu = cpuMillis(bridge.pid) - cpuBefore
-    await bridge.stop()
-    // CPU per text event upstream (the server may send several deltas as one chunk; Letta's frames are the work)
-    const cpuPerEvent = (cpu * 1000) / (result.turns * textFrames)
-    rows.push({
-      path: name,
-      "text events / s": Math.round(result.perSecond),
-      "CPU per text event (µs)": ms(cpuPerEvent),
-      failed: result.failed
-    })
-    return { perSecond: result.perSecond, cpuPerEvent }
+    return { perSecond: result.perSecond, cpuPerEvent: (cpu * 1000) / (result.turns * textFrames), failed: result.failed }
   }
+  // the server and the floor in alternating windows, each figure the median of its windows and the ratio the median
+  // of the pairs': the machine's load changes over a minute, and moved the ratio of two long windows by half
   const against = async (label: string, upstreamUrl: string) => {
-    const ours = await measure(`letta-pipeline (OpenAI stream)${label}`, () => startServer({ LETTA_BASE_URL: upstreamUrl }, 1))
-    const floor = await measure(`plain Node pass-through (floor)${label}`, () => startNode([`${root}bench/src/floor.mjs`], { BENCH_UPSTREAM: upstreamUrl }, { core: 1 }))
+    const ours = await startServer({ LETTA_BASE_URL: upstreamUrl }, 1)
+    const floor = await startNode([`${root}bench/src/floor.mjs`], { BENCH_UPSTREAM: upstreamUrl }, { core: 1 })
+    for (const bridge of [ours, floor]) await eventsPerSecond(bridge.url, 8, 3) // warm-up
+    const pairs: Array<{ ours: Awaited<ReturnType<typeof window>>; floor: Awaited<ReturnType<typeof window>> }> = []
+    for (let pair = 0; pair < throughputPairs; pair++) {
+      if (pair % 2 === 0) pairs.push({ ours: await window(ours), floor: await window(floor) })
+      else {
+        const floorFirst = await window(floor)
+        pairs.push({ floor: floorFirst, ours: await window(ours) })
+      }
+    }
+    await ours.stop()
+    await floor.stop()
+    const median = (values: ReadonlyArray<number>) => percentile(values, 0.5)
+    for (const side of ["ours", "floor"] as const) {
+      rows.push({
+        path: `${side === "ours" ? "letta-pipeline (OpenAI stream)" : "plain Node pass-through (floor)"}${label}`,
+        "text events / s": Math.round(median(pairs.map((p) => p[side].perSecond))),
+        "CPU per text event (µs)": ms(median(pairs.map((p) => p[side].cpuPerEvent))),
+        failed: pairs.reduce((sum, p) => sum + p[side].failed, 0)
+      })
+    }
+    const ratios = pairs.map((p) => p.ours.cpuPerEvent / p.floor.cpuPerEvent)
     rows.push({
       path: `ratio${label}`,
-      "text events / s": `${Math.round((ours.perSecond / floor.perSecond) * 100)}% of the floor`,
-      "CPU per text event (µs)": `${ms(ours.cpuPerEvent / floor.cpuPerEvent)}× the floor`,
+      "text events / s": `${Math.round(median(pairs.map((p) => p.ours.perSecond / p.floor.perSecond)) * 100)}% of the floor`,
+      "CPU per text event (µs)": `${ms(median(ratios))}× the floor (pairs ${ms(Math.min(...ratios))}–${ms(Math.max(...ratios))})`,
       failed: ""
     })
   }
@@ -165,7 +182,7 @@ const throughput = async () => {
   const paced = await startNode([`${root}bench/src/upstream.mjs`], { BENCH_UPSTREAM_MODE: "paced", BENCH_REPLAY_FILE: file, BENCH_PACE_MS: String(paceMs) }, { core: 0 })
   await against(`, frames ${paceMs} ms apart`, paced.url)
   await paced.stop()
-  report("throughput", `Throughput on one core (taskset -c 1): a real turn of ${frames} frames (${textFrames} text) replayed as fast as it is read, 32 clients; then its frames ${paceMs} ms apart`, rows, [
+  report("throughput", `Throughput on one core (taskset -c 1): a real turn of ${frames} frames (${textFrames} text) replayed as fast as it is read, 32 clients; then its frames ${paceMs} ms apart; ${throughputPairs} pairs of ${throughputWindowSeconds}-s windows, medians`, rows, [
     "Target: CPU per text event at most 2× the plain-Node floor's (throughput at least 50% of the floor), replayed as fast as it is read.",
     `Paced, the events per second are the pace's (32 streams of a frame every ${paceMs} ms), and CPU per text event is what a live stream costs.`
   ])
