@@ -70,8 +70,8 @@ type BodyState = "unread" | "reading" | "draining" | "done"
 
 /**
  * What aborts a request: undici takes an `EventEmitter` as its `signal` (it listens for `abort` and reads `reason`).
- * An `AbortController` is an `EventTarget` with a signal of its own, and undici's listener on it holds a weak reference:
- * about 5 % of a call's CPU, and garbage, where this is one small object.
+ * An `AbortController` is an `EventTarget` with a signal of its own, on which undici's listener is weakly held: a
+ * Letta call alone took about 20 µs more CPU with one (167–181 against 139–158 µs, alternating runs).
  */
 class Abort extends EventEmitter {
   aborted = false
