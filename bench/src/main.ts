@@ -32,6 +32,7 @@ const report = (name: string, title: string, rows: ReadonlyArray<Row>, notes: Re
 }
 
 const ms = (value: number) => Number(value.toFixed(2))
+const median = (values: ReadonlyArray<number>) => percentile(values, 0.5)
 /** Windows of `throughput`: pairs (the server's, the floor's, alternating) and their length in seconds. */
 const throughputPairs = 6
 const throughputWindowSeconds = 5
@@ -119,6 +120,12 @@ const eventsPerSecond = async (base: string, clients: number, seconds: number) =
   return { perSecond: events / ((Date.now() - started) / 1000), failed, turns }
 }
 
+interface Window {
+  readonly perSecond: number
+  readonly cpuPerEvent: number
+  readonly failed: number
+}
+
 /** 2. Events per second, Letta SSE in and OpenAI chunks out, the bridge pinned to one core, against a plain-Node floor. */
 const throughput = async () => {
   // the bytes of one real turn, one character per token
@@ -137,7 +144,7 @@ const throughput = async () => {
     .filter((f) => /"message_type":"(assistant_message|reasoning_message)"/.test(f)).length
   const rows: Array<Row> = []
   /** One window of 32 clients: events per second, and CPU per text event upstream (Letta's frames are the work). */
-  const window = async (bridge: Running) => {
+  const window = async (bridge: Running): Promise<Window> => {
     const cpuBefore = cpuMillis(bridge.pid)
     const result = await eventsPerSecond(bridge.url, 32, throughputWindowSeconds)
     const cpu = cpuMillis(bridge.pid) - cpuBefore
@@ -149,17 +156,16 @@ const throughput = async () => {
     const ours = await startServer({ LETTA_BASE_URL: upstreamUrl }, 1)
     const floor = await startNode([`${root}bench/src/floor.mjs`], { BENCH_UPSTREAM: upstreamUrl }, { core: 1 })
     for (const bridge of [ours, floor]) await eventsPerSecond(bridge.url, 8, 3) // warm-up
-    const pairs: Array<{ ours: Awaited<ReturnType<typeof window>>; floor: Awaited<ReturnType<typeof window>> }> = []
+    const pairs: Array<{ readonly ours: Window; readonly floor: Window }> = []
     for (let pair = 0; pair < throughputPairs; pair++) {
-      if (pair % 2 === 0) pairs.push({ ours: await window(ours), floor: await window(floor) })
-      else {
-        const floorFirst = await window(floor)
-        pairs.push({ floor: floorFirst, ours: await window(ours) })
-      }
+      // each goes first in turn
+      const [first, second] = pair % 2 === 0 ? [ours, floor] : [floor, ours]
+      const firstWindow = await window(first)
+      const secondWindow = await window(second)
+      pairs.push(first === ours ? { ours: firstWindow, floor: secondWindow } : { ours: secondWindow, floor: firstWindow })
     }
     await ours.stop()
     await floor.stop()
-    const median = (values: ReadonlyArray<number>) => percentile(values, 0.5)
     for (const side of ["ours", "floor"] as const) {
       rows.push({
         path: `${side === "ours" ? "letta-pipeline (OpenAI stream)" : "plain Node pass-through (floor)"}${label}`,
@@ -297,7 +303,6 @@ const turns = async () => {
   await floorServer.stop()
   await server.stop()
   await emulator.stop()
-  const median = (values: ReadonlyArray<number>) => percentile(values, 0.5)
   const throughRatios = rounds.map((r) => r.through / r.direct)
   const floorRatios = rounds.map((r) => r.floor / r.direct)
   const range = (values: ReadonlyArray<number>) => `${ms(Math.min(...values))}–${ms(Math.max(...values))}`
