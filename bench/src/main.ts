@@ -33,6 +33,8 @@ const report = (name: string, title: string, rows: ReadonlyArray<Row>, notes: Re
 
 const ms = (value: number) => Number(value.toFixed(2))
 const median = (values: ReadonlyArray<number>) => percentile(values, 0.5)
+/** The lowest and highest of some ratios, as printed: "0.83–1.9". */
+const range = (values: ReadonlyArray<number>) => `${ms(Math.min(...values))}–${ms(Math.max(...values))}`
 /** Windows of `throughput`: pairs (the server's, the floor's, alternating) and their length in seconds. */
 const throughputPairs = 6
 const throughputWindowSeconds = 5
@@ -178,7 +180,7 @@ const throughput = async () => {
     rows.push({
       path: `ratio${label}`,
       "text events / s": `${Math.round(median(pairs.map((p) => p.ours.perSecond / p.floor.perSecond)) * 100)}% of the floor`,
-      "CPU per text event (µs)": `${ms(median(ratios))}× the floor (pairs ${ms(Math.min(...ratios))}–${ms(Math.max(...ratios))})`,
+      "CPU per text event (µs)": `${ms(median(ratios))}× the floor (pairs ${range(ratios)})`,
       failed: ""
     })
   }
@@ -280,7 +282,7 @@ const turns = async () => {
   )
   const burst = async (wire: "letta" | "openai", base: string) => {
     const answers = await all(50, (i) => streamTurn(wire, base, emulator.agent, `burst ${i}`))
-    return { firstToken: percentile(answers.map((a) => a.firstTokenMs), 0.5), failed: answers.filter((a) => !a.ok).length }
+    return { firstToken: median(answers.map((a) => a.firstTokenMs)), failed: answers.filter((a) => !a.ok).length }
   }
   // a server that has served a few hundred turns, as a running one has: over its first few hundred, much of its code
   // is not yet optimised by V8 and a turn costs about twice the CPU (docs/benchmarks.md)
@@ -305,7 +307,6 @@ const turns = async () => {
   await emulator.stop()
   const throughRatios = rounds.map((r) => r.through / r.direct)
   const floorRatios = rounds.map((r) => r.floor / r.direct)
-  const range = (values: ReadonlyArray<number>) => `${ms(Math.min(...values))}–${ms(Math.max(...values))}`
   report("turns", "The cost of a turn: CPU per short turn on one core, and 50 turns arriving at once", rows, [
     `50 turns at once (token every 50 ms; the emulator on core 0, the server and the floor on core 1), ` +
       `${burstRounds} rounds after ${burstWarmUp} to warm up, each round straight ` +
