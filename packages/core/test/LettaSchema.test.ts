@@ -247,7 +247,7 @@ describe("LettaSchema", () => {
   })
 })
 
-describe("decodeMessage's direct path for text and tool-call frames", () => {
+describe("decodeMessage's direct path for text, tool-call, ping, stop and usage frames", () => {
   // every field of the two text types, each with valid and invalid values, in any combination
   const field = <A>(valid: ReadonlyArray<A>, invalid: ReadonlyArray<unknown>) =>
     fc.option(fc.constantFrom<unknown>(...valid, ...invalid), { nil: undefined })
@@ -289,10 +289,32 @@ describe("decodeMessage's direct path for text and tool-call frames", () => {
       nil: undefined
     })
   }, { requiredKeys: ["message_type"] })
+  const ping = fc.record({ ...base, message_type: fc.constant("ping") }, { requiredKeys: ["message_type"] })
+  const stop = fc.record({
+    ...base,
+    message_type: fc.constant("stop_reason"),
+    stop_reason: field(["end_turn", "made_up"], [null, 1])
+  }, { requiredKeys: ["message_type"] })
+  const count = field([0, 12, 1.5], [null, "3"])
+  const nullableCount = field([null, 0, 7], ["7", true])
+  const usage = fc.record({
+    ...base,
+    message_type: fc.constant("usage_statistics"),
+    completion_tokens: count,
+    prompt_tokens: count,
+    total_tokens: count,
+    step_count: nullableCount,
+    cached_input_tokens: nullableCount,
+    cache_write_tokens: nullableCount,
+    reasoning_tokens: nullableCount,
+    context_tokens: nullableCount,
+    run_ids: field([null, [], ["run-1", "run-2"]], ["run-1", [1]])
+  }, { requiredKeys: ["message_type"] })
   const strict = Schema.decodeUnknownEither(LettaSchema.LettaMessage)
+  const isMessage = Schema.is(LettaSchema.LettaMessage)
 
   it("decodes every frame the schema accepts to what the schema gives, and leaves the rest to the schema", () =>
-    fc.assert(fc.property(fc.oneof(assistant, reasoning, toolCall), (record) => {
+    fc.assert(fc.property(fc.oneof(assistant, reasoning, toolCall, ping, stop, usage), (record) => {
       // what JSON.parse gives: no undefined values
       const input = JSON.parse(JSON.stringify(record)) as unknown
       const direct = LettaSchema.decodeMessage(input)
@@ -301,5 +323,7 @@ describe("decodeMessage's direct path for text and tool-call frames", () => {
         assert.isTrue(Either.isRight(direct))
         assert.deepStrictEqual(Either.getOrThrow(direct), viaSchema.right)
       }
-    }), { numRuns: 2_000 }))
+      // whatever it gives is a message of the schema (the rest is left to it: a field it reads fails, others drop)
+      if (Either.isRight(direct)) assert.isTrue(isMessage(direct.right), JSON.stringify(direct.right))
+    }), { numRuns: 5_000 }))
 })
