@@ -30,6 +30,12 @@ const server = http.createServer((request, response) => {
         if (out !== "") response.write(out)
       })
       answer.on("end", () => response.end("data: [DONE]\n\n"))
+      answer.on("error", () => response.destroy())
+    })
+    // a socket Letta closed under load must fail this turn, not the process
+    upstreamRequest.on("error", () => {
+      if (!response.headersSent) response.writeHead(502)
+      response.end()
     })
     upstreamRequest.end(JSON.stringify({ messages: [{ role: "user", content: "x" }], stream_tokens: true }))
   })
