@@ -67,6 +67,23 @@ describe("cancellation", () => {
         yield* within(Deferred.await(server.closed), "server sees the close")
       }).pipe(Effect.provide(clientAt({ baseUrl: server.url })))
     }).pipe(Effect.scoped))
+
+  it.live("interrupting the fiber while it waits for the next frame ends the read and aborts the request", () =>
+    Effect.gen(function*() {
+      const server = yield* holdingServer
+      yield* Effect.gen(function*() {
+        const client = yield* LettaClient.LettaClient
+        const firstRead = yield* Deferred.make<void>()
+        const fiber = yield* Effect.fork(Stream.runDrain(
+          client.streamMessage(Letta.agentId, turn).pipe(Stream.tap(() => Deferred.succeed(firstRead, undefined)))
+        ))
+        // the ping is read: the body's pull now waits for data that does not come
+        yield* within(Deferred.await(firstRead), "first frame read")
+        const exit = yield* within(Fiber.interrupt(fiber), "the read ends")
+        assert.isTrue(Exit.isInterrupted(exit))
+        yield* within(Deferred.await(server.closed), "server sees the close")
+      }).pipe(Effect.provide(clientAt({ baseUrl: server.url })))
+    }).pipe(Effect.scoped))
 })
 
 describe("connections", () => {

@@ -192,12 +192,12 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
       body.on("end", onEvent)
       body.on("close", onEvent)
       body.on("error", onError)
+      // no canceler on purpose: with one, `Effect.async` wraps the wait in an `onInterrupt` (six more runtime
+      // operations on every read). An interrupted wait is over for the fiber; a later event finds its resume spent
+      // and is ignored, and the scope's finalizer removes the listeners.
       const waitForData = Effect.async<void>((resume) => {
         if (pending) return resume(Effect.void)
         wake = () => resume(Effect.void)
-        return Effect.sync(() => {
-          wake = undefined
-        })
       })
       const pull: Pull = Effect.suspend(() => {
         if (failed) return Effect.fail(Option.some(this.decodeError(failure ?? new Error("the body was closed"))))
