@@ -619,8 +619,8 @@ export const decodeMessage = (input: unknown): Either.Either<LettaMessage, Parse
   if (typeof input !== "object" || input === null || !("message_type" in input)) return decodeUnion(input)
   const type = input.message_type
   if (typeof type !== "string") return decodeUnion(input)
-  // most frames of a turn are text or tool-call fragments: checked and copied directly, the schema's way, without its
-  // parser
+  // nearly every frame of a turn (text, tool-call fragments, pings, the stop reason, usage) is checked and copied
+  // directly, the schema's way, without its parser
   const direct = directDecoders.get(type)
   const fast = direct === undefined ? undefined : direct(input as Wire)
   if (fast !== undefined) return Either.right(fast)

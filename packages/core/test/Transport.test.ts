@@ -7,7 +7,7 @@ import { Chunk, Deferred, Duration, Effect, Exit, Fiber, Layer, Logger, Option, 
 import type * as http from "node:http"
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import { LettaClient, LettaConfig } from "../src/index.js"
+import { LettaClient, LettaConfig, StreamStage } from "../src/index.js"
 import { HttpTransport } from "../src/node.js"
 import * as UndiciHttpClient from "../src/node/UndiciHttpClient.js"
 import * as Letta from "./utils/letta.js"
@@ -66,6 +66,24 @@ describe("cancellation", () => {
         yield* Fiber.interrupt(fiber)
         yield* within(Deferred.await(server.closed), "server sees the close")
       }).pipe(Effect.provide(clientAt({ baseUrl: server.url })))
+    }).pipe(Effect.scoped))
+
+  it.live("a pull interrupted while it waits leaves the stream readable: the next pull gets the next frame", () =>
+    Effect.gen(function*() {
+      const server = yield* holdingAfter(Mock.frames(Letta.ping))
+      yield* Effect.gen(function*() {
+        const client = yield* LettaClient.LettaClient
+        const pull = yield* StreamStage.toPull(client.streamMessage(Letta.agentId, turn))
+        const first = yield* within(pull, "the ping")
+        assert.deepStrictEqual(Chunk.toReadonlyArray(first).map((m) => m.message_type), ["ping"])
+        // nothing comes: the wait is interrupted, and the stream is pulled again
+        assert.isTrue(Option.isNone(yield* Effect.timeoutOption(pull, Duration.millis(100))))
+        const response = yield* Deferred.await(server.held)
+        response.write(Mock.frames(Letta.assistant("after the wait")))
+        const next = yield* within(pull, "the frame after an interrupted wait")
+        assert.deepStrictEqual(Chunk.toReadonlyArray(next).map((m) => m.message_type), ["assistant_message"])
+        response.end(Mock.frames(Letta.stopReason()))
+      }).pipe(Effect.scoped, Effect.provide(clientAt({ baseUrl: server.url })))
     }).pipe(Effect.scoped))
 
   it.live("interrupting the fiber while it waits for the next frame ends the read and aborts the request", () =>

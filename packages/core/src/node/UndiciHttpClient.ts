@@ -193,8 +193,8 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
       body.on("close", onEvent)
       body.on("error", onError)
       // no canceler on purpose: with one, `Effect.async` wraps the wait in an `onInterrupt` (six more runtime
-      // operations on every read). An interrupted wait is over for the fiber; a later event finds its resume spent
-      // and is ignored, and the scope's finalizer removes the listeners.
+      // operations on every read). An interrupted wait leaves its spent resume in `wake`, which the next pull clears
+      // before it reads; the scope's finalizer removes the listeners.
       const waitForData = Effect.async<void>((resume) => {
         if (pending) return resume(Effect.void)
         wake = () => resume(Effect.void)
@@ -202,6 +202,8 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
       const pull: Pull = Effect.suspend(() => {
         if (failed) return Effect.fail(Option.some(this.decodeError(failure ?? new Error("the body was closed"))))
         pending = false
+        // from here to the wait below, an event must be kept in `pending`, not given to a wait interrupted earlier
+        wake = undefined
         const first = body.read() as Buffer | null
         if (first === null) {
           if (body.readableEnded) return Effect.fail(Option.none())
