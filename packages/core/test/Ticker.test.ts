@@ -1,6 +1,11 @@
-/** `Ticker`: one fiber visits every registered entry each tick, on the caller's clock, and stops when none is left. */
+/**
+ * `Ticker`: one fiber visits every registered entry each tick, on the caller's clock, and stops at the first tick that
+ * finds none left; on the live clock its timer does not keep a process alive.
+ */
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, TestClock } from "effect"
+import { spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
 import { Ticker } from "../src/index.js"
 
 describe("Ticker", () => {
@@ -26,17 +31,63 @@ describe("Ticker", () => {
       assert.strictEqual(visits.length, 5)
     }))
 
-  it.effect("removing the last entry stops a sleeping ticker at once: no timer of its own outlives the work", () =>
+  it.effect("removing the last entry lets the ticker run out its tick; an entry added meanwhile needs no new fiber", () =>
     Effect.gen(function*() {
-      const ticker = Ticker.make<number>(Duration.seconds(1), () => undefined)
+      const visits: Array<string> = []
+      const ticker = Ticker.make<number>(Duration.seconds(1), (entry, now) => {
+        visits.push(`${entry}@${now}`)
+        return undefined
+      })
       const before = (yield* Fiber.roots).length
       yield* ticker.add(1)
       yield* TestClock.adjust(Duration.millis(1500))
-      assert.strictEqual((yield* Fiber.roots).length, before + 1)
       ticker.remove(1)
-      yield* Effect.yieldNow()
+      // lingering: the same fiber, asleep until its tick
+      assert.strictEqual((yield* Fiber.roots).length, before + 1)
+      yield* ticker.add(2)
+      assert.strictEqual((yield* Fiber.roots).length, before + 1)
+      yield* TestClock.adjust(Duration.millis(500))
+      assert.deepStrictEqual(visits, ["1@1000", "2@2000"])
+      ticker.remove(2)
+      // the tick that finds no entry ends the fiber
+      yield* TestClock.adjust(Duration.seconds(1))
       assert.strictEqual((yield* Fiber.roots).length, before)
+      assert.deepStrictEqual(visits, ["1@1000", "2@2000"])
     }))
+
+  it("on the live clock, a lingering ticker does not keep a process that is done alive", async () => {
+    // a child that registers an entry, removes it and is done: with a 60-s tick, it must exit long before the tick
+    const index = fileURLToPath(new URL("../dist/index.js", import.meta.url))
+    const script = `
+      import { Duration, Effect } from "effect"
+      import { Ticker } from ${JSON.stringify(index)}
+      const ticker = Ticker.make(Duration.seconds(60), () => undefined)
+      await Effect.runPromise(Effect.andThen(ticker.add(1), Effect.sleep(Duration.millis(50))))
+      ticker.remove(1)
+      console.log("removed")
+    `
+    const started = Date.now()
+    const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+        cwd: fileURLToPath(new URL("..", import.meta.url)),
+        stdio: ["ignore", "pipe", "inherit"]
+      })
+      let output = ""
+      child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")))
+      // the bound: far below the tick, far above a busy machine's start-up
+      const guard = setTimeout(() => {
+        child.kill()
+        reject(new Error(`the process was still alive after 30 s: ${output}`))
+      }, 30_000)
+      child.on("exit", (code) => {
+        clearTimeout(guard)
+        resolve({ code, output })
+      })
+    })
+    assert.strictEqual(code, 0)
+    assert.include(output, "removed")
+    assert.isBelow(Date.now() - started, 30_000)
+  }, 40_000)
 
   it.effect("an entry removed by a visit still gets the effect that visit returned", () =>
     Effect.gen(function*() {
