@@ -15,7 +15,10 @@ import { Clock, Context, DefaultServices, Duration, Effect, type Fiber, FiberId 
 
 const liveClock = Context.get(DefaultServices.liveServices, Clock.Clock)
 
-/** `clock.sleep`, but on the live clock with a timer that does not keep the process alive. */
+/**
+ * `clock.sleep`, but on the live clock with a timer that does not keep the process alive: a Node timer of its own,
+ * since Effect's `Clock` has no sleep that lets a finished process exit.
+ */
 const sleepOn = (clock: Clock.Clock, duration: Duration.Duration): Effect.Effect<void> => {
   if (clock !== liveClock) return clock.sleep(duration)
   const millis = Math.min(Duration.toMillis(duration), 2 ** 31 - 1)
