@@ -44,7 +44,7 @@ const paceMs = 3
 
 /** Rounds of 50 turns at once to warm up, and to measure (each round: straight, through the server, the floor). */
 const burstWarmUp = 6
-/** How long each side of the short-turn part serves turns before its CPU is counted. */
+/** How long the server and the floor serve turns before their CPU is counted (the short-turn and throughput parts). */
 const warmUpMillis = 6_000
 const burstRounds = 9
 
