@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, DefaultServices, Duration, Effect, type Fiber, FiberId } from "effect"
+import { Clock, Context, DefaultServices, Duration, Effect, type Fiber } from "effect"
 
 const liveClock = Context.get(DefaultServices.liveServices, Clock.Clock)
 
@@ -79,10 +79,10 @@ export const make = <A>(
       entries.add(entry)
       if (fiber !== undefined || starting) return Effect.void
       starting = true
+      // kept even if its entry went meanwhile: it stops at its first tick, as whenever the set runs empty
       return Effect.map(Effect.forkDaemon(loop), (forked) => {
         starting = false
-        if (entries.size > 0) fiber = forked
-        else forked.unsafeInterruptAsFork(FiberId.none)
+        fiber = forked
       })
     })
 
