@@ -227,30 +227,25 @@ const turns = async () => {
     const allocFile = `${os.tmpdir()}/letta-bench-alloc-${process.pid}.json`
     rmSync(allocFile, { force: true })
     const bridge = await start(allocFile)
+    /** Short turns from 8 clients for `millis`: CPU per turn, turns, failed. */
+    const serve = async (label: string, millis: number) => {
+      const cpuBefore = cpuMillis(bridge.pid)
+      const until = Date.now() + millis
+      let done = 0
+      let failed = 0
+      await all(8, async (i) => {
+        for (let n = 0; Date.now() < until; n++) {
+          const turn = await streamTurn("openai", bridge.url, "agent-00000000-0000-4000-8000-000000000000", `${label} ${i}.${n}`)
+          done++
+          if (!turn.ok) failed++
+        }
+      })
+      return { cpuPerTurn: (cpuMillis(bridge.pid) - cpuBefore) / done, done, failed }
+    }
     // a running server's cost, not a fresh one's: over its first 2,000 turns V8 is still optimising its code, and a turn
     // cost 1.8-2.0 ms against 0.8 later (docs/benchmarks.md); the warm-up's own figure is reported beside
-    const warmStart = cpuMillis(bridge.pid)
-    const warmUntil = Date.now() + warmUpMillis
-    let warmTurns = 0
-    await all(8, async (i) => {
-      for (let n = 0; Date.now() < warmUntil; n++) {
-        await streamTurn("openai", bridge.url, "agent-00000000-0000-4000-8000-000000000000", `warm ${i}.${n}`)
-        warmTurns++
-      }
-    })
-    const warmCpuPerTurn = (cpuMillis(bridge.pid) - warmStart) / warmTurns
-    const cpuBefore = cpuMillis(bridge.pid)
-    let done = 0
-    let failed = 0
-    const until = Date.now() + 10_000
-    await all(8, async (i) => {
-      for (let n = 0; Date.now() < until; n++) {
-        const turn = await streamTurn("openai", bridge.url, "agent-00000000-0000-4000-8000-000000000000", `turn ${i}.${n}`)
-        done++
-        if (!turn.ok) failed++
-      }
-    })
-    const cpu = cpuMillis(bridge.pid) - cpuBefore
+    const warm = await serve("warm", warmUpMillis)
+    const { cpuPerTurn, done, failed } = await serve("turn", 10_000)
     // bytes allocated per turn over 400 more turns (`allocations.mjs`, V8's sampling heap profiler)
     const probe = (state: string) =>
       askProbe(bridge.pid, allocFile, `${name}: the allocation probe`, (read) =>
@@ -260,7 +255,6 @@ const turns = async () => {
     const allocatedPerTurn = (await probe("off")) / 400
     await bridge.stop()
     rmSync(allocFile, { force: true })
-    const cpuPerTurn = cpu / done
     rows.push({
       path: name,
       turns: done,
@@ -268,7 +262,7 @@ const turns = async () => {
       "allocated per turn (KiB)": Math.round(allocatedPerTurn / 1024),
       failed
     })
-    return { cpuPerTurn, allocatedPerTurn, warmCpuPerTurn, warmTurns }
+    return { cpuPerTurn, allocatedPerTurn, warm }
   }
   const probe = [`--import=${root}bench/src/allocations.mjs`]
   const ours = await perTurn("letta-pipeline (OpenAI stream)", (allocFile) =>
@@ -330,7 +324,7 @@ const turns = async () => {
       `${ms(median(rounds.map((r) => r.floor)))} ms through the floor (${ms(median(floorRatios))}×, rounds ` +
       `${range(floorRatios)}); ${burstFailed} turns failed.`,
     `CPU per turn counted after ${warmUpMillis / 1000} s of turns; over those first seconds (a fresh process, V8 still optimising): ` +
-      `${ms(ours.warmCpuPerTurn)} ms a turn through the server (${ours.warmTurns} turns), ${ms(floor.warmCpuPerTurn)} ms through the floor (${floor.warmTurns}).`,
+      `${ms(ours.warm.cpuPerTurn)} ms a turn through the server (${ours.warm.done} turns), ${ms(floor.warm.cpuPerTurn)} ms through the floor (${floor.warm.done}).`,
     "Targets: at most 1 ms of CPU per turn; 50 simultaneous turns reach their first token at most 1.2× later than straight from Letta."
   ])
 }
