@@ -4,7 +4,13 @@
 // time hides in noise. The inspector session is connected only while sampling: a connected session makes every
 // console call go to it as well, which cost the server's access log 7 % of a short turn's CPU.
 import { Session } from "node:inspector/promises"
-import { writeFileSync } from "node:fs"
+import { renameSync, writeFileSync } from "node:fs"
+
+// written whole, then renamed into place: the bench polls the file, and must never read it half-written
+const publish = (file, value) => {
+  writeFileSync(`${file}.tmp`, JSON.stringify(value))
+  renameSync(`${file}.tmp`, file)
+}
 
 const file = process.env.BENCH_ALLOC_FILE
 if (file !== undefined) {
@@ -20,7 +26,7 @@ if (file !== undefined) {
         includeObjectsCollectedByMajorGC: true,
         includeObjectsCollectedByMinorGC: true
       })
-      writeFileSync(file, JSON.stringify({ state: "on" }))
+      publish(file, { state: "on" })
       return
     }
     sampling = false
@@ -32,6 +38,6 @@ if (file !== undefined) {
       for (const child of node.children ?? []) visit(child)
     }
     visit(profile.head)
-    writeFileSync(file, JSON.stringify({ state: "off", bytes }))
+    publish(file, { state: "off", bytes })
   })
 }
