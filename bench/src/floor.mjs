@@ -4,12 +4,21 @@ import * as http from "node:http"
 
 const upstream = process.env.BENCH_UPSTREAM ?? ""
 // the stand-ins answer any agent; the emulator only its own
-const agentId = process.env.BENCH_AGENT ?? "agent-x"
+const defaultAgent = process.env.BENCH_AGENT ?? "agent-x"
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity })
 
 const server = http.createServer((request, response) => {
-  request.resume()
+  // the agent is the request's model, as through the bridge (the 50-at-once part gives each round agents of its own)
+  const parts = []
+  request.on("data", (part) => parts.push(part))
   request.on("end", () => {
+    let body
+    try {
+      body = JSON.parse(Buffer.concat(parts).toString("utf8"))
+    } catch {}
+    const model = body?.model
+    const content = body?.messages?.at(-1)?.content
+    const agentId = typeof model === "string" && model.startsWith("agent-") ? model : defaultAgent
     const upstreamRequest = http.request(`${upstream}/v1/agents/${agentId}/messages/stream`, { agent, method: "POST", headers: { "content-type": "application/json" } }, (answer) => {
       response.writeHead(200, { "content-type": "text/event-stream" })
       answer.setEncoding("utf8")
@@ -37,7 +46,7 @@ const server = http.createServer((request, response) => {
       if (!response.headersSent) response.writeHead(502)
       response.end()
     })
-    upstreamRequest.end(JSON.stringify({ messages: [{ role: "user", content: "x" }], stream_tokens: true }))
+    upstreamRequest.end(JSON.stringify({ messages: [{ role: "user", content: typeof content === "string" ? content : "x" }], stream_tokens: true }))
   })
 })
 server.listen(0, "127.0.0.1", () => console.log(`floor listening on http://127.0.0.1:${server.address().port}`))
