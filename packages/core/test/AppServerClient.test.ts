@@ -2,6 +2,8 @@ import { FetchHttpClient, Socket } from "@effect/platform"
 import { NodeSocket } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Either, Fiber, Layer, Option, Redacted, Schema, Stream } from "effect"
+import { readFileSync } from "node:fs"
+import { fileURLToPath } from "node:url"
 import { AppServerClient, ChatStream, LettaBackend, LettaClient, LettaConfig, LettaError, type LettaSchema } from "../src/index.js"
 import * as Session from "../src/internal/appServerSession.js"
 import { HttpTransport } from "../src/node.js"
@@ -316,3 +318,55 @@ describe("AppServerClient sockets", () => {
     }))
 })
 
+
+describe("AppServerClient over wss:// (TLS)", () => {
+  const certPath = fileURLToPath(new URL("./fixtures/tls-cert.pem", import.meta.url))
+  const tls = { cert: readFileSync(certPath, "utf8"), key: readFileSync(new URL("./fixtures/tls-key.pem", import.meta.url), "utf8") }
+
+  /** `health` over Node's transport with these TLS settings, against an App Server with a self-signed certificate. */
+  const healthWith = (settings: Partial<LettaConfig.Settings["tls"]>, token = "app-server-secret") =>
+    Effect.gen(function*() {
+      const replay = yield* Replay.replay({ frames: simpleTurn, token, tls })
+      assert.isTrue(replay.url.startsWith("wss://"))
+      const config = LettaConfig.make({ baseUrl: replay.url, apiKey: Option.some(Redacted.make(token)), tls: settings })
+      return yield* Effect.flatMap(LettaClient.LettaClient, (client) => client.health).pipe(
+        Effect.provide(LettaBackend.layerSettings(config).pipe(Layer.provide(HttpTransport.layer(config)), Layer.orDie))
+      )
+    })
+
+  it.scoped("verification is on: an untrusted certificate fails with the TLS error and its advice, not as unreachable", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(healthWith({}))
+      assert.strictEqual(error._tag, "HttpError")
+      assert.strictEqual(error._tag === "HttpError" ? error.reason : undefined, "Tls")
+      assert.include(error.message, "SELF_SIGNED")
+      assert.include(error.message, "LETTA_CA_FILE")
+    }))
+
+  it.scoped("LETTA_CA_FILE makes the App Server's certificate trusted, and the bearer token still goes with the upgrade", () =>
+    Effect.gen(function*() {
+      const info = yield* healthWith({ caFile: Option.some(certPath) })
+      assert.strictEqual(info.version, "0.32.18")
+      // the token is checked by the replay server: a socket without it would have been refused with a 401
+      const refused = yield* Effect.flip(
+        Effect.gen(function*() {
+          const replay = yield* Replay.replay({ frames: simpleTurn, token: "another-secret", tls })
+          const config = LettaConfig.make({
+            baseUrl: replay.url,
+            apiKey: Option.some(Redacted.make("app-server-secret")),
+            tls: { caFile: Option.some(certPath) }
+          })
+          return yield* Effect.flatMap(LettaClient.LettaClient, (client) => client.health).pipe(
+            Effect.provide(LettaBackend.layerSettings(config).pipe(Layer.provide(HttpTransport.layer(config)), Layer.orDie))
+          )
+        })
+      )
+      assert.strictEqual(refused._tag === "LettaError" ? refused.reason : refused._tag, "Unauthorized")
+    }))
+
+  it.scoped("LETTA_TLS_INSECURE=true skips verification for the App Server too", () =>
+    Effect.gen(function*() {
+      const info = yield* healthWith({ insecure: true })
+      assert.strictEqual(info.version, "0.32.18")
+    }))
+})

@@ -26,6 +26,7 @@ import { DecodeError, excerptOf, HttpError, LettaError, type PipelineError } fro
 import type * as LettaSchema from "../LettaSchema.js"
 import * as StreamStage from "../StreamStage.js"
 import * as Frames from "./appServerFrames.js"
+import * as Http from "./http.js"
 import { retryTransient } from "./retry.js"
 import * as Timeouts from "./timeouts.js"
 import { randomUUID } from "./uuid.js"
@@ -121,6 +122,9 @@ export const make = (options: Options): Effect.Effect<Session, never, Socket.Web
         return new LettaError({ reason: "Unauthorized", detail: "the App Server refused the bearer token", request: label })
       }
       if (/max payload size exceeded/i.test(text)) return tooLarge(excerptOf(text.trim()))
+      // a `wss://` App Server whose certificate is not trusted: the same error, and advice, as over HTTPS
+      const tls = Http.tlsFailure(cause)
+      if (tls !== undefined) return new HttpError({ reason: "Tls", request: label, detail: tls, cause: error })
       return new HttpError({ reason: "Transport", request: label, detail: excerptOf(text.trim()), cause: error })
     }
 

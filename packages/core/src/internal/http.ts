@@ -79,6 +79,8 @@ interface ErrorLike {
   readonly code?: unknown
   readonly message?: unknown
   readonly cause?: unknown
+  /** A socket's error event (`ws`'s `ErrorEvent`) holds its error here. */
+  readonly error?: unknown
 }
 
 const causeChain = (cause: unknown): ReadonlyArray<ErrorLike> => {
@@ -87,9 +89,21 @@ const causeChain = (cause: unknown): ReadonlyArray<ErrorLike> => {
   while (typeof current === "object" && current !== null && chain.length < 8) {
     const error = current as ErrorLike
     chain.push(error)
-    current = error.cause
+    current = error.cause ?? error.error
   }
   return chain
+}
+
+const describe = (error: ErrorLike): string =>
+  [error.code, error.message].filter((part) => typeof part === "string" && part !== "").join(" ")
+
+/**
+ * The certificate failure behind a failed connection (Node's TLS codes, `DEPTH_ZERO_SELF_SIGNED_CERT`, …), described
+ * by its code and message; undefined when the failure was not one.
+ */
+export const tlsFailure = (cause: unknown): string | undefined => {
+  const tls = causeChain(cause).find((e) => typeof e.code === "string" && tlsCodes.has(e.code))
+  return tls === undefined ? undefined : describe(tls)
 }
 
 /** Describes a transport failure by its innermost `code` and message (no headers, so no secrets). */
@@ -97,9 +111,7 @@ export const fromRequestError = (error: HttpClientError.HttpClientError): HttpEr
   const chain = causeChain(error.cause)
   const tls = chain.find((e) => typeof e.code === "string" && tlsCodes.has(e.code))
   const coded = tls ?? [...chain].reverse().find((e) => typeof e.code === "string") ?? chain.at(-1)
-  const text = coded === undefined
-    ? error.reason
-    : [coded.code, coded.message].filter((part) => typeof part === "string" && part !== "").join(" ")
+  const text = coded === undefined ? error.reason : describe(coded)
   return new HttpError({
     reason: tls === undefined ? "Transport" : "Tls",
     request: describeRequest(error.request),

@@ -6,6 +6,7 @@
 import { Effect, Queue, type Scope } from "effect"
 import { readFileSync } from "node:fs"
 import * as http from "node:http"
+import * as https from "node:https"
 import type { AddressInfo } from "node:net"
 import { WebSocketServer } from "ws"
 
@@ -41,6 +42,8 @@ export interface Options {
   readonly token?: string
   /** Stop replaying before the first server frame that matches: keep the socket open, or close it. */
   readonly stopAt?: { readonly frame: (frame: Frame) => boolean; readonly then: "hold" | "close" }
+  /** Served over TLS with this certificate and key (`wss://`). */
+  readonly tls?: { readonly cert: string; readonly key: string }
 }
 
 export interface Replay {
@@ -83,7 +86,8 @@ export const replay = (options: Options): Effect.Effect<Replay, never, Scope.Sco
     const script = exchanges(options.frames)
     // recorded client_message_id → the one the client sent, for every reply after its input
     const messageIds = new Map<string, string>()
-    const server = http.createServer((_, response) => response.writeHead(404).end())
+    const notFound = (_: http.IncomingMessage, response: http.ServerResponse) => response.writeHead(404).end()
+    const server = options.tls === undefined ? http.createServer(notFound) : https.createServer(options.tls, notFound)
     const sockets = new WebSocketServer({ noServer: true })
     server.on("upgrade", (request, socket, head) => {
       upgrades.push(request.headers)
@@ -122,7 +126,8 @@ export const replay = (options: Options): Effect.Effect<Replay, never, Scope.Sco
           server.close(() => resume(Effect.void))
         })
     )
-    return { url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`, received, upgrades }
+    const scheme = options.tls === undefined ? "ws" : "wss"
+    return { url: `${scheme}://127.0.0.1:${(server.address() as AddressInfo).port}`, received, upgrades }
   })
 
 /** The next command of a type the client sent (earlier ones of other types are skipped). */
