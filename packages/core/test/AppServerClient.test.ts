@@ -318,17 +318,19 @@ describe("AppServerClient sockets", () => {
     }))
 })
 
-
 describe("AppServerClient over wss:// (TLS)", () => {
   const certPath = fileURLToPath(new URL("./fixtures/tls-cert.pem", import.meta.url))
   const tls = { cert: readFileSync(certPath, "utf8"), key: readFileSync(new URL("./fixtures/tls-key.pem", import.meta.url), "utf8") }
 
-  /** `health` over Node's transport with these TLS settings, against an App Server with a self-signed certificate. */
-  const healthWith = (settings: Partial<LettaConfig.Settings["tls"]>, token = "app-server-secret") =>
+  /**
+   * `health` over Node's transport with these TLS settings and the bearer token `sent`, against an App Server with a
+   * self-signed certificate that accepts only `accepted`.
+   */
+  const healthWith = (settings: Partial<LettaConfig.Settings["tls"]>, sent = "app-server-secret", accepted = sent) =>
     Effect.gen(function*() {
-      const replay = yield* Replay.replay({ frames: simpleTurn, token, tls })
+      const replay = yield* Replay.replay({ frames: simpleTurn, token: accepted, tls })
       assert.isTrue(replay.url.startsWith("wss://"))
-      const config = LettaConfig.make({ baseUrl: replay.url, apiKey: Option.some(Redacted.make(token)), tls: settings })
+      const config = LettaConfig.make({ baseUrl: replay.url, apiKey: Option.some(Redacted.make(sent)), tls: settings })
       return yield* Effect.flatMap(LettaClient.LettaClient, (client) => client.health).pipe(
         Effect.provide(LettaBackend.layerSettings(config).pipe(Layer.provide(HttpTransport.layer(config)), Layer.orDie))
       )
@@ -345,22 +347,10 @@ describe("AppServerClient over wss:// (TLS)", () => {
 
   it.scoped("LETTA_CA_FILE makes the App Server's certificate trusted, and the bearer token still goes with the upgrade", () =>
     Effect.gen(function*() {
-      const info = yield* healthWith({ caFile: Option.some(certPath) })
-      assert.strictEqual(info.version, "0.32.18")
-      // the token is checked by the replay server: a socket without it would have been refused with a 401
-      const refused = yield* Effect.flip(
-        Effect.gen(function*() {
-          const replay = yield* Replay.replay({ frames: simpleTurn, token: "another-secret", tls })
-          const config = LettaConfig.make({
-            baseUrl: replay.url,
-            apiKey: Option.some(Redacted.make("app-server-secret")),
-            tls: { caFile: Option.some(certPath) }
-          })
-          return yield* Effect.flatMap(LettaClient.LettaClient, (client) => client.health).pipe(
-            Effect.provide(LettaBackend.layerSettings(config).pipe(Layer.provide(HttpTransport.layer(config)), Layer.orDie))
-          )
-        })
-      )
+      const trusted = { caFile: Option.some(certPath) }
+      assert.strictEqual((yield* healthWith(trusted)).version, "0.32.18")
+      // the server checks the token on the upgrade: one it does not accept is refused there
+      const refused = yield* Effect.flip(healthWith(trusted, "app-server-secret", "another-secret"))
       assert.strictEqual(refused._tag === "LettaError" ? refused.reason : refused._tag, "Unauthorized")
     }))
 
