@@ -1,7 +1,7 @@
 /**
  * `LettaClient` over the Letta App Server (`letta server --listen ws://…` of `@letta-ai/letta-code`): its WebSocket
  * protocol, through `@effect/platform`'s `Socket`. One socket per call, made by the `Socket.WebSocketConstructor` of
- * the context (`NodeSocket.layerWebSocketConstructor` on Node), so this module is platform-neutral.
+ * the context (`HttpTransport.layerWebSocketConstructor` on Node), so this module is platform-neutral.
  *
  * The App Server's frames are normalised into core's messages so that everything above works unchanged:
  * - a turn ends at `turn_finished`, not at a `stop_reason` (a tool turn is several runs, each with its own);
