@@ -30,35 +30,58 @@ import * as WS from "ws"
 import * as LettaConfig from "../LettaConfig.js"
 import * as UndiciHttpClient from "./UndiciHttpClient.js"
 
-/** Node's own CAs and `LETTA_CA_FILE`'s, or undefined (Node's alone) when it is not set. */
-const trustedCas = (settings: LettaConfig.Settings) =>
+/** How Letta's certificates are checked: Node's own CAs plus `LETTA_CA_FILE`'s (when set), or not at all. */
+interface TlsOptions {
+  readonly rejectUnauthorized: boolean
+  readonly ca?: Array<string>
+}
+
+/** The settings' {@link TlsOptions}, reading `LETTA_CA_FILE` once. */
+const tlsOptions = (settings: LettaConfig.Settings): Effect.Effect<TlsOptions, ConfigError.ConfigError, FileSystem.FileSystem> =>
   Effect.flatMap(FileSystem.FileSystem, (fs) =>
     Option.match(settings.tls.caFile, {
-      onNone: () => Effect.succeed(undefined),
+      onNone: () => Effect.succeed({ rejectUnauthorized: !settings.tls.insecure }),
       onSome: (path) =>
         fs.readFileString(path).pipe(
-          Effect.map((pem) => [...tls.rootCertificates, pem]),
+          Effect.map((pem) => ({ rejectUnauthorized: !settings.tls.insecure, ca: [...tls.rootCertificates, pem] })),
           Effect.mapError((error) => ConfigError.InvalidData(["LETTA_CA_FILE"], `Cannot read ${path}: ${error.message}`))
         )
     }))
 
-const makeDispatcher = Effect.fnUntraced(function*(settings: LettaConfig.Settings) {
-  const ca = yield* trustedCas(settings)
-  if (settings.tls.insecure) {
-    yield* Effect.logWarning(
-      `TLS certificate verification is OFF for ${settings.baseUrl} (LETTA_TLS_INSECURE=true); ` +
-        "anyone on the network path can read and change the traffic"
-    )
-  }
-  return yield* Effect.acquireRelease(
-    Effect.sync(() =>
-      new Undici.Agent({
-        connect: { rejectUnauthorized: !settings.tls.insecure, ...(ca === undefined ? {} : { ca }) }
-      })
-    ),
-    (agent) => Effect.promise(() => agent.destroy())
+/** Layers made from the settings' {@link TlsOptions}, the CA file read once for all of them. */
+const withTls = <A>(settings: LettaConfig.Settings, make: (options: TlsOptions) => Layer.Layer<A>) =>
+  Layer.unwrapEffect(Effect.map(tlsOptions(settings), make)).pipe(Layer.provide(NodeFileSystem.layer))
+
+const httpClientWith = (settings: LettaConfig.Settings, options: TlsOptions): Layer.Layer<HttpClient.HttpClient> =>
+  Layer.scoped(
+    HttpClient.HttpClient,
+    Effect.gen(function*() {
+      if (settings.tls.insecure) {
+        yield* Effect.logWarning(
+          `TLS certificate verification is OFF for ${settings.baseUrl} (LETTA_TLS_INSECURE=true); ` +
+            "anyone on the network path can read and change the traffic"
+        )
+      }
+      const dispatcher = yield* Effect.acquireRelease(
+        Effect.sync(() => new Undici.Agent({ connect: options })),
+        (agent) => Effect.promise(() => agent.destroy())
+      )
+      return UndiciHttpClient.make(dispatcher)
+    })
   )
-})
+
+const socketsWith = (options: TlsOptions): Layer.Layer<Socket.WebSocketConstructor> =>
+  options.ca === undefined && options.rejectUnauthorized
+    ? NodeSocket.layerWebSocketConstructor
+    : Layer.succeed(
+      Socket.WebSocketConstructor,
+      // the App Server session passes `{ headers }` where the protocols go (`internal/appServerSession.ts`), which `ws`
+      // takes as its options
+      (url: string, protocols?: string | Array<string> | Readonly<Record<string, unknown>>) =>
+        (typeof protocols === "object" && !Array.isArray(protocols)
+          ? new WS.WebSocket(url, { ...protocols, ...options })
+          : new WS.WebSocket(url, protocols, options)) as unknown as globalThis.WebSocket
+    )
 
 /**
  * An undici-backed `HttpClient` (`UndiciHttpClient.make`) honouring the TLS settings; its dispatcher is closed with the
@@ -71,9 +94,7 @@ const makeDispatcher = Effect.fnUntraced(function*(settings: LettaConfig.Setting
 export const layerHttpClient = (
   settings: LettaConfig.Settings
 ): Layer.Layer<HttpClient.HttpClient, ConfigError.ConfigError> =>
-  Layer.scoped(HttpClient.HttpClient, Effect.map(makeDispatcher(settings), UndiciHttpClient.make)).pipe(
-    Layer.provide(NodeFileSystem.layer)
-  )
+  withTls(settings, (options) => httpClientWith(settings, options))
 
 /**
  * The App Server's sockets: with `LETTA_CA_FILE` or `LETTA_TLS_INSECURE`, `ws` sockets given those TLS settings (the
@@ -88,20 +109,7 @@ export const layerHttpClient = (
 export const layerWebSocketConstructor = (
   settings: LettaConfig.Settings
 ): Layer.Layer<Socket.WebSocketConstructor, ConfigError.ConfigError> =>
-  Option.isNone(settings.tls.caFile) && !settings.tls.insecure
-    ? NodeSocket.layerWebSocketConstructor
-    : Layer.effect(
-      Socket.WebSocketConstructor,
-      Effect.map(trustedCas(settings), (ca) => {
-        const options = { rejectUnauthorized: !settings.tls.insecure, ...(ca === undefined ? {} : { ca }) }
-        // the App Server session passes `{ headers }` where the protocols go (`internal/appServerSession.ts`), which
-        // `ws` takes as its options
-        return (url: string, protocols?: string | Array<string> | Readonly<Record<string, unknown>>) =>
-          (typeof protocols === "object" && !Array.isArray(protocols)
-            ? new WS.WebSocket(url, { ...protocols, ...options })
-            : new WS.WebSocket(url, protocols, options)) as unknown as globalThis.WebSocket
-      })
-    ).pipe(Layer.provide(NodeFileSystem.layer))
+  withTls(settings, socketsWith)
 
 /**
  * Everything core's clients take from the context on Node: {@link layerHttpClient} for the REST API and
@@ -126,7 +134,7 @@ export const layerWebSocketConstructor = (
 export const layer = (
   settings: LettaConfig.Settings
 ): Layer.Layer<HttpClient.HttpClient | Socket.WebSocketConstructor, ConfigError.ConfigError> =>
-  Layer.merge(layerHttpClient(settings), layerWebSocketConstructor(settings))
+  withTls(settings, (options) => Layer.merge(httpClientWith(settings, options), socketsWith(options)))
 
 /**
  * {@link layer} with the settings of the environment (`LettaConfig.config`: `LETTA_CA_FILE`, `LETTA_TLS_INSECURE`,
