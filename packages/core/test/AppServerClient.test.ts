@@ -4,7 +4,16 @@ import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Either, Fiber, Layer, Option, Redacted, Schema, Stream } from "effect"
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import { AppServerClient, ChatStream, LettaBackend, LettaClient, LettaConfig, LettaError, type LettaSchema } from "../src/index.js"
+import {
+  AppServerClient,
+  ChatStream,
+  LettaBackend,
+  LettaClient,
+  LettaConfig,
+  LettaError,
+  type LettaSchema,
+  StreamStage
+} from "../src/index.js"
 import * as Session from "../src/internal/appServerSession.js"
 import { HttpTransport } from "../src/node.js"
 import * as Replay from "./utils/appServerReplay.js"
@@ -298,6 +307,52 @@ describe("AppServerClient sockets", () => {
       )
       assert.strictEqual((yield* client.health).version, "0.32.18")
       assert.deepStrictEqual(made, [{ url: AppServerClient.socketUrl(replay.url), init: { headers: { authorization: "Bearer app-server-secret" } } }])
+    }))
+
+  it.scopedLive("a consumer that reads slowly holds the App Server back: the socket stops reading, and every frame still arrives", () =>
+    Effect.gen(function*() {
+      // the simple turn with 512 assistant deltas of 64 KiB after its first one: 32 MiB, sent at once
+      const first = simpleTurn.findIndex(({ dir, frame }) =>
+        dir === "in" && frame.type === "stream_delta" && (frame.delta as { message_type?: unknown }).message_type === "assistant_message"
+      )
+      const template = simpleTurn[first]!.frame
+      const piece = "x".repeat(64 * 1024)
+      const large = Array.from({ length: 512 }, (_, i) => ({
+        dir: "in" as const,
+        frame: { ...template, delta: { ...(template.delta as object), content: [{ type: "text", text: piece }], seq_id: 1000 + i } }
+      }))
+      const replay = yield* Replay.replay({ frames: [...simpleTurn.slice(0, first + 1), ...large, ...simpleTurn.slice(first + 1)] })
+      const session = yield* Session.make({ url: replay.url, token: Option.none(), timeouts: LettaConfig.defaults.timeouts, retries: 0 })
+        .pipe(Effect.provide(NodeSocket.layerWebSocketConstructor))
+      const { agent_id, conversation_id, text } = inputOf(simpleTurn)
+      const pull = yield* StreamStage.toPull(session.turn({ agent_id, conversation_id }, text))
+      const contentOf = (messages: Chunk.Chunk<LettaSchema.LettaMessage>) =>
+        Chunk.reduce(messages, 0, (sum, m) =>
+          m.message_type !== "assistant_message"
+            ? sum
+            : sum + (typeof m.content === "string" ? m.content.length : m.content.reduce((n, part) => n + part.text.length, 0)))
+      let received = contentOf(yield* pull)
+      // nothing read meanwhile: once the server's side settles (the same for half a second), most of the 32 MiB is
+      // still waiting there, not in this process
+      let last = -1
+      let steady = 0
+      while (steady < 5) {
+        yield* Effect.sleep("100 millis")
+        const now = replay.unsent()
+        steady = now === last ? steady + 1 : 0
+        last = now
+      }
+      assert.isAbove(last, 16 * 1024 * 1024)
+      // reading on, every frame arrives
+      for (;;) {
+        const next = yield* Effect.either(pull)
+        if (Either.isLeft(next)) {
+          assert.isTrue(Option.isNone(next.left), "the turn ends without an error")
+          break
+        }
+        received += contentOf(next.right)
+      }
+      assert.isAtLeast(received, 512 * piece.length)
     }))
 
   it.scoped("a frame larger than the session's bound fails the turn with a TooLarge DecodeError", () =>

@@ -37,6 +37,23 @@ import { randomUUID } from "./uuid.js"
  */
 export const defaultMaxFrameSize = 100 * 1024 * 1024
 
+/**
+ * Frames received and not yet read (characters or bytes) above which the socket stops reading, and below which it
+ * reads again: a consumer that reads slowly (a client on a slow network) holds the App Server back through TCP, as a
+ * REST turn's does, instead of its frames piling up here.
+ */
+export const pauseAbove = 4 * 1024 * 1024
+export const resumeBelow = 1024 * 1024
+
+/** What `ws` sockets can do and the WHATWG `WebSocket` cannot: stop reading from their connection for a while. */
+interface Pausable {
+  readonly pause: () => void
+  readonly resume: () => void
+}
+
+const isPausable = (socket: object): socket is Pausable =>
+  "pause" in socket && typeof socket.pause === "function" && "resume" in socket && typeof socket.resume === "function"
+
 export interface Options {
   /** The socket's URL (`AppServerClient.socketUrl`). */
   readonly url: string
@@ -130,27 +147,38 @@ export const make = (options: Options): Effect.Effect<Session, never, Socket.Web
 
     /** An open socket: send a command, and the frames that arrive, until the socket closes. */
     const connect = Effect.gen(function*() {
+      let pausable: Pausable | undefined
       const socket = yield* Socket.fromWebSocket(
         Effect.acquireRelease(
-          Effect.sync(() => open(construct, options.url, headers)),
+          Effect.sync(() => {
+            const ws = open(construct, options.url, headers)
+            if (isPausable(ws)) pausable = ws
+            return ws
+          }),
           (ws) => Effect.sync(() => ws.close(1000))
         ),
         { closeCodeIsError: () => false }
       )
-      // frames in order, then how the socket ended
+      // frames in order, then how the socket ended; what is unread is bounded by pausing the socket (`pauseAbove`)
       const incoming = yield* Queue.unbounded<Take.Take<string, LettaError | HttpError | DecodeError>>()
+      let unread = 0
+      let paused = false
       const closed = yield* Deferred.make<void, LettaError | HttpError | DecodeError>()
       const decoder = new TextDecoder()
-      yield* socket.runRaw((data) =>
-        Queue.offer(
-          incoming,
-          data.length > maxFrameSize
-            ? Take.fail(tooLarge(
-              `a frame of ${data.length} ${typeof data === "string" ? "characters" : "bytes"}, more than ${maxFrameSize}`
-            ))
-            : Take.of(typeof data === "string" ? data : decoder.decode(data))
-        )
-      ).pipe(
+      yield* socket.runRaw((data) => {
+        if (data.length > maxFrameSize) {
+          return Queue.offer(incoming, Take.fail(tooLarge(
+            `a frame of ${data.length} ${typeof data === "string" ? "characters" : "bytes"}, more than ${maxFrameSize}`
+          )))
+        }
+        const text = typeof data === "string" ? data : decoder.decode(data)
+        unread += text.length
+        if (!paused && unread > pauseAbove && pausable !== undefined) {
+          paused = true
+          pausable.pause()
+        }
+        return Queue.offer(incoming, Take.of(text))
+      }).pipe(
         Effect.mapError(transportError),
         Effect.exit,
         Effect.tap((exit) => Queue.offer(incoming, Exit.isSuccess(exit) ? Take.end : Take.failCause(exit.cause))),
@@ -166,13 +194,18 @@ export const make = (options: Options): Effect.Effect<Session, never, Socket.Web
         write(Frames.encodeJson(command)).pipe(Effect.mapError(transportError), Effect.raceFirst(gone))
       const frames: Stream.Stream<Frames.Frame, LettaError | HttpError | DecodeError> = Stream.fromQueue(incoming).pipe(
         Stream.flattenTake,
-        Stream.mapEffect((text) =>
-          Either.match(Frames.decodeFrame(text), {
+        Stream.mapEffect((text) => {
+          unread -= text.length
+          if (paused && unread < resumeBelow && pausable !== undefined) {
+            paused = false
+            pausable.resume()
+          }
+          return Either.match(Frames.decodeFrame(text), {
             onRight: Effect.succeed,
             onLeft: (detail) =>
               Effect.fail(new DecodeError({ reason: "Schema", what: "App Server frame", request: label, excerpt: excerptOf(text), detail }))
           })
-        )
+        })
       )
       /** Ends `frames` where they are (a timeout's way to stop the wait). */
       const abort = Queue.offer(incoming, Take.end)

@@ -51,6 +51,8 @@ export interface Replay {
   /** Every command the client sent, in order. */
   readonly received: Queue.Dequeue<Frame>
   readonly upgrades: ReadonlyArray<http.IncomingHttpHeaders>
+  /** What the server has sent and its connections have not yet taken, over its open sockets (bytes). */
+  readonly unsent: () => number
 }
 
 interface Exchange {
@@ -127,7 +129,12 @@ export const replay = (options: Options): Effect.Effect<Replay, never, Scope.Sco
         })
     )
     const scheme = options.tls === undefined ? "ws" : "wss"
-    return { url: `${scheme}://127.0.0.1:${(server.address() as AddressInfo).port}`, received, upgrades }
+    return {
+      url: `${scheme}://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      received,
+      upgrades,
+      unsent: () => [...sockets.clients].reduce((sum, client) => sum + client.bufferedAmount, 0)
+    }
   })
 
 /** The next command of a type the client sent (earlier ones of other types are skipped). */
