@@ -38,12 +38,12 @@ import { randomUUID } from "./uuid.js"
 export const defaultMaxFrameSize = 100 * 1024 * 1024
 
 /**
- * Frames received and not yet read (characters or bytes) above which the socket stops reading, and below which it
- * reads again: a consumer that reads slowly (a client on a slow network) holds the App Server back through TCP, as a
- * REST turn's does, instead of its frames piling up here.
+ * Frames received and not yet read (characters of their text) above which the socket stops reading, and below which
+ * it reads again: a consumer that reads slowly (a client on a slow network) holds the App Server back through TCP, as
+ * a REST turn's does, instead of its frames piling up here.
  */
-export const pauseAbove = 4 * 1024 * 1024
-export const resumeBelow = 1024 * 1024
+const pauseAbove = 4 * 1024 * 1024
+const resumeBelow = 1024 * 1024
 
 /** What `ws` sockets can do and the WHATWG `WebSocket` cannot: stop reading from their connection for a while. */
 interface Pausable {
