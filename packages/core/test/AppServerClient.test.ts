@@ -2,8 +2,6 @@ import { FetchHttpClient, Socket } from "@effect/platform"
 import { NodeSocket } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Either, Fiber, Layer, Option, Redacted, Schema, Stream } from "effect"
-import { readFileSync } from "node:fs"
-import { fileURLToPath } from "node:url"
 import {
   AppServerClient,
   ChatStream,
@@ -17,6 +15,7 @@ import {
 import * as Session from "../src/internal/appServerSession.js"
 import { HttpTransport } from "../src/node.js"
 import * as Replay from "./utils/appServerReplay.js"
+import { certPath, tls } from "./utils/servers.js"
 
 const toolTurn = Replay.recording("ws-frames-tool-turn.jsonl")
 const simpleTurn = Replay.recording("ws-frames-simple-turn.jsonl")
@@ -374,9 +373,6 @@ describe("AppServerClient sockets", () => {
 })
 
 describe("AppServerClient over wss:// (TLS)", () => {
-  const certPath = fileURLToPath(new URL("./fixtures/tls-cert.pem", import.meta.url))
-  const tls = { cert: readFileSync(certPath, "utf8"), key: readFileSync(new URL("./fixtures/tls-key.pem", import.meta.url), "utf8") }
-
   /**
    * `health` over Node's transport with these TLS settings and the bearer token `sent`, against an App Server with a
    * self-signed certificate that accepts only `accepted`.

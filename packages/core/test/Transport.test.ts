@@ -5,20 +5,13 @@ import { HttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Deferred, Duration, Effect, Exit, Fiber, Layer, Logger, Option, Ref, Stream, Tracer } from "effect"
 import type * as http from "node:http"
-import { readFileSync } from "node:fs"
-import { fileURLToPath } from "node:url"
 import { LettaClient, LettaConfig, StreamStage } from "../src/index.js"
 import { HttpTransport } from "../src/node.js"
 import * as UndiciHttpClient from "../src/node/UndiciHttpClient.js"
 import * as Letta from "./utils/letta.js"
 import * as Mock from "./utils/MockHttpClient.js"
-import { agent as testAgent, awaitKeptConnection, closedPort, holdingAfter, serve } from "./utils/servers.js"
+import { agent as testAgent, awaitKeptConnection, certPath, closedPort, holdingAfter, serve, tls } from "./utils/servers.js"
 
-const certPath = fileURLToPath(new URL("./fixtures/tls-cert.pem", import.meta.url))
-const tls = {
-  cert: readFileSync(certPath, "utf8"),
-  key: readFileSync(new URL("./fixtures/tls-key.pem", import.meta.url), "utf8")
-}
 
 /** The client over Node's TLS-aware transport. */
 const clientAt = (options: Parameters<typeof LettaConfig.make>[0]) => {

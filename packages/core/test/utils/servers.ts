@@ -3,9 +3,21 @@
  */
 import * as Undici from "@effect/platform-node/Undici"
 import { Deferred, Duration, Effect, Exit, Schedule, type Scope } from "effect"
+import { readFileSync } from "node:fs"
 import * as http from "node:http"
 import * as https from "node:https"
 import type { AddressInfo } from "node:net"
+import { fileURLToPath } from "node:url"
+
+/**
+ * The fixtures' self-signed certificate for 127.0.0.1 (`fixtures/README.md`): its path, to trust it, and the pair to
+ * serve it.
+ */
+export const certPath = fileURLToPath(new URL("../fixtures/tls-cert.pem", import.meta.url))
+export const tls = {
+  cert: readFileSync(certPath, "utf8"),
+  key: readFileSync(new URL("../fixtures/tls-key.pem", import.meta.url), "utf8")
+}
 
 export type Handler = (request: http.IncomingMessage, response: http.ServerResponse) => void
 
