@@ -7,9 +7,10 @@ import { assert, describe, layer } from "@effect/vitest"
 import { LettaSchema, StreamEvent } from "@letta-pipeline/core"
 import { Emulator } from "@letta-pipeline/emulator"
 import { Duration, Effect, Layer, Option, Redacted, Schedule, Schema } from "effect"
+import { readFileSync } from "node:fs"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
-import { cleanEnv, main, runCli, startAndWait } from "./utils/cli.js"
+import { cleanEnv, main, runCli, start, startAndWait } from "./utils/cli.js"
 
 const env = Effect.map(Emulator.Emulator, (emulator) => ({
   LETTA_BASE_URL: emulator.url,
@@ -278,6 +279,23 @@ layer(Live, { excludeTestServices: true })("letta-pipeline", (it) => {
           const health = yield* fetchText(`${url}${args[0] === "emulator" ? "/v1/health/" : "/health"}`)
           assert.include(health, "ok")
         }
+      }).pipe(Effect.scoped))
+
+    // an idle replica should cost nothing: prom-client's event-loop lag sampling at its default 10 ms woke it 100 times a
+    // second. The main thread's voluntary context switches (Linux) count how often it left epoll_wait.
+    it.effect.skipIf(process.platform !== "linux")("an idle server wakes about ten times a second, not a hundred", () =>
+      Effect.gen(function*() {
+        const server = yield* start(["serve", "--port", "0"], yield* env)
+        yield* Effect.timeout(server.listening, Duration.seconds(30))
+        const switches = () => {
+          const status = readFileSync(`/proc/${server.pid}/status`, "utf8")
+          return Number(/^voluntary_ctxt_switches:\s*(\d+)/m.exec(status)?.[1] ?? Number.NaN)
+        }
+        // the window is what is measured, not a wait for something to happen
+        const before = switches()
+        yield* Effect.sleep(Duration.seconds(3))
+        const perSecond = (switches() - before) / 3
+        assert.isBelow(perSecond, 40, `${perSecond} wakeups a second`)
       }).pipe(Effect.scoped))
   })
 

@@ -54,8 +54,8 @@ export const freePort = Effect.async<number>((resume) => {
 })
 
 /**
- * Starts a long-running command and returns at once; `listening` waits for the URL it logs once listening. Every line
- * it writes goes to `onLine`. Killed with the scope.
+ * Starts a long-running command and returns at once with its process id; `listening` waits for the URL it logs once
+ * listening. Every line it writes goes to `onLine`. Killed with the scope.
  */
 export const start = (
   args: ReadonlyArray<string>,
@@ -81,7 +81,7 @@ export const start = (
       }),
       Effect.forkScoped
     )
-    return { listening: Deferred.await(listening) }
+    return { listening: Deferred.await(listening), pid: Number(process_.pid) }
   })
 
 /** {@link start}, then the URL the command logs once listening (30 s at most). */
