@@ -46,6 +46,8 @@ const paceMs = 3
 const warmUpMillis = 6_000
 /** Rounds of 50 turns at once (each round: straight, through the server, through the floor). */
 const burstRounds = 9
+/** When the stand-in Letta of the 50-at-once part sends a turn's first token, in ms after the request. */
+const burstFirstTokenMs = 100
 /**
  * Before them, the server and the floor serve rounds of 50 turns until each has served this many, or for at most
  * `burstWarmUpMillis`: a server that has run a while, as for CPU per turn (its first 2,000 turns cost about twice as
@@ -223,8 +225,8 @@ const askProbe = async <A>(pid: number, file: string, what: string, accept: (rea
 /**
  * 2b. The fixed cost of a turn: CPU per turn for a turn of one short answer (request decoding, agent and chat
  * resolution, store lookup, upstream request, response headers), on one core, against the floor; and 50 turns
- * arriving at once, through the server and through the floor vs straight from the emulator, after a warm-up, in
- * rounds whose ratios vary widely (the emulator's own time to answer 50 turns does): the median of the rounds.
+ * arriving at once, through the server and through the floor vs straight from a stand-in Letta whose first token takes
+ * a fixed time, after a warm-up.
  */
 const turns = async () => {
   const rows: Array<Row> = []
@@ -284,76 +286,89 @@ const turns = async () => {
     failed: ""
   })
 
-  // 50 turns at once, straight from the emulator, through the server and through the floor, in alternating rounds.
-  // Letta and the bridge each on a core of their own, as on separate machines: sharing one, the bridge's work would
-  // slow Letta's own answers, which no deployment sees
-  const emulator = await startEmulator({ EMULATOR_TOKEN_DELAY: "50 millis" }, 0)
-  const server = await startServer({ LETTA_BASE_URL: emulator.url }, 1)
-  const floorServer = await startNode([`${root}bench/src/floor.mjs`], { BENCH_UPSTREAM: emulator.url }, { core: 1 })
-  // every burst to an agent of its own: an agent's history grows with each turn and slows the emulator's answers
-  // (280 → 430 ms to the first token straight from it after 6,000 turns), which would favour whichever side went first
-  let agents = 0
-  const freshAgent = async (): Promise<string> => {
-    const response = await fetch(`${emulator.url}/v1/agents/`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ name: `bench-burst-${agents++}` })
-    })
-    const created = await response.json() as { readonly id?: unknown }
-    if (typeof created.id !== "string") throw new Error(`the emulator created no agent: ${JSON.stringify(created)}`)
-    return created.id
-  }
+  // 50 turns at once, straight from Letta, through the server and through the floor, in alternating rounds. Letta is a
+  // stand-in that answers every turn's first token 100 ms after its request, as a model would, at next to no cost of
+  // its own: the emulator spends ~2 ms of CPU on each of 50 turns, so its own queue set the time straight from it and
+  // moved with how the requests arrived (the floor, a pass-through, came out 0.62-1.49× round to round). The stand-in
+  // keeps when each request reached it, which splits what the bridge adds into the way to Letta and the way back.
+  // Letta and the bridge each on a core of their own, as on separate machines.
+  const letta = await startNode([`${root}bench/src/upstream.mjs`], { BENCH_UPSTREAM_MODE: "timed", BENCH_FIRST_TOKEN_MS: String(burstFirstTokenMs) }, { core: 0 })
+  // the clients (this process) beside Letta, off the bridge's core: 50 requests at once cost them a few ms of CPU,
+  // which would otherwise land on whichever core the bridge runs on
+  const cores = execSync(`taskset -cp ${process.pid}`).toString().trim().split(": ").at(-1) ?? "0-1"
+  execSync(`taskset -a -cp 0 ${process.pid}`)
+  const server = await startServer({ LETTA_BASE_URL: letta.url }, 1)
+  const floorServer = await startNode([`${root}bench/src/floor.mjs`], { BENCH_UPSTREAM: letta.url }, { core: 1 })
+  const burstAgent = "agent-00000000-0000-4000-8000-000000000000"
+  const arrivals = async (): Promise<ReadonlyMap<string, number>> =>
+    new Map(await fetch(`${letta.url}/arrivals`).then((r) => r.json()) as Array<[string, number]>)
   const burst = async (wire: "letta" | "openai", base: string) => {
-    const agentId = await freshAgent()
-    const answers = await all(50, (i) => streamTurn(wire, base, agentId, `burst ${i}`))
+    await arrivals()
+    const sent = performance.timeOrigin + performance.now()
+    const answers = await all(50, (i) => streamTurn(wire, base, burstAgent, `burst ${i}`))
+    const reached = await arrivals()
     // a failed turn has no first token: counted as failed, not timed
-    return { firstTokens: answers.filter((a) => a.ok).map((a) => a.firstTokenMs), failed: answers.filter((a) => !a.ok).length }
+    const timed = answers.flatMap((a, i) => {
+      const at = reached.get(`burst ${i}`)
+      return a.ok && at !== undefined ? [{ firstToken: a.firstTokenMs, toLetta: at - sent }] : []
+    })
+    return {
+      firstTokens: timed.map((t) => t.firstToken),
+      toLetta: timed.map((t) => t.toLetta),
+      // from Letta's first token to the client's
+      back: timed.map((t) => t.firstToken - t.toLetta - burstFirstTokenMs),
+      failed: answers.length - timed.length
+    }
   }
-  const sides = [["letta", emulator.url], ["openai", server.url], ["openai", floorServer.url]] as const
+  const sides = [["letta", letta.url], ["openai", server.url], ["openai", floorServer.url]] as const
   const warmUpStarted = performance.now()
   let warmUpFailed = 0
   let warmUpTurns = 0
   while (warmUpTurns < burstWarmUpTurns && performance.now() - warmUpStarted < burstWarmUpMillis) {
-    // the server and the floor at once: 100 turns in flight, the emulator's pace
-    const results = await Promise.all([burst("openai", server.url), burst("openai", floorServer.url)])
-    warmUpFailed += results.reduce((sum, r) => sum + r.failed, 0)
+    for (const [wire, base] of sides.slice(1)) warmUpFailed += (await burst(wire, base)).failed
     warmUpTurns += 50
   }
   const warmUpSeconds = (performance.now() - warmUpStarted) / 1000
-  const firstTokens: Array<Array<number>> = [[], [], []]
+  const measured = sides.map(() => ({ firstTokens: [] as Array<number>, toLetta: [] as Array<number>, back: [] as Array<number> }))
   const rounds: Array<{ direct: number; through: number; floor: number }> = []
   let burstFailed = 0
   for (let round = 0; round < burstRounds; round++) {
-    // each side goes first in turn: the emulator answers a burst faster or slower depending on what came before
+    // each side goes first in turn
     const medians = [0, 0, 0]
     for (let i = 0; i < sides.length; i++) {
       const side = (i + round) % sides.length
       const [wire, base] = sides[side]!
       const result = await burst(wire, base)
       medians[side] = median(result.firstTokens)
-      firstTokens[side]!.push(...result.firstTokens)
+      measured[side]!.firstTokens.push(...result.firstTokens)
+      measured[side]!.toLetta.push(...result.toLetta)
+      measured[side]!.back.push(...result.back)
       burstFailed += result.failed
     }
     rounds.push({ direct: medians[0]!, through: medians[1]!, floor: medians[2]! })
   }
   await floorServer.stop()
   await server.stop()
-  await emulator.stop()
-  // the emulator sends tokens on a 50-ms beat, so a round's median moves in steps of it: the target is judged on all
-  // the rounds' turns together, each round's own ratio shown for its spread
-  const [direct, through, floorFirst] = firstTokens.map((times) => ({ p50: median(times), p90: percentile(times, 0.9) }))
+  await letta.stop()
+  execSync(`taskset -a -cp ${cores} ${process.pid}`)
+  const quantiles = (values: ReadonlyArray<number>) => `${ms(median(values))} / ${ms(percentile(values, 0.9))}`
+  const [direct, through, floorFirst] = measured.map((m) => ({ p50: median(m.firstTokens), p90: percentile(m.firstTokens, 0.9) }))
   const throughRatios = rounds.map((r) => r.through / r.direct)
   const floorRatios = rounds.map((r) => r.floor / r.direct)
   report("turns", "The cost of a turn: CPU per short turn on one core, and 50 turns arriving at once", rows, [
-    `50 turns at once (token every 50 ms; the emulator on core 0, the server and the floor on core 1), ` +
-      `${burstRounds} rounds, each straight from the emulator, through the server and through the floor, every burst ` +
-      `to a new agent; before them the server and the floor served ${warmUpTurns} turns each (${ms(warmUpSeconds)} s, ` +
+    `50 turns at once (Letta a stand-in whose first token comes ${burstFirstTokenMs} ms after each request, and the clients, on core 0; ` +
+      `the server and the floor on core 1), ${burstRounds} rounds, each straight from Letta, through the server and ` +
+      `through the floor; before them the server and the floor served ${warmUpTurns} turns each (${ms(warmUpSeconds)} s, ` +
       `${warmUpFailed} failed). Time to first token over all rounds' turns, p50 / p90: ${ms(direct!.p50)} / ` +
       `${ms(direct!.p90)} ms straight, ${ms(through!.p50)} / ${ms(through!.p90)} ms through the server ` +
       `(${ms(through!.p50 / direct!.p50)}× / ${ms(through!.p90 / direct!.p90)}×), ${ms(floorFirst!.p50)} / ` +
       `${ms(floorFirst!.p90)} ms through the floor (${ms(floorFirst!.p50 / direct!.p50)}× / ` +
       `${ms(floorFirst!.p90 / direct!.p90)}×); each round's median against straight: the server ${range(throughRatios)} ` +
       `(median ${ms(median(throughRatios))}×), the floor ${range(floorRatios)}; ${burstFailed} turns failed.`,
+    `Where the time goes, p50 / p90 (ms): from the burst's start to Letta's receiving the request ` +
+      `${quantiles(measured[0]!.toLetta)} straight, ${quantiles(measured[1]!.toLetta)} through the server, ` +
+      `${quantiles(measured[2]!.toLetta)} through the floor; from Letta's first token to the client's ` +
+      `${quantiles(measured[0]!.back)}, ${quantiles(measured[1]!.back)} and ${quantiles(measured[2]!.back)}.`,
     `CPU per turn counted after ${warmUpMillis / 1000} s of turns; over those first seconds (a fresh process, V8 still optimising): ` +
       `${ms(ours.warm.cpuPerTurn)} ms a turn through the server (${ours.warm.done} turns), ${ms(floor.warm.cpuPerTurn)} ms through the floor (${floor.warm.done}).`,
     "Targets: at most 1 ms of CPU per turn; 50 simultaneous turns reach their first token at most 1.2× later than straight from Letta."

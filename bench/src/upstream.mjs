@@ -2,7 +2,9 @@
 // `replay` answers every request with the bytes of a real emulator turn (BENCH_REPLAY_FILE) in one write;
 // `paced` sends the same frames one at a time, BENCH_PACE_MS apart, as a live Letta sends tokens while its model
 // writes them; `hold` sends a ping and one token, then a ping every 15 s, and never ends (streams held open); `short`
-// answers a turn of one token.
+// answers a turn of one token; `timed` answers as a model that takes BENCH_FIRST_TOKEN_MS to its first token (then its
+// stop reason 50 ms later, the emulator's beat) and keeps when each request arrived (`GET /arrivals` hands them over:
+// `[text, epoch ms]` pairs, the text being the first `burst <n>` of the body).
 import { readFileSync } from "node:fs"
 import * as http from "node:http"
 
@@ -43,8 +45,33 @@ const token = (i) =>
 const short = token(0) + frame({ message_type: "stop_reason", stop_reason: "end_turn" }) +
   frame({ message_type: "usage_statistics", completion_tokens: 1, prompt_tokens: 10, total_tokens: 11, step_count: 1 }) + "data: [DONE]\n\n"
 
+const firstTokenMs = Number(process.env.BENCH_FIRST_TOKEN_MS ?? 100)
+/** `timed`: the arrivals not yet handed over, as `[text, epoch ms]`. */
+let arrivals = []
+const now = () => performance.timeOrigin + performance.now()
+
+const timed = (request, response) => {
+  if (request.method === "GET" && request.url === "/arrivals") {
+    response.writeHead(200, { "content-type": "application/json" })
+    response.end(JSON.stringify(arrivals))
+    arrivals = []
+    return
+  }
+  const parts = []
+  request.on("data", (part) => parts.push(part))
+  request.on("end", () => {
+    arrivals.push([/burst \d+/.exec(Buffer.concat(parts).toString("utf8"))?.[0] ?? "", now()])
+    setTimeout(() => {
+      response.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" })
+      response.write(token(0))
+      setTimeout(() => response.end(short.slice(token(0).length)), 50)
+    }, firstTokenMs)
+  })
+}
+
 let held = 0
 const server = http.createServer((request, response) => {
+  if (mode === "timed") return timed(request, response)
   request.resume()
   request.on("end", () => {
     response.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" })
