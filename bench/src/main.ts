@@ -8,7 +8,7 @@ import * as os from "node:os"
 import * as http from "node:http"
 import { agent, percentile, streamTurn, type Turn } from "./clients.js"
 import { peers } from "./peers.js"
-import { cliMain, cpuMillis, type Running, residentBytes, root, startEmulator, startNode, startServer } from "./processes.js"
+import { cliMain, cpuMillis, type Running, residentBytes, root, startEmulator, startNode, startServer, wakeups } from "./processes.js"
 
 const machine = {
   cpu: os.cpus()[0]?.model ?? "unknown",
@@ -46,6 +46,9 @@ const paceMs = 3
 const warmUpMillis = 6_000
 /** Rounds of 50 turns at once (each round: straight, through the server, through the floor). */
 const burstRounds = 9
+/** Turns of the light-load figure, one at a time, 20 ms apart; then the idle window, in ms. */
+const lightTurns = 250
+const idleMillis = 5_000
 /** When the stand-in Letta of the 50-at-once part sends a turn's first token, in ms after the request. */
 const burstFirstTokenMs = 100
 /**
@@ -261,6 +264,17 @@ const turns = async () => {
     await probe("on")
     await all(8, async (i) => { for (let n = 0; n < 50; n++) await streamTurn("openai", bridge.url, "agent-00000000-0000-4000-8000-000000000000", `alloc ${i}.${n}`) })
     const allocatedPerTurn = (await probe("off")) / 400
+    // what a lightly used deployment pays: one turn at a time, 20 ms apart (each wakes the process anew), and how often an
+    // idle one wakes
+    const lightBefore = cpuMillis(bridge.pid)
+    for (let n = 0; n < lightTurns; n++) {
+      await streamTurn("openai", bridge.url, "agent-00000000-0000-4000-8000-000000000000", `light ${n}`)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    const lightCpuPerTurn = (cpuMillis(bridge.pid) - lightBefore) / lightTurns
+    const idleBefore = wakeups(bridge.pid)
+    await new Promise((resolve) => setTimeout(resolve, idleMillis))
+    const idleWakeupsPerSecond = (wakeups(bridge.pid) - idleBefore) / (idleMillis / 1000)
     await bridge.stop()
     rmSync(allocFile, { force: true })
     rows.push({
@@ -270,7 +284,7 @@ const turns = async () => {
       "allocated per turn (KiB)": Math.round(allocatedPerTurn / 1024),
       failed
     })
-    return { cpuPerTurn, allocatedPerTurn, warm }
+    return { cpuPerTurn, allocatedPerTurn, warm, lightCpuPerTurn, idleWakeupsPerSecond }
   }
   const probe = [`--import=${root}bench/src/allocations.mjs`]
   const ours = await perTurn("letta-pipeline (OpenAI stream)", (allocFile) =>
@@ -369,6 +383,9 @@ const turns = async () => {
       `${quantiles(measured[0]!.toLetta)} straight, ${quantiles(measured[1]!.toLetta)} through the server, ` +
       `${quantiles(measured[2]!.toLetta)} through the floor; from Letta's first token to the client's ` +
       `${quantiles(measured[0]!.back)}, ${quantiles(measured[1]!.back)} and ${quantiles(measured[2]!.back)}.`,
+    `At a light load (${lightTurns} turns one at a time, 20 ms apart): ${ms(ours.lightCpuPerTurn)} ms of CPU a turn through the ` +
+      `server, ${ms(floor.lightCpuPerTurn)} through the floor (${ms(ours.lightCpuPerTurn / floor.lightCpuPerTurn)}×); idle for ` +
+      `${idleMillis / 1000} s after, the event loop woke ${ms(ours.idleWakeupsPerSecond)} and ${ms(floor.idleWakeupsPerSecond)} times a second.`,
     `CPU per turn counted after ${warmUpMillis / 1000} s of turns; over those first seconds (a fresh process, V8 still optimising): ` +
       `${ms(ours.warm.cpuPerTurn)} ms a turn through the server (${ours.warm.done} turns), ${ms(floor.warm.cpuPerTurn)} ms through the floor (${floor.warm.done}).`,
     "Targets: at most 1 ms of CPU per turn; 50 simultaneous turns reach their first token at most 1.2× later than straight from Letta."

@@ -94,6 +94,13 @@ export const cpuMillis = (pid: number): number => {
   return ticks * 10
 }
 
+/**
+ * How often the process's main thread (its event loop) has gone to sleep and woken again: its voluntary context
+ * switches (Linux's `/proc/<pid>/status`).
+ */
+export const wakeups = (pid: number): number =>
+  Number(/^voluntary_ctxt_switches:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? Number.NaN)
+
 /** The emulator as its own process; its URL and demo agent. */
 export const startEmulator = async (env: Record<string, string> = {}, core?: number) => {
   const port = await freePort()
