@@ -302,8 +302,9 @@ const turns = async () => {
 
   // 50 turns at once, straight from Letta, through the server and through the floor, in alternating rounds. Letta is a
   // stand-in that answers every turn's first token 100 ms after its request, as a model would, at next to no cost of
-  // its own: the emulator spends ~2 ms of CPU on each of 50 turns, so its own queue set the time straight from it and
-  // moved with how the requests arrived (the floor, a pass-through, came out 0.62-1.49× round to round). The stand-in
+  // its own: the emulator answers 50 turns at once only as fast as its own CPU allows, so its own queue set the time
+  // straight from it and moved with how the requests arrived (the floor, a pass-through, came out 0.62-1.49× round to
+  // round). The stand-in
   // keeps when each request reached it, which splits what the bridge adds into the way to Letta and the way back.
   // Letta and the bridge each on a core of their own, as on separate machines.
   const letta = await startNode([`${root}bench/src/upstream.mjs`], { BENCH_UPSTREAM_MODE: "timed", BENCH_FIRST_TOKEN_MS: String(burstFirstTokenMs) }, { core: 0 })
