@@ -12,7 +12,6 @@ import * as Letta from "./utils/letta.js"
 import * as Mock from "./utils/MockHttpClient.js"
 import { agent as testAgent, awaitKeptConnection, certPath, closedPort, holdingAfter, serve, tls } from "./utils/servers.js"
 
-
 /** The client over Node's TLS-aware transport. */
 const clientAt = (options: Parameters<typeof LettaConfig.make>[0]) => {
   const settings = LettaConfig.make(options)
